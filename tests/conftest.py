@@ -1,0 +1,29 @@
+"""Test-session set-up: a throw-away HOME (Xi-cam writes ~/Xi-CAM Plugins), offscreen Qt, quiet TF."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ["HOME"] = tempfile.mkdtemp(prefix="camsort-home-")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+REAL_DIR = Path(os.environ.get("CAMSORT_REAL_DIR",
+                               Path(__file__).resolve().parents[2] / "shared" / "examples" / "real"))
+"""The four real frames beside the checkout (../shared/examples/real); tests skip when absent."""
+
+
+@pytest.fixture(scope="session")
+def real_frames() -> dict[str, Path]:
+    """Technique -> path of the real example frame of that technique."""
+    if not REAL_DIR.is_dir():
+        pytest.skip(f"real example frames not found at {REAL_DIR}")
+    frames = {d.name: next(p for p in sorted(d.iterdir()) if p.is_file())
+              for d in sorted(REAL_DIR.iterdir()) if d.is_dir()}
+    if len(frames) < 4:
+        pytest.skip(f"expected 4 technique folders in {REAL_DIR}, found {sorted(frames)}")
+    return frames

@@ -1,0 +1,168 @@
+"""Reading frames in every supported format, and one named error for every kind of bad input."""
+from __future__ import annotations
+
+import os
+
+import fabio
+import h5py
+import numpy as np
+import pytest
+import tifffile
+
+from xicam.camsort.errors import PatternReadError
+from xicam.camsort.io import count_frames, frame_paths, iter_patterns, read_pattern, write_tiff
+
+RNG = np.random.default_rng(0)
+FRAME = RNG.poisson(20, size=(40, 30)).astype(np.int32)
+FRAME[10] = -1  # a Pilatus module gap
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64"])
+def test_tiff_dtypes_read_as_float32(tmp_path, dtype):
+    data = np.abs(FRAME).astype(dtype)
+    path = tmp_path / f"f_{dtype}.tif"
+    tifffile.imwrite(path, data)
+    p = read_pattern(path)
+    assert p.data.dtype == np.float32 and p.data.shape == (40, 30)
+    np.testing.assert_array_equal(p.data, data.astype(np.float32))
+    assert p.metadata["dtype"] == dtype and p.metadata["format"] == "tiff"
+    assert "ImageWidth" in p.metadata and p.source == os.fspath(path)
+
+
+def test_write_tiff_keeps_int32_and_metadata(tmp_path):
+    path = tmp_path / "sim.tif"
+    write_tiff(path, FRAME, {"technique": "SAXS"})
+    p = read_pattern(path)
+    np.testing.assert_array_equal(p.data, FRAME)
+    assert p.metadata["dtype"] == "int32"
+    assert p.metadata["technique"] == "SAXS"  # the JSON description is parsed back
+
+
+def test_edf_header_is_kept(tmp_path):
+    path = tmp_path / "f.edf"
+    fabio.edfimage.EdfImage(data=FRAME, header={"Sample Alpha Stage": "0.15", "count_time": "10"}).write(str(path))
+    p = read_pattern(path)
+    np.testing.assert_array_equal(p.data, FRAME)
+    assert p.metadata["Sample Alpha Stage"] == "0.15" and p.metadata["format"] == "edf"
+
+
+def test_cbf_reads(tmp_path):
+    path = tmp_path / "f.cbf"
+    fabio.cbfimage.CbfImage(data=FRAME).write(str(path))
+    p = read_pattern(path)
+    np.testing.assert_array_equal(p.data, FRAME)
+    assert p.metadata["format"] == "cbf"
+
+
+def test_wrong_extension_is_sniffed(tmp_path):
+    path = tmp_path / "actually_a_tiff.edf"
+    tifffile.imwrite(path, FRAME)
+    np.testing.assert_array_equal(read_pattern(path).data, FRAME)
+
+
+def test_hdf5_first_image_nexus_signal_and_explicit_dataset(tmp_path):
+    path = tmp_path / "scan.nxs"
+    stack = np.stack([FRAME + i for i in range(3)])
+    with h5py.File(path, "w") as fh:
+        fh.attrs["default"] = "entry"
+        entry = fh.create_group("entry")
+        entry.attrs["default"] = "data"
+        data = entry.create_group("data")
+        data.attrs["signal"] = "images"
+        data.create_dataset("images", data=stack)
+        fh.create_dataset("bigger_decoy", data=np.zeros((5, 100, 100), np.int32))
+        fh.create_dataset("single", data=FRAME * 2)
+    assert count_frames(path) == 3
+    frames = list(iter_patterns(path))
+    assert [p.frame for p in frames] == [0, 1, 2]
+    np.testing.assert_array_equal(frames[2].data, FRAME + 2)
+    assert frames[0].metadata["hdf5_dataset"] == "entry/data/images"
+    np.testing.assert_array_equal(read_pattern(path, frame=1).data, FRAME + 1)
+    np.testing.assert_array_equal(read_pattern(path, dataset="single").data, FRAME * 2)
+    with pytest.raises(PatternReadError, match="3-D stack of 3 frames"):
+        read_pattern(path)
+    with pytest.raises(PatternReadError, match="no dataset 'nope'"):
+        read_pattern(path, dataset="nope")
+
+
+def test_npy_and_multiframe_npy(tmp_path):
+    np.save(tmp_path / "one.npy", FRAME)
+    np.save(tmp_path / "stack.npy", np.stack([FRAME, FRAME]))
+    np.testing.assert_array_equal(read_pattern(tmp_path / "one.npy").data, FRAME)
+    assert [p.name for p in iter_patterns(tmp_path / "stack.npy")] == ["stack.npy#0", "stack.npy#1"]
+
+
+def test_pilatus_raw_by_known_shape_and_given_shape(tmp_path):
+    frame = RNG.poisson(5, size=(195, 487)).astype("<i4")
+    frame.tofile(tmp_path / "p100k.raw")
+    np.testing.assert_array_equal(read_pattern(tmp_path / "p100k.raw").data, frame)
+    FRAME.astype("<i4").tofile(tmp_path / "odd.raw")
+    with pytest.raises(PatternReadError, match="give the shape"):
+        read_pattern(tmp_path / "odd.raw")
+    np.testing.assert_array_equal(read_pattern(tmp_path / "odd.raw", shape=(40, 30)).data, FRAME)
+
+
+def _bad_inputs(tmp_path):
+    (tmp_path / "empty.tif").write_bytes(b"")
+    (tmp_path / "text.tif").write_text("this is not an image\n")
+    tifffile.imwrite(tmp_path / "whole.tif", RNG.integers(0, 1000, (200, 200), dtype=np.int32))
+    blob = (tmp_path / "whole.tif").read_bytes()
+    (tmp_path / "truncated.tif").write_bytes(blob[: len(blob) // 3])
+    tifffile.imwrite(tmp_path / "rgb.tif", RNG.integers(0, 255, (50, 60, 3), dtype=np.uint8), photometric="rgb")
+    np.save(tmp_path / "complex.npy", FRAME.astype(np.complex64))
+    np.save(tmp_path / "nan.npy", np.full((20, 20), np.nan, np.float32))
+    np.save(tmp_path / "pixel.npy", np.ones((1, 1), np.float32))
+    tifffile.imwrite(tmp_path / "stack.tif", np.stack([FRAME] * 5))
+    return {
+        "missing.tif": "no such file",
+        "empty.tif": "empty file",
+        "text.tif": "not a TIFF file",
+        "truncated.tif": "unreadable tiff",
+        "rgb.tif": "RGB",
+        "complex.npy": "complex",
+        "nan.npy": "all NaN",
+        "pixel.npy": "too small",
+        "stack.tif": "3-D stack of 5 frames",
+    }
+
+
+def test_bad_inputs_raise_one_named_error(tmp_path):
+    for name, reason in _bad_inputs(tmp_path).items():
+        with pytest.raises(PatternReadError) as info:
+            read_pattern(tmp_path / name)
+        message = str(info.value)
+        assert name in message and reason.lower() in message.lower(), message
+        assert "\n" not in message
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    import xicam.camsort.io as camsort_io
+
+    path = tmp_path / "locked.tif"
+    tifffile.imwrite(path, FRAME)
+    path.chmod(0)
+    if os.geteuid() == 0:  # root reads whatever the mode says: make open() refuse as it would for a user
+
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(camsort_io, "open", refuse, raising=False)
+    with pytest.raises(PatternReadError, match="permission denied"):
+        read_pattern(path)
+
+
+def test_frame_paths_filters_by_extension(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for name in ("a.tif", "b.edf", "notes.txt", "sub/c.cbf"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in frame_paths([tmp_path])] == ["a.tif", "b.edf"]
+    assert [p.name for p in frame_paths([tmp_path], recursive=True)] == ["a.tif", "b.edf", "c.cbf"]
+
+
+def test_real_frames_read_with_headers(real_frames):
+    for technique, path in real_frames.items():
+        p = read_pattern(path)
+        assert p.data.shape == (1043, 981), technique
+        assert p.metadata["dtype"] == "int32"
+        assert np.nanmax(p.data) > 1000
+    assert "count_time" in read_pattern(real_frames["SAXS"]).metadata

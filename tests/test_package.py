@@ -1,0 +1,78 @@
+"""The package installs as an Xi-cam plugin: compat, namespace, entry points, CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import xicam.camsort
+from xicam.camsort.cli import EXIT_ERROR, EXIT_PARTIAL, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_namespace_package_has_no_xicam_init():
+    assert not (ROOT / "xicam" / "__init__.py").exists()
+    assert Path(xicam.camsort.__file__).parent == ROOT / "xicam" / "camsort"
+
+
+def test_compat_restores_aliases_xicam_needs():
+    import collections
+
+    from xicam.camsort import compat
+
+    compat.apply()
+    assert collections.MutableMapping is collections.abc.MutableMapping
+    assert np.int is int and np.float is float
+
+
+def test_xicam_imports_in_a_fresh_interpreter_only_through_compat():
+    code = "import xicam.camsort.compat, xicam.plugins, pyqtgraph; from xicam.core.execution import Workflow; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_xicam_plugin_manager_discovers_camsort_operations():
+    from xicam.camsort import compat  # noqa: F401
+    from xicam.plugins import manager
+
+    manager.collect_plugins()
+    op = manager.get_plugin_by_name("camsort_preprocess", "OperationPlugin")
+    assert op is not None
+    image = op()(image=np.random.default_rng(0).poisson(3, (100, 80)).astype(np.float32), size=32)
+    assert image[0].shape == (32, 32) if isinstance(image, tuple) else image.shape == (32, 32)
+
+
+def test_cli_version_and_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and xicam.camsort.__version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "info" in capsys.readouterr().out
+
+
+def test_cli_info_json_and_errors(tmp_path, capsys):
+    import tifffile
+
+    good = tmp_path / "good.tif"
+    tifffile.imwrite(good, np.arange(12, dtype=np.uint16).reshape(3, 4))
+    bad = tmp_path / "bad.tif"
+    bad.write_text("nope")
+    assert main(["info", "--json", str(good)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["shape"] == [3, 4] and info["dtype"] == "uint16" and info["max"] == 11
+    assert main(["info", str(good), str(bad)]) == EXIT_PARTIAL
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.tif" in err and "Traceback" not in err
+    assert main(["info", str(bad)]) == EXIT_ERROR
+
+
+def test_console_script_runs():
+    exe = Path(sys.executable).parent / "camsort"
+    out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "camsort" in out.stdout

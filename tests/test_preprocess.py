@@ -1,0 +1,68 @@
+"""Preprocessing: masking, letterboxing, binning, log-normalisation, batches of mixed shapes."""
+from __future__ import annotations
+
+import numpy as np
+
+from xicam.camsort.io import read_pattern
+from xicam.camsort.preprocess import bin_to_square, preprocess, preprocess_batch, valid_mask
+
+
+def test_invalid_pixels_are_masked():
+    data = np.array([[1, -1, np.nan], [np.inf, 2**31 - 1, 5]], np.float32)
+    np.testing.assert_array_equal(valid_mask(data), [[True, False, False], [False, False, True]])
+
+
+def test_output_range_shape_and_dtype_for_odd_shapes():
+    rng = np.random.default_rng(1)
+    for shape in [(1043, 981), (195, 1475), (1475, 195), (64, 64), (3000, 40)]:
+        out = preprocess(rng.poisson(10, shape).astype(np.float32), size=128)
+        assert out.shape == (128, 128) and out.dtype == np.float32
+        assert out.min() >= 0 and out.max() <= 1 and np.isfinite(out).all()
+
+
+def test_letterbox_keeps_aspect_and_centres_the_frame():
+    wide = np.full((100, 400), 50.0, np.float32)
+    binned, coverage = bin_to_square(wide[None], 64)
+    rows_covered = np.where(coverage[0].max(axis=1) > 0.5)[0]
+    assert 14 <= len(rows_covered) <= 18  # 100/400 of 64 rows
+    assert abs(rows_covered.mean() - 31.5) < 1.5
+    np.testing.assert_allclose(binned[0][coverage[0] > 0.99], 50.0, rtol=1e-5)
+
+
+def test_binning_averages_valid_counts_only():
+    frame = np.full((8, 8), 10.0, np.float32)
+    frame[:, 3] = -1  # dead column must not pull the mean down
+    binned, coverage = bin_to_square(frame[None], 4)
+    np.testing.assert_allclose(binned[0], 10.0)
+    assert coverage[0, 0, 1] == 0.5 and coverage[0, 0, 0] == 1.0
+
+
+def test_log_scaling_is_monotonic_and_robust_to_hot_pixels():
+    ramp = np.tile(np.logspace(0, 4, 256, dtype=np.float32), (256, 1))
+    ramp[5, 5] = 1e9  # one hot pixel must not compress the rest
+    out = preprocess(ramp, size=256)
+    row = out[100]
+    assert np.all(np.diff(row) >= -1e-6)
+    assert row[128] > 0.4  # the middle decade stays mid-grey, not crushed to 0
+
+
+def test_batch_equals_single_and_groups_shapes():
+    rng = np.random.default_rng(2)
+    frames = [rng.poisson(5, (60, 50)).astype(np.float32), rng.poisson(5, (30, 90)).astype(np.float32),
+              rng.poisson(50, (60, 50)).astype(np.float32)]
+    batch = preprocess_batch(frames, size=32)
+    assert batch.shape == (3, 32, 32)
+    for i, f in enumerate(frames):
+        np.testing.assert_allclose(batch[i], preprocess(f, 32), atol=1e-6)
+
+
+def test_blank_frame_gives_zeros_not_nans():
+    assert not preprocess(np.zeros((50, 50), np.float32), 16).any()
+    assert not preprocess(np.full((50, 50), -1, np.float32), 16).any()
+
+
+def test_real_frames_keep_their_structure(real_frames):
+    out = preprocess_batch([read_pattern(p).data for p in real_frames.values()])
+    assert out.shape == (4, 256, 256)
+    for img in out:
+        assert 0.05 < img.mean() < 0.8 and img.std() > 0.05

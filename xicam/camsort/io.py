@@ -1,0 +1,339 @@
+"""Read any detector frame into a :class:`Pattern`, whatever the format, or fail with a named reason.
+
+TIFF goes through tifffile, HDF5/NeXus through h5py, ``.npy`` through numpy, headerless Pilatus
+``.raw`` by shape, and everything else fabio reads (EDF, CBF, MarCCD, ...) through fabio. The format
+is sniffed from the file's first bytes, so a frame with a wrong extension still reads.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import PatternReadError
+from .pattern import Pattern
+
+FRAME_EXTENSIONS: frozenset[str] = frozenset(
+    {".tif", ".tiff", ".edf", ".cbf", ".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".npy", ".raw",
+     ".img", ".mccd", ".mar3450", ".mar2300", ".gfrm", ".sfrm", ".spe", ".esperanto", ".edf.gz",
+     ".cbf.gz", ".tif.gz"}
+)
+"""File name endings that ``camsort`` treats as detector frames when scanning folders."""
+
+RAW_SHAPES: tuple[tuple[int, int], ...] = (
+    (1043, 981), (1679, 1475), (195, 487), (195, 1475), (1475, 195), (619, 487), (407, 487),
+    (2527, 2463), (3269, 3110), (1065, 1030), (2167, 2070), (514, 1030), (1024, 1024),
+    (2048, 2048),
+)
+"""Pilatus/Eiger frame shapes (rows, cols) tried for a headerless int32 ``.raw`` file by its size."""
+
+_MAGIC = (
+    (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"), (b"MM\x00+", "tiff"),
+    (b"\x89HDF\r\n\x1a\n", "hdf5"), (b"\x93NUMPY", "npy"),
+)
+
+
+def is_frame_file(path: str | os.PathLike) -> bool:
+    """True when the file name ends like a detector frame camsort can read."""
+    name = os.fspath(path).lower()
+    return any(name.endswith(ext) for ext in FRAME_EXTENSIONS)
+
+
+def read_pattern(path: str | os.PathLike, *, frame: int | None = None, dataset: str | None = None,
+                 shape: tuple[int, int] | None = None) -> Pattern:
+    """Read one 2-D frame; a multi-frame file needs ``frame`` (or use :func:`iter_patterns`)."""
+    patterns = _read_frames(path, dataset=dataset, shape=shape, frame=frame)
+    if frame is None and patterns.nframes > 1:
+        raise PatternReadError(path, f"3-D stack of {patterns.nframes} frames where a 2-D frame is "
+                                     "expected (give a frame index or read it with iter_patterns)")
+    return patterns.get(0 if frame is None else frame)
+
+
+def iter_patterns(path: str | os.PathLike, *, dataset: str | None = None,
+                  shape: tuple[int, int] | None = None) -> Iterator[Pattern]:
+    """Yield every frame of a file (one for single-frame formats), each with its frame index."""
+    frames = _read_frames(path, dataset=dataset, shape=shape)
+    for i in range(frames.nframes):
+        yield frames.get(i, indexed=frames.nframes > 1)
+
+
+def count_frames(path: str | os.PathLike, *, dataset: str | None = None) -> int:
+    """Number of frames a file holds (1 for single-frame formats)."""
+    return _read_frames(path, dataset=dataset).nframes
+
+
+def write_tiff(path: str | os.PathLike, data: np.ndarray, metadata: dict[str, Any] | None = None) -> None:
+    """Write a frame as a TIFF (as detectors do: int32 counts stay int32), metadata as JSON description."""
+    import tifffile
+
+    description = json.dumps(metadata, default=str) if metadata else None
+    tifffile.imwrite(os.fspath(path), np.asarray(data), description=description, metadata=None)
+
+
+class _Frames:
+    """The frames of one opened file: an array of frames ``first..`` plus the file's header metadata.
+
+    A reader asked for one frame of a long stack may load only that frame (``first`` = its index,
+    ``total`` = the file's frame count), so reading frame 900 of an Eiger file does not load 900.
+    """
+
+    def __init__(self, path: str, stack: Any, metadata: dict[str, Any], fmt: str,
+                 first: int = 0, total: int | None = None):
+        self.path, self.stack, self.metadata, self.format = path, stack, metadata, fmt
+        self.first = first
+        self.nframes = total or (1 if stack.ndim == 2 else int(stack.shape[0]))
+
+    def get(self, index: int, indexed: bool | None = None) -> Pattern:
+        if not 0 <= index < self.nframes:
+            raise PatternReadError(self.path, f"frame {index} out of range (file has {self.nframes})")
+        data = self.stack if self.stack.ndim == 2 else self.stack[index - self.first]
+        raw = np.asarray(data)
+        data = _validated(self.path, raw)
+        show_index = self.nframes > 1 if indexed is None else indexed
+        meta = dict(self.metadata, format=self.format, dtype=str(raw.dtype))
+        return Pattern(data=data, metadata=meta, source=self.path, frame=index if show_index else None)
+
+
+def _read_frames(path: str | os.PathLike, *, dataset: str | None = None,
+                 shape: tuple[int, int] | None = None, frame: int | None = None) -> _Frames:
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except FileNotFoundError:
+        raise PatternReadError(path, "no such file") from None
+    except IsADirectoryError:
+        raise PatternReadError(path, "is a directory, not a frame") from None
+    except PermissionError:
+        raise PatternReadError(path, "permission denied") from None
+    except OSError as exc:
+        raise PatternReadError(path, f"cannot open: {exc.strerror or exc}") from None
+    if size == 0:
+        raise PatternReadError(path, "empty file (0 bytes)")
+    fmt = _sniff(path, head)
+    reader = _READERS[fmt]
+    try:
+        return reader(path, dataset=dataset, shape=shape, size=size, frame=frame)
+    except PatternReadError:
+        raise
+    except MemoryError:
+        raise PatternReadError(path, "frame too large to fit in memory") from None
+    except Exception as exc:  # any library's failure becomes one named error
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PatternReadError(path, f"unreadable {fmt} file ({type(exc).__name__}: {reason})") from exc
+
+
+def _sniff(path: str, head: bytes) -> str:
+    for magic, fmt in _MAGIC:
+        if head.startswith(magic):
+            return fmt
+    lower = path.lower()
+    if lower.endswith(".raw"):
+        return "raw"
+    if lower.endswith((".tif", ".tiff", ".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".npy")):
+        # the extension promises a format whose signature is missing
+        kind = "TIFF" if ".tif" in lower else ("numpy" if lower.endswith(".npy") else "HDF5")
+        raise PatternReadError(path, f"not a {kind} file (no {kind} signature in its first bytes)")
+    return "fabio"
+
+
+def _read_tiff(path: str, **_: Any) -> _Frames:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        data = series.asarray()
+        meta = _tiff_tags(tif.pages[0])
+    data = _squeeze_to_frames(path, data)
+    return _Frames(path, data, meta, "tiff")
+
+
+def _tiff_tags(page: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for tag in page.tags.values():
+        if tag.name in ("StripOffsets", "StripByteCounts", "TileOffsets", "TileByteCounts"):
+            continue
+        meta[tag.name] = _jsonable(tag.value)
+    description = meta.get("ImageDescription")
+    if isinstance(description, str) and description.startswith("{"):
+        try:
+            parsed = json.loads(description)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):  # camsort/simulator parameters written by write_tiff
+            meta.update({k: v for k, v in parsed.items() if k not in meta})
+    return meta
+
+
+def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = None, **_: Any) -> _Frames:
+    import h5py
+
+    fh = h5py.File(path, "r")
+    name = dataset or _first_image_dataset(fh)
+    if name is None:
+        fh.close()
+        raise PatternReadError(path, "no 2-D or 3-D numeric dataset in this HDF5 file")
+    if name not in fh:
+        fh.close()
+        raise PatternReadError(path, f"no dataset {name!r} in this HDF5 file")
+    dset = fh[name]
+    meta = {f"{name}@{k}": _jsonable(v) for k, v in dset.attrs.items()}
+    meta["hdf5_dataset"] = name
+    if dset.ndim not in (2, 3) or dset.dtype.kind not in "biuf":
+        fh.close()
+        raise PatternReadError(path, f"dataset {name!r} is {dset.ndim}-D {dset.dtype}, not a numeric frame or stack")
+    total = 1 if dset.ndim == 2 else dset.shape[0]
+    one = frame is not None and dset.ndim == 3 and 0 <= frame < total
+    data = dset[frame] if one else dset[()]
+    fh.close()
+    return _Frames(path, _squeeze_to_frames(path, data), meta, "hdf5", first=frame if one else 0, total=total)
+
+
+def _first_image_dataset(fh: Any) -> str | None:
+    """Prefer the NeXus default signal; else the largest 2-D/3-D numeric dataset in the file."""
+    import h5py
+
+    found: list[tuple[int, str]] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and obj.ndim in (2, 3) and obj.dtype.kind in "biuf" \
+                and min(obj.shape[-2:]) > 1:
+            found.append((int(np.prod(obj.shape[-2:])), name))
+
+    fh.visititems(visit)
+    entry = fh.attrs.get("default")
+    if entry is not None:
+        entry = entry.decode() if isinstance(entry, bytes) else str(entry)
+        group = fh.get(entry)
+        data_name = group.attrs.get("default") if group is not None else None
+        if data_name is not None:
+            data_name = data_name.decode() if isinstance(data_name, bytes) else str(data_name)
+            nxdata = group.get(data_name)
+            signal = nxdata.attrs.get("signal") if nxdata is not None else None
+            if signal is not None:
+                signal = signal.decode() if isinstance(signal, bytes) else str(signal)
+                candidate = f"{entry}/{data_name}/{signal}"
+                if any(name == candidate for _, name in found):
+                    return candidate
+    return max(found)[1] if found else None
+
+
+def _read_npy(path: str, **_: Any) -> _Frames:
+    data = np.load(path, mmap_mode="r", allow_pickle=False)
+    return _Frames(path, _squeeze_to_frames(path, data), {}, "npy")
+
+
+def _read_raw(path: str, *, shape: tuple[int, int] | None = None, size: int = 0, **_: Any) -> _Frames:
+    if shape is None:
+        matches = [s for s in RAW_SHAPES if s[0] * s[1] * 4 == size]
+        if not matches:
+            raise PatternReadError(path, f"headerless .raw of {size} bytes matches no known detector "
+                                         "shape; give the shape (--shape ROWSxCOLS)")
+        shape = matches[0]
+    rows, cols = shape
+    if rows * cols * 4 != size:
+        raise PatternReadError(path, f"size {size} bytes does not match int32 shape {rows}x{cols}")
+    data = np.fromfile(path, dtype="<i4").reshape(rows, cols)
+    return _Frames(path, data, {"raw_shape": [rows, cols]}, "raw")
+
+
+def _read_fabio(path: str, *, frame: int | None = None, **_: Any) -> _Frames:
+    import fabio
+
+    img = fabio.open(path)
+    try:
+        nframes = int(getattr(img, "nframes", 1) or 1)
+        meta = {str(k): _jsonable(v) for k, v in dict(img.header).items()}
+        fmt = type(img).__name__.replace("Image", "").lower() or "fabio"
+        one = frame is not None and nframes > 1 and 0 <= frame < nframes
+        if nframes == 1:
+            data = img.data
+        elif one:
+            data = img.getframe(frame).data
+        else:
+            data = np.stack([img.getframe(i).data for i in range(nframes)])
+    finally:
+        img.close()
+    if data is None:
+        raise PatternReadError(path, "file has a header but no image data")
+    return _Frames(path, _squeeze_to_frames(path, np.asarray(data)), meta, fmt,
+                   first=frame if one else 0, total=nframes)
+
+
+def _squeeze_to_frames(path: str, data: np.ndarray) -> np.ndarray:
+    """Accept (H, W) or (N, H, W); reject colour images and other shapes with a reason."""
+    if data.ndim == 3 and data.shape[-1] in (3, 4) and data.shape[0] > 4:
+        raise PatternReadError(path, f"RGB/colour image of shape {data.shape}, not a detector frame")
+    while data.ndim > 3 and data.shape[0] == 1:
+        data = data[0]
+    if data.ndim == 3 and data.shape[0] == 1:
+        data = data[0]
+    if data.ndim not in (2, 3):
+        raise PatternReadError(path, f"{data.ndim}-D array of shape {data.shape}, not a 2-D frame")
+    return data
+
+
+def _validated(path: str, data: np.ndarray) -> np.ndarray:
+    if data.dtype.kind == "c":
+        raise PatternReadError(path, f"complex data ({data.dtype}); a detector frame is real-valued")
+    if data.dtype.kind not in "biuf":
+        raise PatternReadError(path, f"non-numeric data ({data.dtype})")
+    if min(data.shape) < 2:
+        raise PatternReadError(path, f"frame of shape {data.shape} is too small to be a detector image")
+    out = np.asarray(data, dtype=np.float32)
+    if out.dtype.kind == "f" and not np.isfinite(out).any():
+        raise PatternReadError(path, "no finite pixel (all NaN/inf)")
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, np.ndarray) and value.size <= 16:
+        return value.tolist()
+    if isinstance(value, (list, tuple)) and len(value) <= 16:
+        return [_jsonable(v) for v in value]
+    text = str(value)
+    return text if len(text) <= 256 else text[:253] + "..."
+
+
+_READERS = {"tiff": _read_tiff, "hdf5": _read_hdf5, "npy": _read_npy, "raw": _read_raw,
+            "fabio": _read_fabio}
+
+
+def describe(pattern: Pattern) -> dict[str, Any]:
+    """Summary of a frame for ``camsort info``: shape, dtype, value range, invalid pixels, metadata keys."""
+    data = pattern.data
+    finite = np.isfinite(data)
+    valid = finite & (data >= 0)
+    vals = data[valid]
+    return {
+        "path": pattern.source, "frame": pattern.frame, "format": pattern.metadata.get("format"),
+        "shape": list(data.shape), "dtype": pattern.metadata.get("dtype", str(data.dtype)),
+        "min": float(vals.min()) if vals.size else None, "max": float(vals.max()) if vals.size else None,
+        "mean": float(vals.mean()) if vals.size else None,
+        "invalid_pixels": int(data.size - valid.sum()),
+        "metadata_keys": sorted(k for k in pattern.metadata if k not in ("format", "dtype")),
+    }
+
+
+def frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> list[Path]:
+    """Expand files and folders into a sorted list of frame files (folders scanned by extension)."""
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            it = p.rglob("*") if recursive else p.iterdir()
+            out.extend(sorted(f for f in it if f.is_file() and is_frame_file(f)))
+        else:
+            out.append(p)
+    return out

@@ -1,0 +1,34 @@
+"""The Pattern record: one detector frame as float32 pixels plus its header metadata."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Pattern:
+    """One 2-D detector frame.
+
+    ``data`` is float32 (invalid pixels may be NaN or negative, as the detector wrote them);
+    ``metadata`` keeps header keys (EDF/CBF/TIFF/HDF5 attributes, or simulator parameters);
+    ``source`` is the file it came from and ``frame`` its index in a multi-frame file.
+    """
+
+    data: np.ndarray
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    frame: int | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.data.shape)  # type: ignore[return-value]
+
+    @property
+    def name(self) -> str:
+        """A short label: file name plus frame index for multi-frame files."""
+        import os
+
+        base = os.path.basename(self.source) if self.source else "<memory>"
+        return base if self.frame is None else f"{base}#{self.frame}"
