@@ -2,16 +2,17 @@
 
 Order of operations, chosen for speed and for physics: invalid pixels (gaps, dead, NaN, overflow)
 are masked; the frame is letterboxed to a square (so rings stay round whatever the detector's
-aspect) and area-binned by averaging the valid counts (binning before the log, as a coarser
-detector would); then ``log1p`` and a robust percentile stretch to [0, 1]. Frames of one shape are
+aspect) and area-resampled by averaging the valid counts with sparse overlap matrices (binning
+before the log, as a coarser detector would, and fast: two sparse products per batch); then ``log1p`` and a robust percentile stretch to [0, 1]. Frames of one shape are
 processed together as one 3-D array.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
-from skimage.transform import resize
+from scipy import sparse
 
 DEFAULT_SIZE = 256
 """Side of the square images the featurizers receive."""
@@ -28,32 +29,51 @@ def valid_mask(frames: np.ndarray) -> np.ndarray:
     return np.isfinite(frames) & (frames >= 0) & (frames < OVERFLOW)
 
 
-def bin_to_square(frames: np.ndarray, size: int = DEFAULT_SIZE) -> tuple[np.ndarray, np.ndarray]:
-    """Letterbox (N, H, W) frames to squares and area-bin them to (N, size, size).
+@lru_cache(maxsize=64)
+def _area_matrix(n_in: int, side: int, size: int) -> sparse.csr_matrix:
+    """Sparse (size, n_in) overlap weights of ``n_in`` pixels centred in ``side`` onto ``size`` bins.
 
-    Returns the mean of the valid counts per output pixel and the fraction of valid pixels behind it.
+    Entry (j, k) is the length of input pixel k that falls in output bin j, so a product with it
+    sums counts exactly as a coarser detector would (area resampling, any ratio).
+    """
+    scale = side / size
+    offset = (side - n_in) / 2.0
+    rows, cols, vals = [], [], []
+    for j in range(size):
+        lo, hi = j * scale, (j + 1) * scale
+        k = np.arange(max(0, int(np.floor(lo - offset))), min(n_in, int(np.ceil(hi - offset))))
+        overlap = np.minimum(hi, k + offset + 1) - np.maximum(lo, k + offset)
+        keep = overlap > 1e-9
+        rows.append(np.full(keep.sum(), j))
+        cols.append(k[keep])
+        vals.append(overlap[keep])
+    return sparse.csr_matrix((np.concatenate(vals).astype(np.float32),
+                              (np.concatenate(rows), np.concatenate(cols))), shape=(size, n_in))
+
+
+def _area_resample(frame: np.ndarray, rows: sparse.csr_matrix, cols: sparse.csr_matrix) -> np.ndarray:
+    """``rows @ frame @ cols.T``: two sparse products, ~1 ms for a Pilatus 1M frame."""
+    return np.asarray(cols @ (rows @ frame).T).T
+
+
+def bin_to_square(frames: np.ndarray, size: int = DEFAULT_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Letterbox (N, H, W) frames to squares and area-resample them to (N, size, size).
+
+    Returns the mean of the valid counts per output pixel and the fraction of it that had valid pixels.
     """
     frames = np.asarray(frames, dtype=np.float32)
     n, h, w = frames.shape
     side = max(h, w)
-    factor = max(1, side // size)
-    padded = -(-side // factor) * factor
-    valid = valid_mask(frames)
-    counts = np.zeros((n, padded, padded), np.float32)
-    weight = np.zeros((n, padded, padded), np.float32)
-    top, left = (padded - h) // 2, (padded - w) // 2
-    counts[:, top:top + h, left:left + w] = np.where(valid, frames, 0.0)
-    weight[:, top:top + h, left:left + w] = valid
-    if factor > 1:
-        m = padded // factor
-        counts = counts.reshape(n, m, factor, m, factor).sum(axis=(2, 4))
-        weight = weight.reshape(n, m, factor, m, factor).sum(axis=(2, 4))
-    if counts.shape[1] != size:
-        counts = resize(counts, (n, size, size), order=1, anti_aliasing=False, preserve_range=True)
-        weight = resize(weight, (n, size, size), order=1, anti_aliasing=False, preserve_range=True)
+    rows, cols = _area_matrix(h, side, size), _area_matrix(w, side, size)
+    counts = np.empty((n, size, size), np.float32)
+    weight = np.empty((n, size, size), np.float32)
+    for i, frame in enumerate(frames):  # frame by frame: a stacked product thrashes the cache
+        valid = valid_mask(frame)
+        counts[i] = _area_resample(np.where(valid, frame, np.float32(0)), rows, cols)
+        weight[i] = _area_resample(valid.astype(np.float32), rows, cols)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(weight > 1e-6, counts / np.maximum(weight, 1e-6), 0.0).astype(np.float32)
-    return mean, (weight / (factor * factor)).astype(np.float32)
+    return mean, (weight / (side / size) ** 2).astype(np.float32)
 
 
 def log_normalise(binned: np.ndarray, coverage: np.ndarray) -> np.ndarray:
