@@ -1,0 +1,71 @@
+"""Cross-check a prediction against geometry hints in the frame's header.
+
+Headers often still carry the incidence angle (grazing incidence) or the sample-detector distance
+(small vs wide angle) even when the technique label was lost. A prediction that disagrees with
+them is not overruled, only reported, because headers are also often stale.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+INCIDENCE_KEYS = ("sample alpha stage", "alpha_i", "alphai", "incident_angle", "incidence_angle",
+                  "incident angle", "incidence angle", "grazing_angle", "theta_incident", "th_incident")
+"""Header keys (lower-case) holding the grazing incidence angle in degrees (ALS 7.3.3 EDF and others)."""
+
+DISTANCE_KEYS = ("distance", "sample_distance", "sampledistance", "detector_distance", "sdd",
+                 "sample detector distance", "sample-detector distance", "det_dist")
+"""Header keys (lower-case) holding the sample-detector distance (m, or mm when > 20)."""
+
+GRAZING, SMALL_ANGLE = {"GISAXS", "GIWAXS"}, {"SAXS", "GISAXS"}
+_NUMBER = re.compile(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = _NUMBER.search(str(value)) if value is not None else None
+    return float(match.group()) if match else None
+
+
+def _find(metadata: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, float] | None:
+    for name, value in metadata.items():
+        if str(name).strip().lower() in keys:
+            number = _number(value)
+            if number is not None:
+                return str(name), number
+    return None
+
+
+def geometry_hints(metadata: dict[str, Any]) -> dict[str, float]:
+    """Incidence angle (deg) and distance (m) found in a header, when present."""
+    hints: dict[str, float] = {}
+    found = _find(metadata, INCIDENCE_KEYS)
+    if found:
+        hints["incidence_deg"] = found[1]
+    found = _find(metadata, DISTANCE_KEYS)
+    if found:
+        value = found[1]
+        hints["distance_m"] = value / 1000.0 if value > 20 else value
+    return hints
+
+
+def check_metadata(metadata: dict[str, Any], technique: str) -> str:
+    """'' when the header agrees with (or says nothing about) ``technique``; else why it disagrees."""
+    if technique not in GRAZING | {"SAXS", "WAXS"}:
+        return ""
+    hints = geometry_hints(metadata)
+    problems = []
+    angle = hints.get("incidence_deg")
+    if angle is not None:
+        if 0.02 <= abs(angle) <= 5 and technique not in GRAZING:
+            problems.append(f"header incidence angle {angle:g} deg suggests grazing incidence")
+        elif abs(angle) < 0.005 and technique in GRAZING:
+            problems.append("header incidence angle 0 suggests transmission")
+    distance = hints.get("distance_m")
+    if distance is not None:
+        if distance < 0.5 and technique in SMALL_ANGLE:
+            problems.append(f"header distance {distance:.3g} m suggests wide angle")
+        elif distance > 1.5 and technique not in SMALL_ANGLE:
+            problems.append(f"header distance {distance:.3g} m suggests small angle")
+    return "; ".join(problems)

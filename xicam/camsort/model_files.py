@@ -1,0 +1,50 @@
+"""A model directory's integrity: a SHA-256 manifest written on save and verified before loading.
+
+Loading never unpickles, but a checksum manifest still catches a corrupted or edited file before
+any library parses it, and names the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from .errors import CamsortError
+
+CHECKSUMS = "SHA256SUMS.json"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_checksums(model_dir: str | os.PathLike) -> None:
+    """Record the SHA-256 of every file in the model directory (except the manifest itself)."""
+    root = Path(model_dir)
+    sums = {p.relative_to(root).as_posix(): _digest(p)
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != CHECKSUMS}
+    (root / CHECKSUMS).write_text(json.dumps(sums, indent=1, sort_keys=True) + "\n")
+
+
+def verify_checksums(model_dir: str | os.PathLike) -> None:
+    """Raise :class:`CamsortError` naming the first missing, altered or unlisted file."""
+    root = Path(model_dir)
+    manifest = root / CHECKSUMS
+    if not manifest.is_file():
+        raise CamsortError(f"{root}: not a camsort model directory (no {CHECKSUMS})")
+    try:
+        sums = json.loads(manifest.read_text())
+    except ValueError as exc:
+        raise CamsortError(f"{manifest}: unreadable checksum manifest ({exc})") from None
+    for rel, expected in sums.items():
+        path = root / rel
+        if not path.is_file():
+            raise CamsortError(f"{path}: listed in {CHECKSUMS} but missing")
+        if _digest(path) != expected:
+            raise CamsortError(f"{path}: checksum mismatch (file altered or corrupt); refusing to load")
+    listed = set(sums)
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and path.name != CHECKSUMS and rel not in listed:
+            raise CamsortError(f"{path}: file not listed in {CHECKSUMS}; refusing to load")
