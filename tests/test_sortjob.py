@@ -1,0 +1,217 @@
+"""The sort job's guarantees, whatever the model: lossless, never overwriting, resumable, batch-tolerant.
+
+The model here is a deterministic test double (label by a pixel statistic) so that each assertion
+is about the job; the default model's accuracy is tested in test_default_model.py.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import tifffile
+
+from xicam.camsort import CLASSES, TECHNIQUES, manifest
+from xicam.camsort.sortjob import sort_frames
+
+
+class ByQuadrantSorter:
+    """Labels an image by which quadrant is brightest (deterministic, fast, model-free)."""
+
+    size = 32
+    threshold = 0.5
+
+    def __init__(self):
+        self.calls = 0
+
+    def decide(self, X):
+        self.calls += len(X)
+        q = np.stack([X[:, :16, :16].mean((1, 2)), X[:, :16, 16:].mean((1, 2)),
+                      X[:, 16:, :16].mean((1, 2)), X[:, 16:, 16:].mean((1, 2))], 1)
+        out = []
+        for row, img in zip(q, X):
+            p = np.zeros(len(CLASSES))
+            if np.ptp(img) < 0.02:
+                p[-1] = 1.0
+            else:
+                p[int(row.argmax())] = 1.0
+            label = CLASSES[int(p.argmax())]
+            out.append({"label": label, "probabilities": p.tolist(), "confidence": "high", "top": label})
+        return out
+
+
+def _frame(quadrant: int, shape=(60, 50), seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = rng.poisson(2, shape).astype(np.int32)
+    h, w = shape[0] // 2, shape[1] // 2
+    r, c = divmod(quadrant, 2)
+    img[r * h:(r + 1) * h, c * w:(c + 1) * w] += 500
+    return img
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _corpus(root: Path) -> dict[str, str]:
+    """A folder of good frames (each technique) and every kind of bad input; returns name -> expected."""
+    root.mkdir()
+    expected = {}
+    for q, t in enumerate(TECHNIQUES):
+        tifffile.imwrite(root / f"good_{t}.tif", _frame(q, seed=q))
+        expected[f"good_{t}.tif"] = t
+    np.save(root / "dup_a.npy", _frame(1, seed=9))
+    np.save(root / "dup_b.npy", _frame(1, seed=9))  # same content, other name
+    expected.update({"dup_a.npy": "WAXS", "dup_b.npy": "WAXS"})
+    with h5py.File(root / "scan.h5", "w") as fh:
+        fh["entry/data"] = np.stack([_frame(2, seed=5), _frame(3, seed=6)])
+    expected["scan.h5#0"], expected["scan.h5#1"] = "GISAXS", "GIWAXS"
+    np.save(root / "constant.npy", np.full((40, 40), 7, np.int32))
+    expected["constant.npy"] = "NOT_SCATTERING"
+    np.save(root / "big.npy", np.zeros((8000, 8000), np.uint8))
+    expected["big.npy"] = "NOT_SCATTERING"
+    (root / "zero.tif").write_bytes(b"")
+    (root / "text.tif").write_text("hello")
+    blob = (root / "good_SAXS.tif").read_bytes()
+    (root / "truncated.tif").write_bytes(blob[: len(blob) // 2])
+    tifffile.imwrite(root / "rgb.tif", np.zeros((40, 50, 3), np.uint8), photometric="rgb")
+    np.save(root / "complex.npy", np.ones((20, 20), np.complex64))
+    np.save(root / "nan.npy", np.full((20, 20), np.nan, np.float32))
+    np.save(root / "pixel.npy", np.ones((1, 1), np.int32))
+    tifffile.imwrite(root / "wrongext.edf", _frame(0, seed=11))  # a TIFF named .edf
+    expected["wrongext.edf"] = "SAXS"
+    for bad in ("zero.tif", "text.tif", "truncated.tif", "rgb.tif", "complex.npy", "nan.npy", "pixel.npy"):
+        expected[bad] = "ERROR"
+    return expected
+
+
+def _outcomes(out: Path) -> dict[str, dict[str, str]]:
+    rows = manifest.read(out / "manifest.csv")
+    return {Path(src).name + (f"#{frame}" if frame else ""): row for (src, frame), row in rows.items()}
+
+
+def test_corpus_sorted_losslessly_with_named_errors(tmp_path, capsys):
+    src = tmp_path / "in"
+    expected = _corpus(src)
+    before = {p.name: _sha(p) for p in src.iterdir()}
+    out = tmp_path / "out"
+    summary = sort_frames([src], out, ByQuadrantSorter(), progress=False, batch_size=4)
+    rows = _outcomes(out)
+    assert {k: r["technique"] for k, r in rows.items()} == expected
+    for name, row in rows.items():
+        if row["technique"] == "ERROR":
+            assert row["error"] and not row["output"], name
+        else:
+            assert Path(row["output"]).is_file() and row["error"] == "", name
+            assert Path(row["output"]).parent.name == row["technique"]
+    assert "empty file" in rows["zero.tif"]["error"] and "RGB" in rows["rgb.tif"]["error"]
+    assert len(summary.errors) == 7 and summary.counts["WAXS"] == 3
+    # originals byte-identical; copies identical to their source; frames of a stack written as TIFF
+    assert {p.name: _sha(p) for p in src.iterdir()} == before
+    assert _sha(Path(rows["good_GISAXS.tif"]["output"])) == before["good_GISAXS.tif"]
+    np.testing.assert_array_equal(tifffile.imread(rows["scan.h5#1"]["output"]), _frame(3, seed=6))
+    assert rows["dup_a.npy"]["sha256"] == rows["dup_b.npy"]["sha256"] == before["dup_a.npy"]
+
+
+def test_rerun_does_only_missing_work_and_never_overwrites(tmp_path):
+    src = tmp_path / "in"
+    _corpus(src)
+    out = tmp_path / "out"
+    (out / "SAXS").mkdir(parents=True)
+    squatter = out / "SAXS" / "good_SAXS.tif"
+    squatter.write_bytes(b"someone else's file")
+    first = ByQuadrantSorter()
+    sort_frames([src], out, first, progress=False)
+    assert squatter.read_bytes() == b"someone else's file"
+    assert _outcomes(out)["good_SAXS.tif"]["output"].endswith("good_SAXS_1.tif")
+    listing = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    second = ByQuadrantSorter()
+    summary = sort_frames([src], out, second, progress=False)
+    assert second.calls == 0 and summary.sorted == 0 and summary.skipped == 11  # frames
+    assert len(summary.errors) == 7  # failed files are retried, and fail again
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == listing
+    # a new file is the only work of a third run
+    tifffile.imwrite(src / "late.tif", _frame(2, seed=42))
+    third = ByQuadrantSorter()
+    sort_frames([src], out, third, progress=False)
+    assert third.calls == 1 and _outcomes(out)["late.tif"]["technique"] == "GISAXS"
+
+
+def test_same_file_already_in_output_is_recognised(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(0))
+    out = tmp_path / "out"
+    sort_frames([src], out, ByQuadrantSorter(), progress=False)
+    (out / "manifest.csv").unlink()  # lose the manifest: the copy is still recognised by checksum
+    sort_frames([src], out, ByQuadrantSorter(), progress=False)
+    assert sorted(p.name for p in (out / "SAXS").iterdir()) == ["a.tif"]
+
+
+@pytest.mark.parametrize("mode", ["link", "symlink", "manifest-only"])
+def test_modes(tmp_path, mode):
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(3))
+    out = tmp_path / "out"
+    sort_frames([src], out, ByQuadrantSorter(), mode=mode, progress=False)
+    row = _outcomes(out)["a.tif"]
+    assert row["technique"] == "GIWAXS"
+    if mode == "manifest-only":
+        assert row["output"] == "" and not (out / "GIWAXS").exists()
+    else:
+        target = Path(row["output"])
+        assert target.is_symlink() == (mode == "symlink")
+        assert target.resolve() == (src / "a.tif").resolve() if mode == "symlink" else \
+            os.path.samefile(target, src / "a.tif")
+
+
+def test_output_inside_input_is_not_resorted(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(0))
+    sort_frames([src], src / "sorted", ByQuadrantSorter(), recursive=True, progress=False)
+    again = ByQuadrantSorter()
+    sort_frames([src], src / "sorted", again, recursive=True, progress=False)
+    assert again.calls == 0
+
+
+def test_interrupted_run_resumes_exactly(tmp_path):
+    """Kill a real sort process mid-way; the re-run completes exactly the frames that are missing."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(40):
+        tifffile.imwrite(src / f"f{i:02d}.tif", _frame(i % 4, seed=i))
+    out = tmp_path / "out"
+    script = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_sortjob import ByQuadrantSorter
+        from xicam.camsort.sortjob import sort_frames
+        class Dying(ByQuadrantSorter):
+            def decide(self, X):
+                if self.calls >= 12:
+                    os._exit(9)  # as abrupt as a kill -9
+                return super().decide(X)
+        sort_frames([{str(src)!r}], {str(out)!r}, Dying(), progress=False, batch_size=4, workers=1)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 9, proc.stderr[-2000:]
+    done_before = _outcomes(out)
+    assert len(done_before) == 12
+    resumed = ByQuadrantSorter()
+    sort_frames([src], out, resumed, progress=False)
+    assert resumed.calls == 28
+    rows = _outcomes(out)
+    assert len(rows) == 40 and all(r["error"] == "" for r in rows.values())
+    files = [p for p in out.rglob("*.tif")]
+    assert len(files) == 40 and not list(out.rglob("*.part"))
+    with open(out / "manifest.csv", newline="") as fh:
+        assert sum(1 for _ in csv.reader(fh)) == 41

@@ -1,0 +1,227 @@
+"""Sort folders of detector frames into technique folders: lossless, resumable, batch-tolerant.
+
+Originals are only ever read. Each output is written under a temporary name and linked into place
+with ``os.link`` (atomic, and it refuses to replace an existing file), so ``OUT`` never holds a
+half-copied frame and nothing already there is overwritten. The manifest is appended as frames
+finish; a re-run skips frames whose manifest row succeeded and retries the ones that failed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
+from .errors import CamsortError, PatternReadError
+from .io import frame_paths, iter_patterns, write_tiff
+from .metadata_check import check_metadata
+from .pattern import Pattern
+from .preprocess import preprocess
+
+MODES = ("copy", "link", "symlink", "manifest-only")
+"""How a sorted frame reaches ``OUT/<TECHNIQUE>/``: a copy, a hard link, a symlink, or not at all."""
+
+
+@dataclass
+class SortSummary:
+    """What a sort run did: counts per outcome, skipped (already done) and failed frames."""
+
+    counts: Counter = field(default_factory=Counter)
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    manifest: Path | None = None
+
+    @property
+    def sorted(self) -> int:
+        return sum(self.counts.values())
+
+    def lines(self) -> list[str]:
+        """Human-readable summary printed at the end of ``camsort sort``."""
+        out = [f"sorted {self.sorted} frame(s), skipped {self.skipped} already done, {len(self.errors)} error(s)"]
+        for label in (*TECHNIQUES, UNSURE, NOT_SCATTERING):
+            if self.counts.get(label):
+                out.append(f"  {label:<15}{self.counts[label]}")
+        out.extend(f"  error: {e}" for e in self.errors[:20])
+        if len(self.errors) > 20:
+            out.append(f"  ... and {len(self.errors) - 20} more errors (see the manifest)")
+        if self.manifest:
+            out.append(f"manifest: {self.manifest}")
+        return out
+
+
+@dataclass
+class _Item:
+    """One frame on its way through the job: the pattern (or the error) and its preprocessed image."""
+
+    source: str
+    frame: int | None
+    pattern: Pattern | None = None
+    image: np.ndarray | None = None
+    sha256: str = ""
+    error: str = ""
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sorter, *, mode: str = "copy",
+                recursive: bool = False, workers: int = 2, batch_size: int = 32,
+                progress: bool = True) -> SortSummary:
+    """Predict every frame under ``inputs`` and place it in ``out/<LABEL>/``; returns the summary."""
+    if mode not in MODES:
+        raise CamsortError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    files = [p for p in frame_paths(list(inputs), recursive=recursive) if out not in p.resolve().parents]
+    manifest_path = out / "manifest.csv"
+    done = {k for k, row in manifest.read(manifest_path).items() if not row["error"]}
+    summary = SortSummary(manifest=manifest_path)
+    order: list[tuple[str, str]] = []
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(files), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    with manifest.Writer(manifest_path) as writer, ThreadPoolExecutor(max(1, workers)) as pool:
+        loader = _Loader(done, sorter.size)
+        for batch in _batches(pool.map(loader, files), batch_size):
+            bar.update(sum(1 for it in batch if it.frame in (None, 0) or it.error))
+            todo = [it for it in batch if it.pattern is not None]
+            summary.skipped += sum(1 for it in batch if it.pattern is None and not it.error)
+            results = sorter.decide(np.stack([it.image for it in todo])) if todo else []
+            for it, result in zip(todo, results):
+                order.append(manifest.key(it.source, it.frame))
+                row = _place(it, result, out, mode)
+                writer.write(row)
+                if row.get("error"):
+                    summary.errors.append(f"{it.source}: {row['error']}")
+                else:
+                    summary.counts[row["technique"]] += 1
+            for it in batch:
+                if it.error:
+                    order.append(manifest.key(it.source, it.frame))
+                    writer.write({"source": it.source, "frame": it.frame, "technique": "ERROR",
+                                  "sha256": it.sha256, "error": it.error})
+                    summary.errors.append(f"{it.source}: {it.error}")
+            writer.sync()
+    bar.close()
+    manifest.compact(manifest_path, order)
+    return summary
+
+
+class _Loader:
+    """Read, checksum and preprocess the frames of one file (runs in the thread pool)."""
+
+    def __init__(self, done: set[tuple[str, str]], size: int):
+        self.done, self.size = done, size
+
+    def __call__(self, path: Path) -> list[_Item]:
+        source = str(path.resolve())
+        if manifest.key(source, None) in self.done:
+            return [_Item(source, None)]
+        try:
+            items = []
+            digest = sha256_file(source)
+            for pattern in iter_patterns(source):
+                if manifest.key(source, pattern.frame) in self.done:
+                    items.append(_Item(source, pattern.frame))
+                    continue
+                items.append(_Item(source, pattern.frame, pattern, preprocess(pattern.data, self.size), digest))
+            return items
+        except PatternReadError as exc:
+            return [_Item(source, None, error=exc.reason)]
+        except OSError as exc:
+            return [_Item(source, None, error=f"cannot read: {exc.strerror or exc}")]
+
+
+def _batches(per_file: Iterator[list[_Item]], size: int) -> Iterator[list[_Item]]:
+    batch: list[_Item] = []
+    for items in per_file:
+        batch.extend(items)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _place(item: _Item, result: dict, out: Path, mode: str) -> dict[str, object]:
+    """Write the frame's output (unless manifest-only) and build its manifest row."""
+    label = result["label"]
+    row: dict[str, object] = {
+        "source": item.source, "frame": item.frame, "technique": label, "sha256": item.sha256,
+        "confidence": result["confidence"], "metadata_check": check_metadata(item.pattern.metadata, label),
+        **{f"p_{t}": f"{p:.4f}" for t, p in zip(CLASSES, result["probabilities"])},
+    }
+    if mode == "manifest-only":
+        return row
+    try:
+        row["output"] = str(_deliver(item, out / label, mode))
+    except OSError as exc:
+        row["error"] = f"cannot write output: {exc.strerror or exc}"
+    return row
+
+
+def _deliver(item: _Item, folder: Path, mode: str) -> Path:
+    """Put the file (or, for a frame of a multi-frame file, that frame as TIFF) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    src = Path(item.source)
+    if item.frame is None:
+        name, make = src.name, lambda tmp: _materialise(src, tmp, mode)
+        same = item.sha256
+    else:
+        name = f"{src.stem}_frame{item.frame:05d}.tif"
+        dtype = np.dtype(item.pattern.metadata.get("dtype", "float32"))
+        data = item.pattern.data.astype(dtype) if dtype.kind in "iuf" else item.pattern.data
+        make, same = (lambda tmp: write_tiff(tmp, data)), None
+    return _link_unique(folder, name, make, same)
+
+
+def _materialise(src: Path, tmp: Path, mode: str) -> None:
+    if mode == "copy":
+        shutil.copy2(src, tmp)
+    elif mode == "link":
+        os.link(src, tmp)
+    else:
+        os.symlink(src, tmp)
+
+
+def _link_unique(folder: Path, name: str, make, same_sha: str | None) -> Path:
+    """Create ``folder/name`` (or ``stem_1.ext``, ...) without ever replacing an existing file.
+
+    When a file of the same name and the same checksum is already there, it is the same frame
+    sorted before: that path is returned and nothing is written.
+    """
+    stem, suffix = (name.split(".", 1) + [""])[:2]
+    suffix = f".{suffix}" if suffix else ""
+    tmp = folder / f".{name}.{os.getpid()}.part"
+    if tmp.exists() or tmp.is_symlink():
+        tmp.unlink()
+    make(tmp)
+    try:
+        for n in range(10000):
+            target = folder / (name if n == 0 else f"{stem}_{n}{suffix}")
+            if target.exists() or target.is_symlink():
+                if same_sha and target.is_file() and sha256_file(target) == same_sha:
+                    return target
+                continue
+            try:
+                os.link(tmp, target, follow_symlinks=False)
+                return target
+            except FileExistsError:
+                continue
+        raise CamsortError(f"{folder}: more than 10000 files named like {name}")
+    finally:
+        tmp.unlink()
