@@ -64,24 +64,179 @@ def _print_info(info: dict) -> None:
           f"\n  values {rng}, invalid pixels {info['invalid_pixels']}\n  metadata: {shown or '(none)'}")
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from .training import DEFAULT_RECIPE
+
+    p = sub.add_parser("train", help="fit a sorter (featurizer -> PCA -> classifier) and save it as a model directory")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="labelled folder DIR/<TECHNIQUE>/* (e.g. written by `camsort simulate`)")
+    src.add_argument("--simulate", type=int, metavar="N", help="train on N simulated frames per technique")
+    src.add_argument("--default", action="store_true", help="rebuild the shipped default model by its recipe")
+    p.add_argument("--out", help="model directory to write (default with --default: the package's default_model)")
+    p.add_argument("--featurizer", default=DEFAULT_RECIPE["featurizer"])
+    p.add_argument("--classifier", default=DEFAULT_RECIPE["classifier"])
+    p.add_argument("--components", type=int, default=DEFAULT_RECIPE["n_components"], help="PCA components")
+    p.add_argument("--size", type=int, default=DEFAULT_RECIPE["size"], help="preprocessed image side")
+    p.add_argument("--negatives", type=int, default=DEFAULT_RECIPE["negatives"],
+                   help="NOT_SCATTERING examples (blank, noise, photos, micrographs) added to training")
+    p.add_argument("--threshold", type=float, default=DEFAULT_RECIPE["threshold"],
+                   help="calibrated probability below which a frame is UNSURE")
+    p.add_argument("--seed", type=int, default=DEFAULT_RECIPE["seed"])
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .sorter import DEFAULT_MODEL_DIR, Sorter
+    from .training import evaluate, folder_set, simulated_set, train_default
+
+    if args.default:
+        sorter, report = train_default(args.out or DEFAULT_MODEL_DIR)
+        out = args.out or DEFAULT_MODEL_DIR
+    else:
+        if not args.out:
+            raise CamsortError("--out MODEL_DIR is required")
+        if args.data:
+            X, y = folder_set(args.data, args.size, args.negatives, args.seed)
+        else:
+            X, y = simulated_set(args.simulate, args.seed, args.size, args.negatives)
+        sorter = Sorter.train(X, y, featurizer=args.featurizer, classifier=args.classifier,
+                              n_components=args.components, size=args.size, threshold=args.threshold,
+                              seed=args.seed, info={"data": args.data or f"simulated {args.simulate}/class"})
+        report = sorter.info["calibration"]
+        sorter.save(args.out)
+        out = args.out
+    print(json.dumps({"model": str(out), **{k: v for k, v in report.items() if k != "confusion"}}, indent=1))
+    return EXIT_OK
+
+
+def _add_sort(sub: argparse._SubParsersAction) -> None:
+    from .sortjob import MODES
+
+    p = sub.add_parser("sort", help="sort frames into OUT/<TECHNIQUE>/ with a manifest (originals untouched)")
+    p.add_argument("inputs", nargs="+", help="files and/or folders of detector frames")
+    p.add_argument("--out", required=True, help="output folder (created; existing files are never overwritten)")
+    p.add_argument("--model", help="model directory (default: the model shipped with camsort)")
+    p.add_argument("--mode", choices=MODES, default="copy")
+    p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="reader threads")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_sort)
+
+
+def _cmd_sort(args: argparse.Namespace) -> int:
+    from .sorter import load_cached
+    from .sortjob import sort_frames
+
+    summary = sort_frames(args.inputs, args.out, load_cached(args.model), mode=args.mode,
+                          recursive=args.recursive, workers=args.workers, progress=not args.quiet)
+    for line in summary.lines():
+        print(line)
+    for error in summary.errors:
+        print(f"camsort: error: {error}", file=sys.stderr)
+    return EXIT_PARTIAL if summary.errors else EXIT_OK
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="print the technique and class probabilities of frames")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--model", help="model directory (default: the model shipped with camsort)")
+    p.add_argument("--json", action="store_true", help="one JSON object per frame")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import CLASSES
+    from .io import iter_patterns
+    from .metadata_check import check_metadata
+    from .preprocess import preprocess
+    from .sorter import load_cached
+
+    sorter = load_cached(args.model)
+    failed = 0
+    if not args.json:
+        print(f"{'file':<40} {'technique':<15}" + "".join(f"{c[:8]:>9}" for c in CLASSES))
+    for path in args.files:
+        try:
+            patterns = list(iter_patterns(path))
+        except CamsortError as exc:
+            print(f"camsort: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        results = sorter.decide(np.stack([preprocess(p.data, sorter.size) for p in patterns]))
+        for pattern, result in zip(patterns, results):
+            check = check_metadata(pattern.metadata, result["label"])
+            if args.json:
+                print(json.dumps({"path": pattern.source, "frame": pattern.frame, "technique": result["label"],
+                                  "probabilities": dict(zip(CLASSES, result["probabilities"])),
+                                  "confidence": result["confidence"], "metadata_check": check}))
+            else:
+                print(f"{pattern.name[-40:]:<40} {result['label']:<15}"
+                      + "".join(f"{p:9.3f}" for p in result["probabilities"]) + (f"  ! {check}" if check else ""))
+    if failed == 0:
+        return EXIT_OK
+    return EXIT_ERROR if failed == len(args.files) else EXIT_PARTIAL
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the main job on the embedded default and say where results are")
-    p.add_argument("--examples", default=os.environ.get("CAMSORT_REAL_DIR", "../shared/examples/real"),
-                   help="folder of example frames to describe")
+    p = sub.add_parser("demo", help="simulate a mixed folder, sort it with the default model, report")
+    p.add_argument("--out", default="demo-output", help="folder for the demo's inputs and results")
+    p.add_argument("--per-class", type=int, default=25, help="simulated frames per technique")
+    p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .io import frame_paths
+    from .demo import run_demo
 
-    paths = [str(p) for p in frame_paths([args.examples], recursive=True)] if os.path.isdir(args.examples) else []
-    if not paths:
-        raise CamsortError(f"{args.examples}: no example frames found")
-    return _cmd_info(argparse.Namespace(files=paths, dataset=None, shape=None, json=False))
+    return run_demo(args.out, per_class=args.per_class, seed=args.seed)
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="write a labelled dataset of simulated frames (OUT/<TECHNIQUE>/*.tif + labels.csv)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--per-class", type=int, default=100, help="frames per technique (BL); total for UB")
+    p.add_argument("--dataset", choices=("BL", "UB"), default="BL",
+                   help="BL: equal counts; UB: --per-class x 4 frames in the paper's Table I proportions")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", default="native", help="'native' or a long-side size to sum-bin frames to, e.g. 256")
+    p.set_defaults(func=_cmd_simulate)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .datasets import ub_counts, write_dataset
+
+    size = None if args.size == "native" else int(args.size)
+    counts = ub_counts(4 * args.per_class) if args.dataset == "UB" else args.per_class
+    labels = write_dataset(args.out, counts, seed=args.seed, size=size, progress=True)
+    print(f"labels: {labels}\ncatalog: {labels.with_name('catalog.yml')}")
+    return EXIT_OK
+
+
+def _add_contact_sheet(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("contact-sheet", help="render a labelled folder as a PNG grid, a row per technique")
+    p.add_argument("data", help="labelled folder")
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--per-class", type=int, default=8)
+    p.add_argument("--real", help="folder of real frames REAL/<TECHNIQUE>/* shown beside each row")
+    p.set_defaults(func=_cmd_contact_sheet)
+
+
+def _cmd_contact_sheet(args: argparse.Namespace) -> int:
+    from .contact_sheet import contact_sheet
+
+    print(contact_sheet(args.data, args.out, args.per_class, args.real))
+    return EXIT_OK
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_info,
+    _add_simulate,
+    _add_contact_sheet,
+    _add_train,
+    _add_sort,
+    _add_predict,
     _add_demo,
 ]
 

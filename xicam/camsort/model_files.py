@@ -48,3 +48,18 @@ def verify_checksums(model_dir: str | os.PathLike) -> None:
         rel = path.relative_to(root).as_posix()
         if path.is_file() and path.name != CHECKSUMS and rel not in listed:
             raise CamsortError(f"{path}: file not listed in {CHECKSUMS}; refusing to load")
+
+
+def load_skops(path: str | os.PathLike, allowed: tuple[str, ...] = ()):
+    """Load a skops file; any type beyond skops' defaults must be in ``allowed`` or it is refused."""
+    from skops.io import get_untrusted_types, load
+
+    path = os.fspath(path)
+    try:
+        untrusted = get_untrusted_types(file=path)
+    except Exception as exc:
+        raise CamsortError(f"{path}: not a readable skops file ({type(exc).__name__}: {exc})") from None
+    refused = sorted(set(untrusted) - set(allowed))
+    if refused:
+        raise CamsortError(f"{path}: refusing to load untrusted types {refused}")
+    return load(path, trusted=list(untrusted))

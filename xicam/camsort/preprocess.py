@@ -8,6 +8,7 @@ processed together as one 3-D array.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -81,8 +82,9 @@ def log_normalise(binned: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     logged = np.log1p(np.maximum(binned, 0.0))
     covered = coverage > 0.05
     masked = np.where(covered, logged, np.nan)
-    lo, hi = (np.nanpercentile(masked.reshape(len(masked), -1), [LOW_PERCENTILE, HIGH_PERCENTILE],
-                               axis=1) if covered.any() else (np.zeros(len(masked)),) * 2)
+    with warnings.catch_warnings():  # an image with no valid pixel has no percentiles: it stays 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanpercentile(masked.reshape(len(masked), -1), [LOW_PERCENTILE, HIGH_PERCENTILE], axis=1)
     lo = np.nan_to_num(lo)[:, None, None]
     hi = np.nan_to_num(hi)[:, None, None]
     span = np.where(hi - lo > 1e-6, hi - lo, 1.0)

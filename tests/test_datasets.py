@@ -1,0 +1,65 @@
+"""Labelled folders, the paper's dataset variants, group-aware splits and the intake catalog."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xicam.camsort import TECHNIQUES
+from xicam.camsort.datasets import (TABLE1_TRAIN, group_split, read_labelled_folder, ub_counts, variant_indices,
+                                    write_dataset)
+from xicam.camsort.errors import CamsortError
+from xicam.camsort.io import read_pattern
+
+
+def test_write_read_round_trip_and_resume(tmp_path):
+    labels = write_dataset(tmp_path, 2, seed=3, size=128)
+    table = read_labelled_folder(tmp_path)
+    assert sorted(table["technique"]) == sorted(t for t in TECHNIQUES for _ in range(2))
+    p = read_pattern(table["path"][0])
+    assert max(p.shape) <= 140 and p.metadata["technique"] == table["technique"][0]
+    before = {path: open(path, "rb").read() for path in table["path"]}
+    write_dataset(tmp_path, 2, seed=3, size=128)  # resumable: existing frames kept as they are
+    assert {path: open(path, "rb").read() for path in table["path"]} == before
+    assert labels.name == "labels.csv" and (tmp_path / "catalog.yml").is_file()
+
+
+def test_folder_names_label_real_data_without_csv(tmp_path):
+    import tifffile
+
+    for t in ("SAXS", "GIWAXS"):
+        (tmp_path / t).mkdir()
+        tifffile.imwrite(tmp_path / t / "x.tif", np.ones((5, 5), np.int32))
+    assert sorted(read_labelled_folder(tmp_path)["technique"]) == ["GIWAXS", "SAXS"]
+    with pytest.raises(CamsortError, match="no labelled frames"):
+        read_labelled_folder(tmp_path / "SAXS")
+
+
+def test_ub_bl_bla_proportions_as_table1():
+    counts = ub_counts(2824)
+    assert counts == {t: TABLE1_TRAIN[t] for t in TECHNIQUES}
+    labels = np.array([t for t in TECHNIQUES for _ in range(2000)])
+    ub, _ = variant_indices(labels, "UB")
+    got = {t: int((labels[ub] == t).sum()) for t in TECHNIQUES}
+    assert got["GISAXS"] == 2000 and abs(got["WAXS"] / got["GISAXS"] - 373 / 1756) < 0.01
+    bl, turns = variant_indices(labels, "BL")
+    assert {t: int((labels[bl] == t).sum()) for t in TECHNIQUES} == {t: 2000 for t in TECHNIQUES}
+    bla, turns = variant_indices(labels[:1000 * 0 + 8000], "BLA")
+    assert len(bla) == 4 * len(bl) and sorted(set(turns)) == [0, 1, 2, 3]
+
+
+def test_group_split_never_shares_a_group():
+    labels = np.array([t for t in TECHNIQUES for _ in range(30)])
+    groups = np.arange(len(labels)) // 3  # three frames per sample
+    train, test = group_split(labels, groups, 0.5, seed=1)
+    assert not set(groups[train]) & set(groups[test])
+    assert set(labels[test]) == set(TECHNIQUES)
+
+
+def test_intake_catalog_opens_dataset(tmp_path):
+    import intake
+
+    write_dataset(tmp_path, 1, seed=4, size=64)
+    source = intake.open_catalog(str(tmp_path / "catalog.yml")).patterns
+    frame_table = source.read()
+    assert list(frame_table["technique"]) == list(TECHNIQUES)
+    assert source.read_partition(2).ndim == 2

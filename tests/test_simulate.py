@@ -1,0 +1,120 @@
+"""The simulator: reproducible, physically consistent, varied in detector, and not trivially separable."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xicam.camsort import TECHNIQUES
+from xicam.camsort.simulate import DETECTORS, bin_frame, simulate, simulate_batch
+from xicam.camsort.simulate.geometry import Geometry
+from xicam.camsort.simulate.profiles import AGBH_D_A
+
+
+def test_same_seed_same_frame_other_seed_other_frame():
+    for t in TECHNIQUES:
+        a, b = simulate(t, 123), simulate(t, 123)
+        np.testing.assert_array_equal(a.data, b.data)
+        assert a.metadata == b.metadata
+        assert not np.array_equal(a.data, simulate(t, 124, detector=a.metadata["detector"]).data) or \
+            a.metadata["detector"] != simulate(t, 124).metadata["detector"]
+
+
+def test_batch_independent_of_workers():
+    f1, l1, g1, _ = simulate_batch(3, seed=5, size=128, workers=1)
+    f2, l2, g2, _ = simulate_batch(3, seed=5, size=128, workers=2)
+    assert l1 == l2 == [t for t in TECHNIQUES for _ in range(3)]
+    for a, b in zip(f1, f2):
+        np.testing.assert_array_equal(a, b)
+    assert len(set(g1)) == len(g1)
+
+
+def test_frames_look_like_detector_output():
+    for t in TECHNIQUES:
+        p = simulate(t, 7, detector="pilatus1m", rotate=0)
+        assert p.data.shape == (1043, 981) and p.data.dtype == np.float32
+        assert np.array_equal(p.data, np.round(p.data))  # integer counts
+        assert (p.data[195:212] <= 0).all()  # the first module gap: -1 or 0
+        assert p.data.max() > 10
+
+
+def test_every_technique_on_every_detector_kind():
+    rng = np.random.default_rng(0)
+    seen = {t: {simulate(t, rng).metadata["detector"] for _ in range(40)} for t in TECHNIQUES}
+    for t in TECHNIQUES:
+        assert len(seen[t]) >= 5, (t, seen[t])
+
+
+@pytest.mark.parametrize("technique", ["GISAXS", "GIWAXS"])
+def test_no_scattering_below_the_horizon(technique):
+    """Below the horizon (minus a few pixels of edge) only the substrate shadow's noise remains."""
+    for seed in range(4):
+        p = simulate(technique, seed, detector="pilatus1m", rotate=0, beam=(700.0, 490.0), peak_counts=1e5)
+        horizon = int(p.metadata["horizon_row"])
+        below = p.data[horizon + 25:]
+        above = p.data[max(0, horizon - 300):horizon - 5]
+        valid_b, valid_a = below[below >= 0], above[above >= 0]
+        assert valid_b.mean() < 0.2 * valid_a.mean() + 20, (seed, valid_b.mean(), valid_a.mean())
+
+
+def test_waxs_rings_follow_lattice_q_through_geometry():
+    """An AgBH-like SAXS ladder and a WAXS ring sit where q = 4 pi sin(theta) / lambda puts them."""
+    geo = Geometry(distance_m=2.0, energy_kev=12.0, pixel_m=172e-6, beam_row=520.0, beam_col=490.0)
+    q, _ = geo.transmission((1043, 981))
+    p = simulate("SAXS", 3, detector="pilatus1m", rotate=0, beam=(520.0, 490.0), energy_kev=12.0,
+                 q_max=float(q.max()), peak_counts=1e5)
+    assert p.metadata["sample"]["model"] in {"agbh", "spheres", "guinier_porod", "cylinders", "mesophase", "lamellar"}
+    # radial profile peaks for whatever ring model was drawn must match its q1 ladder if it is AgBH
+    if p.metadata["sample"]["model"] == "agbh":
+        q1 = p.metadata["sample"]["q1"]
+        assert abs(q1 - 2 * np.pi / AGBH_D_A) < 0.002
+    # a WAXS frame: ring radii ratios follow reflection q ratios through the geometry
+    w = simulate("WAXS", 11, detector="pilatus2m", rotate=0, beam=(840.0, 737.0), energy_kev=12.0, peak_counts=1e6)
+    m = w.metadata
+    geo = Geometry(m["distance_m"], m["energy_kev"], m["pixel_um"] * 1e-6, m["beam_row"], m["beam_col"])
+    qmap, _ = geo.transmission(w.data.shape)
+    valid = w.data >= 0
+    bins = np.linspace(0.2, m["q_max"] * 0.95, 600)
+    which = np.digitize(qmap[valid], bins)
+    profile = np.bincount(which, w.data[valid], minlength=len(bins) + 1) / np.maximum(
+        np.bincount(which, minlength=len(bins) + 1), 1)
+    profile = profile[1:len(bins)]
+    centres = (bins[1:] + bins[:-1]) / 2
+    from scipy.signal import find_peaks
+
+    rings = np.array(m["sample"]["rings_q"])
+    step = bins[1] - bins[0]
+    tolerance = 3 * m["sample"]["ring_width"] * (1 + 0.3 * rings.max()) + step
+    # sharp peaks only: the broad amorphous halo is not a ring
+    peaks, _ = find_peaks(profile, prominence=profile.max() * 0.05, width=(None, 2 * tolerance / step))
+    assert m["sample"]["model"] != "amorphous" and len(peaks) >= 2
+    for found in centres[peaks[np.argsort(profile[peaks])[-3:]]]:  # the three strongest measured rings
+        assert np.abs(rings - found).min() < tolerance, (found, rings)
+
+
+def test_saxs_intensity_decays_with_q_away_from_peaks():
+    for seed in range(5):
+        p = simulate("SAXS", seed, detector="pilatus1m", rotate=0, beam=(520.0, 490.0), peak_counts=1e5)
+        if p.metadata["sample"]["model"] not in ("spheres", "guinier_porod", "cylinders"):
+            continue
+        m = p.metadata
+        geo = Geometry(m["distance_m"], m["energy_kev"], m["pixel_um"] * 1e-6, m["beam_row"], m["beam_col"])
+        q, _ = geo.transmission(p.data.shape)
+        valid = p.data >= 0
+        inner = (q > m["q_max"] * 0.1) & (q < m["q_max"] * 0.2) & valid
+        outer = (q > m["q_max"] * 0.6) & (q < m["q_max"] * 0.8) & valid
+        assert p.data[inner].mean() > p.data[outer].mean(), seed
+
+
+def test_bin_frame_sums_counts_and_keeps_gaps():
+    frame = np.ones((8, 8), np.float32)
+    frame[0, 0] = -1
+    out = bin_frame(frame, 4)
+    assert out.shape == (4, 4) and out[0, 0] == -1 and out[1, 1] == 4
+
+
+def test_detectors_have_real_shapes():
+    assert DETECTORS["pilatus1m"].shape == (1043, 981)
+    assert DETECTORS["pilatus2m"].shape == (1679, 1475)
+    assert DETECTORS["pilatus300kw"].shape == (195, 1475)
+    assert DETECTORS["pilatus100k"].shape == (195, 487)
+    assert DETECTORS["pilatus1m"].gap_mask()[195:212].all()

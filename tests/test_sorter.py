@@ -1,0 +1,67 @@
+"""A fitted Sorter: calibrated decisions, a versioned model directory that round-trips and refuses tampering."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from xicam.camsort import CLASSES, NOT_SCATTERING, UNSURE
+from xicam.camsort.errors import CamsortError
+from xicam.camsort.sorter import Sorter
+from xicam.camsort.training import simulated_set
+
+
+@pytest.fixture(scope="module")
+def data():
+    return simulated_set(40, seed=21, size=64, negatives=40)
+
+
+@pytest.fixture(scope="module")
+def sorter(data):
+    X, y = data
+    return Sorter.train(X, y, featurizer="glcm", classifier="et", n_components=8, size=64, seed=0)
+
+
+def test_decisions_are_calibrated_probabilities(sorter, data):
+    X, _ = data
+    out = sorter.decide(X[:20])
+    for o in out:
+        assert abs(sum(o["probabilities"]) - 1) < 1e-6 and len(o["probabilities"]) == len(CLASSES)
+        assert o["label"] in (*CLASSES, UNSURE)
+        assert (o["label"] == UNSURE) == (max(o["probabilities"]) < sorter.threshold)
+    stats = sorter.info["calibration"]
+    assert 0 <= stats["ece_after"] <= 1 and sorter.temperature > 0
+
+
+def test_blank_and_constant_images_are_not_scattering(sorter):
+    blank = np.zeros((2, 64, 64), np.float32)
+    blank[1] += 0.5
+    assert [o["label"] for o in sorter.decide(blank)] == [NOT_SCATTERING] * 2
+
+
+def test_round_trip_identical_predictions(sorter, data, tmp_path):
+    X, _ = data
+    sorter.save(tmp_path / "model")
+    files = sorted(p.name for p in (tmp_path / "model").rglob("*") if p.is_file())
+    assert "config.json" in files and "SHA256SUMS.json" in files
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".joblib"))]
+    again = Sorter.load(tmp_path / "model")
+    np.testing.assert_allclose(again.predict_proba(X), sorter.predict_proba(X), atol=1e-6)
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["format"] == "camsort-model" and config["classes"] == list(CLASSES)
+
+
+def test_tampered_model_is_refused_with_the_file_named(sorter, tmp_path):
+    root = sorter.save(tmp_path / "model")
+    target = root / "classifier" / "model.skops"
+    target.write_bytes(target.read_bytes() + b"\0")
+    with pytest.raises(CamsortError, match=r"model\.skops: checksum mismatch"):
+        Sorter.load(root)
+
+
+def test_save_refuses_foreign_folder(sorter, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(CamsortError, match="not a camsort model"):
+        sorter.save(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -1,0 +1,117 @@
+"""1-D scattering laws I(q): form factors, Guinier-Porod, correlation peaks, crystal rings, halos.
+
+Every function evaluates on a 1-D q grid; 2-D frames interpolate these profiles at each pixel's q,
+which keeps a megapixel frame to a few interpolations.
+"""
+from __future__ import annotations
+
+from itertools import permutations, product
+
+import numpy as np
+
+AGBH_D_A = 58.38
+"""Silver behenate long period (angstrom): the SAXS calibrant with its ladder of orders."""
+
+
+def sphere_intensity(q: np.ndarray, radius: float, polydispersity: float, n_radii: int = 21) -> np.ndarray:
+    """Orientation-free form factor of polydisperse spheres (Gaussian radii, volume-squared weighted)."""
+    radii = radius * (1 + polydispersity * np.linspace(-2.5, 2.5, n_radii))
+    radii = radii[radii > 1.0]
+    weights = np.exp(-0.5 * ((radii / radius - 1) / max(polydispersity, 1e-3)) ** 2) * radii**6
+    x = np.maximum(np.outer(radii, q), 1e-6)
+    amp = 3 * (np.sin(x) - x * np.cos(x)) / x**3
+    return (weights[:, None] * amp**2).sum(0) / weights.sum()
+
+
+def guinier_porod(q: np.ndarray, rg: float, s: float, d: float) -> np.ndarray:
+    """Hammouda's Guinier-Porod law: Guinier knee at Rg, Porod slope d, shape s (0 sphere, 1 rod, 2 sheet)."""
+    d = max(d, s + 0.2)
+    q1 = np.sqrt((d - s) * (3 - s) / 2) / rg
+    dpar = np.exp(-q1**2 * rg**2 / (3 - s)) * q1 ** (d - s)
+    qs = np.maximum(q, 1e-6)
+    low = qs ** (-s) * np.exp(-qs**2 * rg**2 / (3 - s))
+    high = dpar * qs ** (-d)
+    return np.where(qs < q1, low, high)
+
+
+def peak_series(q: np.ndarray, q1: float, ratios: np.ndarray, width: float, amplitudes: np.ndarray,
+                lorentz_fraction: float = 0.5) -> np.ndarray:
+    """Sum of pseudo-Voigt peaks at q1 * ratios (correlation peaks, Bragg orders)."""
+    out = np.zeros_like(q)
+    for r, a in zip(ratios, amplitudes):
+        dq = q - q1 * r
+        gauss = np.exp(-0.5 * (dq / width) ** 2)
+        lor = 1 / (1 + (dq / width) ** 2)
+        out += a * ((1 - lorentz_fraction) * gauss + lorentz_fraction * lor)
+    return out
+
+
+ORDER_RATIOS = {
+    "lamellar": np.arange(1, 9, dtype=float),
+    "hexagonal": np.sqrt([1, 3, 4, 7, 9, 12, 13]),
+    "bcc": np.sqrt([1, 2, 3, 4, 5, 6, 7]),
+    "fcc": np.sqrt([3, 4, 8, 11, 12, 16]) / np.sqrt(3),
+    "gyroid": np.sqrt([6, 8, 14, 16, 20, 22]) / np.sqrt(6),
+}
+"""Peak-position ratios q/q* of ordered mesophases (SAXS correlation peaks)."""
+
+CUBIC_HKL = {
+    "sc": [(1, 0, 0), (1, 1, 0), (1, 1, 1), (2, 0, 0), (2, 1, 0), (2, 1, 1), (2, 2, 0), (3, 0, 0), (3, 1, 0), (3, 1, 1), (2, 2, 2)],
+    "bcc": [(1, 1, 0), (2, 0, 0), (2, 1, 1), (2, 2, 0), (3, 1, 0), (2, 2, 2), (3, 2, 1), (4, 0, 0), (4, 1, 1), (4, 2, 0)],
+    "fcc": [(1, 1, 1), (2, 0, 0), (2, 2, 0), (3, 1, 1), (2, 2, 2), (4, 0, 0), (3, 3, 1), (4, 2, 0), (4, 2, 2), (5, 1, 1)],
+    "diamond": [(1, 1, 1), (2, 2, 0), (3, 1, 1), (4, 0, 0), (3, 3, 1), (4, 2, 2), (5, 1, 1), (4, 4, 0), (5, 3, 1)],
+}
+"""Allowed reflections (first ones) of cubic lattices."""
+
+
+def _multiplicity(hkl: tuple[int, int, int]) -> int:
+    """Number of cubic-equivalent reflections {hkl}: signed permutations of the indices."""
+    return len({tuple(s * v for s, v in zip(signs, perm))
+                for perm in permutations(hkl) for signs in product((1, -1), repeat=3)})
+
+
+def crystal_reflections(rng: np.random.Generator, q_max: float) -> tuple[str, np.ndarray, np.ndarray]:
+    """A random real-like lattice: its name, reflection positions q (1/A) below ``q_max`` and intensities."""
+    kind = str(rng.choice(["cubic", "hexagonal", "lamellar_polymer", "orthorhombic"], p=[0.45, 0.2, 0.15, 0.2]))
+    if kind == "cubic":
+        lattice = str(rng.choice(list(CUBIC_HKL)))
+        a = rng.uniform(3.0, 9.0)
+        hkls = CUBIC_HKL[lattice]
+        q = np.array([2 * np.pi * np.sqrt(h * h + k * k + l * l) / a for h, k, l in hkls])
+        mult = np.array([_multiplicity(hkl) for hkl in hkls], float)
+        name = f"{lattice} a={a:.2f}"
+    elif kind == "hexagonal":
+        a, c = rng.uniform(2.5, 6.0), rng.uniform(4.0, 10.0)
+        hkls = [(h, k, l) for h in range(0, 4) for k in range(0, 4) for l in range(0, 5) if (h, k, l) != (0, 0, 0)]
+        q = np.array([2 * np.pi * np.sqrt(4 / 3 * (h * h + h * k + k * k) / a**2 + l * l / c**2) for h, k, l in hkls])
+        mult = np.array([6.0 if l == 0 else 12.0 for h, k, l in hkls])
+        name = f"hexagonal a={a:.2f} c={c:.2f}"
+    elif kind == "orthorhombic":
+        a, b, c = rng.uniform(3, 12, 3)
+        hkls = [(h, k, l) for h in range(0, 4) for k in range(0, 4) for l in range(0, 4) if (h, k, l) != (0, 0, 0)]
+        q = np.array([2 * np.pi * np.sqrt((h / a) ** 2 + (k / b) ** 2 + (l / c) ** 2) for h, k, l in hkls])
+        mult = np.full(len(q), 8.0)
+        name = f"orthorhombic {a:.1f}/{b:.1f}/{c:.1f}"
+    else:  # semicrystalline polymer: lamellar orders plus sub-cell reflections
+        d = rng.uniform(12, 45)
+        q = np.concatenate([2 * np.pi * np.arange(1, 6) / d, rng.uniform(1.3, 1.7, 3)])
+        mult = np.concatenate([np.geomspace(8, 0.5, 5), rng.uniform(2, 10, 3)])
+        name = f"lamellar polymer d={d:.1f}"
+    q, idx = np.unique(np.round(q, 4), return_index=True)
+    mult = mult[idx]
+    structure = rng.uniform(0.05, 1.0, len(q)) ** 1.5  # unknown structure factors: random but fixed per sample
+    debye_waller = np.exp(-rng.uniform(0.5, 3.0) * q**2 / (8 * np.pi**2) * 4)
+    intensity = mult * structure * debye_waller / np.maximum(q, 0.05) ** 2
+    keep = (q < q_max * 1.05) & (q > 0.05)
+    return name, q[keep], intensity[keep] / max(intensity[keep].max(), 1e-12) if keep.any() else intensity[keep]
+
+
+def ring_width(rng: np.random.Generator) -> float:
+    """Peak FWHM-like width in q from a Scherrer crystallite size (50-2000 A) plus instrument."""
+    size = 10 ** rng.uniform(1.7, 3.3)
+    return float(np.hypot(0.9 * 2 * np.pi / size / 2.355, rng.uniform(0.002, 0.01)))
+
+
+def amorphous_halo(q: np.ndarray, center: float, width: float) -> np.ndarray:
+    """Broad liquid/glass peak (e.g. 1.2-2.0 1/A) with a smooth shoulder."""
+    return np.exp(-0.5 * ((q - center) / width) ** 2) + 0.3 * np.exp(-0.5 * ((q - 2.1 * center) / (1.6 * width)) ** 2)

@@ -1,0 +1,194 @@
+"""A fitted sorter: preprocessing size + featurizer + reducer + classifier + calibrated decision.
+
+Saved as a self-describing, versioned directory: ``config.json`` (what to rebuild and how it was
+trained), the featurizer's Keras file when it has weights, the reducer as skops, the classifier in
+its library's own format, and a checksum manifest verified before anything is parsed. Nothing in
+it is unpickled, and Keras files load with ``safe_mode=True``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import CLASSES, NOT_SCATTERING, UNSURE, __version__
+from .calibration import apply_temperature, expected_calibration_error, fit_temperature
+from .errors import CamsortError
+from .model_files import verify_checksums, write_checksums
+
+FORMAT, FORMAT_VERSION = "camsort-model", 1
+FLAT_RANGE = 0.02
+"""A preprocessed image spanning less than this (blank, constant) holds no pattern: NOT_SCATTERING."""
+DEFAULT_MODEL_DIR = Path(__file__).with_name("default_model")
+
+
+class Sorter:
+    """preprocess -> featurizer -> reducer -> classifier, with temperature-calibrated probabilities.
+
+    ``decide`` turns probabilities into an outcome: the technique, ``NOT_SCATTERING``, or ``UNSURE``
+    when the calibrated top probability is below ``threshold``.
+    """
+
+    def __init__(self, featurizer: Any, reducer: Any, classifier: Any, classifier_name: str,
+                 size: int = 128, threshold: float = 0.6, temperature: float = 1.0,
+                 info: dict[str, Any] | None = None):
+        self.featurizer, self.reducer, self.classifier = featurizer, reducer, classifier
+        self.classifier_name = classifier_name
+        self.size, self.threshold, self.temperature = size, threshold, temperature
+        self.info = dict(info or {})
+
+    # -- training -------------------------------------------------------------------------
+    @classmethod
+    def train(cls, X: np.ndarray, y: np.ndarray, *, featurizer: str = "lenet-fast", classifier: str = "rf",
+              n_components: int = 16, size: int = 128, threshold: float = 0.6, seed: int = 0,
+              featurizer_params: dict[str, Any] | None = None, calibration_fraction: float = 0.2,
+              info: dict[str, Any] | None = None) -> "Sorter":
+        """Fit every stage on preprocessed images ``X`` (N, size, size) with labels in :data:`CLASSES`.
+
+        A stratified ``calibration_fraction`` is held out to fit the temperature and report calibration.
+        """
+        from sklearn.model_selection import train_test_split
+
+        from .classify import make_classifier
+        from .features import make_featurizer
+        from .reduce import make_reducer
+
+        y_idx = _label_indices(y)
+        tr, cal = train_test_split(np.arange(len(y_idx)), test_size=calibration_fraction,
+                                   stratify=y_idx, random_state=seed)
+        t0 = time.perf_counter()
+        feat = make_featurizer(featurizer, **(featurizer_params or {}))
+        feat.fit(X[tr], y_idx[tr])
+        F = feat.transform(X)
+        reducer = make_reducer(n_components=n_components, random_state=seed).fit(F[tr])
+        Z = reducer.transform(F)
+        clf = make_classifier(classifier, random_state=seed).fit(Z[tr], y_idx[tr])
+        raw = _full_proba(clf, Z[cal])
+        temperature = fit_temperature(raw, y_idx[cal])
+        calibrated = apply_temperature(raw, temperature)
+        stats = {
+            "train_seconds": round(time.perf_counter() - t0, 1), "n_train": int(len(tr)), "n_calibration": int(len(cal)),
+            "calibration_accuracy": float((calibrated.argmax(1) == y_idx[cal]).mean()),
+            "ece_before": expected_calibration_error(raw, y_idx[cal]),
+            "ece_after": expected_calibration_error(calibrated, y_idx[cal]),
+        }
+        return cls(feat, reducer, clf, classifier, size=size, threshold=threshold, temperature=temperature,
+                   info={**(info or {}), "featurizer": featurizer, "n_components": n_components, "seed": seed,
+                         "calibration": stats})
+
+    # -- inference ------------------------------------------------------------------------
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities (N, len(CLASSES)) for preprocessed images (N, size, size)."""
+        Z = self.reducer.transform(self.featurizer.transform(X))
+        return apply_temperature(_full_proba(self.classifier, Z), self.temperature)
+
+    def decide(self, X: np.ndarray) -> list[dict[str, Any]]:
+        """Outcome per image: label (technique, NOT_SCATTERING or UNSURE), probabilities, confidence.
+
+        Images with no contrast at all (blank or constant frames) are NOT_SCATTERING outright.
+        """
+        proba = self.predict_proba(X)
+        flat = np.ptp(X.reshape(len(X), -1), axis=1) < FLAT_RANGE
+        proba[flat] = np.eye(len(CLASSES))[CLASSES.index(NOT_SCATTERING)]
+        out = []
+        for p in proba:
+            top = int(p.argmax())
+            sure = p[top] >= self.threshold
+            out.append({"label": CLASSES[top] if sure else UNSURE, "probabilities": p.tolist(),
+                        "confidence": "high" if sure else "low", "top": CLASSES[top]})
+        return out
+
+    # -- persistence ----------------------------------------------------------------------
+    def save(self, model_dir: str | os.PathLike) -> Path:
+        """Write the model directory (refuses to write into a non-empty folder that is not a model)."""
+        from .classify import save_classifier
+        from .features import save_featurizer
+        from .reduce import save_reducer
+
+        root = Path(model_dir)
+        if root.exists() and any(root.iterdir()) and not (root / "config.json").exists():
+            raise CamsortError(f"{root}: folder exists and is not a camsort model; choose an empty folder")
+        root.mkdir(parents=True, exist_ok=True)
+        for stale in root.rglob("*"):
+            if stale.is_file():
+                stale.unlink()
+        config = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "camsort_version": __version__,
+            "classes": list(CLASSES), "size": self.size, "threshold": self.threshold,
+            "temperature": self.temperature, "classifier": self.classifier_name,
+            "featurizer": save_featurizer(self.featurizer, root / "featurizer"),
+            "reducer": save_reducer(self.reducer, root / "reducer.skops"),
+            "classifier_files": save_classifier(self.classifier, root / "classifier"),
+            "info": self.info,
+        }
+        (root / "config.json").write_text(json.dumps(config, indent=1, default=_json_default) + "\n")
+        write_checksums(root)
+        return root
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike | None = None) -> "Sorter":
+        """Load and verify a model directory; ``None`` loads the default model shipped with camsort."""
+        from .classify import load_classifier
+        from .features import load_featurizer
+        from .reduce import load_reducer
+
+        root = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+        if not (root / "config.json").is_file():
+            hint = " (the default model is built by `make default-model`)" if model_dir is None else ""
+            raise CamsortError(f"{root}: no camsort model here (config.json missing){hint}")
+        verify_checksums(root)
+        config = json.loads((root / "config.json").read_text())
+        if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+            raise CamsortError(f"{root}: unsupported model format {config.get('format')!r} "
+                               f"v{config.get('format_version')}")
+        if tuple(config["classes"]) != CLASSES:
+            raise CamsortError(f"{root}: model classes {config['classes']} differ from {list(CLASSES)}")
+        return cls(load_featurizer(config["featurizer"], root / "featurizer"),
+                   load_reducer(root / "reducer.skops"),
+                   load_classifier(root / "classifier"), config["classifier"],
+                   size=int(config["size"]), threshold=float(config["threshold"]),
+                   temperature=float(config["temperature"]), info=config.get("info", {}))
+
+
+_CACHE: dict[tuple[str, float], Sorter] = {}
+
+
+def load_cached(model_dir: str | os.PathLike | None = None) -> Sorter:
+    """Load a sorter once per process (GUI and repeated predictions reuse the decoded model)."""
+    root = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+    stamp = (root / "config.json").stat().st_mtime if (root / "config.json").exists() else 0.0
+    key = (str(root.resolve()), stamp)
+    if key not in _CACHE:
+        _CACHE[key] = Sorter.load(model_dir)
+    return _CACHE[key]
+
+
+def _label_indices(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.dtype.kind in "iu":
+        return y.astype(int)
+    unknown = sorted(set(y) - set(CLASSES))
+    if unknown:
+        raise CamsortError(f"unknown labels {unknown}; expected some of {list(CLASSES)}")
+    return np.array([CLASSES.index(v) for v in y])
+
+
+def _full_proba(clf: Any, Z: np.ndarray) -> np.ndarray:
+    """Probabilities over all CLASSES even if some class was absent from training."""
+    proba = clf.predict_proba(Z)
+    classes = [int(c) for c in getattr(clf, "classes_", range(proba.shape[1]))]
+    full = np.zeros((len(Z), len(CLASSES)))
+    full[:, classes] = proba
+    return full
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

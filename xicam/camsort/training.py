@@ -1,0 +1,77 @@
+"""Training sets for the sorter (simulated or labelled folders, plus negatives) and the default-model recipe."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import CLASSES, NOT_SCATTERING, UNSURE
+from .negatives import not_scattering_batch
+from .preprocess import preprocess_batch
+from .sorter import DEFAULT_MODEL_DIR, Sorter
+
+DEFAULT_RECIPE = {"per_class": 600, "seed": 20261125, "negatives": 300, "featurizer": "lenet-fast",
+                  "classifier": "rf", "n_components": 16, "size": 128, "threshold": 0.6}
+"""How the shipped default model is trained: ``camsort train --default`` (``make default-model``)."""
+
+
+def simulated_set(per_class: int, seed: int, size: int, negatives: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Preprocessed simulated frames of every technique (+ ``negatives`` NOT_SCATTERING images)."""
+    from .simulate import simulate_batch
+
+    frames, labels, _, _ = simulate_batch(per_class, seed=seed, size=max(2 * size, 256))
+    X = preprocess_batch(frames, size)
+    y = np.asarray(labels, dtype=object)
+    if negatives:
+        X = np.concatenate([X, preprocess_batch(not_scattering_batch(negatives, seed + 1), size)])
+        y = np.concatenate([y, np.full(negatives, NOT_SCATTERING, dtype=object)])
+    return X, y
+
+
+def folder_set(root: str | os.PathLike, size: int, negatives: int = 0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Preprocessed frames of a labelled folder ``root/<TECHNIQUE>/...`` (+ negatives)."""
+    from .datasets import read_labelled_folder
+    from .io import read_pattern
+
+    table = read_labelled_folder(root)
+    X = preprocess_batch((read_pattern(p).data for p in table["path"]), size)
+    y = np.asarray(table["technique"], dtype=object)
+    if negatives:
+        X = np.concatenate([X, preprocess_batch(not_scattering_batch(negatives, seed + 1), size)])
+        y = np.concatenate([y, np.full(negatives, NOT_SCATTERING, dtype=object)])
+    return X, y
+
+
+def evaluate(sorter: Sorter, X: np.ndarray, y: np.ndarray) -> dict:
+    """Accuracy (abstentions count as wrong), abstention rate and confusion matrix on labelled images."""
+    from sklearn.metrics import confusion_matrix
+
+    outcome = sorter.decide(X)
+    top = np.array([o["top"] for o in outcome])
+    labels = np.array([o["label"] for o in outcome])
+    y = np.asarray(y).astype(str)
+    return {
+        "n": int(len(y)),
+        "accuracy": float((labels == y).mean()),
+        "top1_accuracy": float((top == y).mean()),
+        "abstained": float((labels == UNSURE).mean()),
+        "classes": list(CLASSES),
+        "confusion": confusion_matrix(y, top, labels=list(CLASSES)).tolist(),
+    }
+
+
+def train_default(out: str | os.PathLike = DEFAULT_MODEL_DIR, **overrides) -> tuple[Sorter, dict]:
+    """Train the default model by its recipe on simulated data, evaluate on another seed, save it."""
+    recipe = {**DEFAULT_RECIPE, **overrides}
+    X, y = simulated_set(recipe["per_class"], recipe["seed"], recipe["size"], recipe["negatives"])
+    sorter = Sorter.train(X, y, featurizer=recipe["featurizer"], classifier=recipe["classifier"],
+                          n_components=recipe["n_components"], size=recipe["size"],
+                          threshold=recipe["threshold"], seed=recipe["seed"], info={"recipe": recipe})
+    Xt, yt = simulated_set(max(50, recipe["per_class"] // 4), recipe["seed"] + 1000, recipe["size"],
+                           recipe["negatives"] // 4)
+    report = evaluate(sorter, Xt, yt)
+    sorter.info["held_out"] = report
+    sorter.save(Path(out))
+    return sorter, report
+
