@@ -27,3 +27,14 @@ def real_frames() -> dict[str, Path]:
     if len(frames) < 4:
         pytest.skip(f"expected 4 technique folders in {REAL_DIR}, found {sorted(frames)}")
     return frames
+
+
+@pytest.fixture(scope="session")
+def cnn_sorter():
+    """A small LeNet sorter (64 px, a few epochs) trained once per session for CNN-dependent tests."""
+    from xicam.camsort.sorter import Sorter
+    from xicam.camsort.training import simulated_set
+
+    X, y = simulated_set(50, seed=303, size=64, negatives=30)
+    return Sorter.train(X, y, featurizer="lenet-fast", classifier="rf", n_components=8, size=64, seed=1,
+                        featurizer_params={"epochs": 8, "patience": 3})

@@ -141,6 +141,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+")
     p.add_argument("--model", help="model directory (default: the model shipped with camsort)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
+    p.add_argument("--gradcam", metavar="DIR", help="also write a Grad-CAM overlay PNG per frame into DIR")
     p.set_defaults(func=_cmd_predict)
 
 
@@ -174,6 +175,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             else:
                 print(f"{pattern.name[-40:]:<40} {result['label']:<15}"
                       + "".join(f"{p:9.3f}" for p in result["probabilities"]) + (f"  ! {check}" if check else ""))
+        if args.gradcam:
+            from .gradcam import explain_files
+
+            for png in explain_files(sorter, [path], args.gradcam):
+                print(f"  Grad-CAM: {png}", file=sys.stderr)
     if failed == 0:
         return EXIT_OK
     return EXIT_ERROR if failed == len(args.files) else EXIT_PARTIAL
@@ -230,6 +236,78 @@ def _cmd_contact_sheet(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_index(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("index", help="build a similarity index (sorter features) over frames")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--out", required=True, help="index file to write (.npz)")
+    p.add_argument("--model", help="model directory (default: the shipped model)")
+    p.add_argument("--recursive", "-r", action="store_true")
+    p.set_defaults(func=_cmd_index)
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from .similar import build_index
+    from .sorter import load_cached
+
+    out, errors = build_index(load_cached(args.model), args.inputs, args.out, recursive=args.recursive)
+    for error in errors:
+        print(f"camsort: error: {error}", file=sys.stderr)
+    print(out)
+    return EXIT_PARTIAL if errors else EXIT_OK
+
+
+def _add_similar(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("similar", help="the indexed frames most similar to a query frame (Fig. 2 retrieval)")
+    p.add_argument("query")
+    p.add_argument("--index", required=True, help="index written by `camsort index`")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--model", help="the model the index was built with (default: the shipped model)")
+    p.add_argument("--png", help="write a strip of the query and its matches")
+    p.set_defaults(func=_cmd_similar)
+
+
+def _cmd_similar(args: argparse.Namespace) -> int:
+    from .io import read_pattern
+    from .preprocess import preprocess
+    from .similar import query, save_strip
+    from .sorter import load_cached
+
+    sorter = load_cached(args.model)
+    image = preprocess(read_pattern(args.query).data, sorter.size)
+    matches = query(sorter, args.index, image, args.top)
+    for rank, (name, distance) in enumerate(matches, 1):
+        print(f"{rank:3d}  {distance:8.3f}  {name}")
+    if args.png:
+        print(save_strip(image, matches, args.png, sorter.size), file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_watch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("watch", help="sort new frames in a folder as they land (Ctrl-C to stop)")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--model")
+    p.add_argument("--settle", type=float, default=2.0, help="seconds a file must stop changing before it is read")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    p.add_argument("--recursive", "-r", action="store_true")
+    p.set_defaults(func=_cmd_watch)
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from .sorter import load_cached
+    from .watch import watch
+
+    def report(summary) -> None:
+        print("; ".join(summary.lines()[:1] + [f"{k} {v}" for k, v in sorted(summary.counts.items())]), flush=True)
+        for error in summary.errors:
+            print(f"camsort: error: {error}", file=sys.stderr)
+
+    print(f"watching {', '.join(args.inputs)} -> {args.out} (Ctrl-C to stop)", flush=True)
+    watch(args.inputs, args.out, load_cached(args.model), settle=args.settle, interval=args.interval,
+          recursive=args.recursive, on_pass=report)
+    return EXIT_OK
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_info,
     _add_simulate,
@@ -237,6 +315,9 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_train,
     _add_sort,
     _add_predict,
+    _add_index,
+    _add_similar,
+    _add_watch,
     _add_demo,
 ]
 

@@ -95,7 +95,7 @@ def _report(out: Path, truth: dict[str, str], predicted: dict[str, str], summary
 
 def _overlays(folder: Path, inputs: Path, truth: dict[str, str], sorter) -> Path | None:
     """One Grad-CAM overlay per technique when the sorter's featurizer is a CNN."""
-    from .explain import explain_files
+    from .gradcam import explain_files
 
     firsts = [inputs / next(n for n in sorted(truth) if truth[n] == t) for t in TECHNIQUES
               if any(v == t for v in truth.values())]

@@ -11,16 +11,22 @@ from .negatives import not_scattering_batch
 from .preprocess import preprocess_batch
 from .sorter import DEFAULT_MODEL_DIR, Sorter
 
-DEFAULT_RECIPE = {"per_class": 600, "seed": 20261125, "negatives": 300, "featurizer": "lenet-fast",
-                  "classifier": "rf", "n_components": 16, "size": 128, "threshold": 0.6}
+DEFAULT_RECIPE = {"per_class": 1500, "seed": 20261125, "negatives": 600, "featurizer": "lenet-fast",
+                  "featurizer_params": {"epochs": 25, "patience": 5}, "classifier": "rf", "n_components": 16,
+                  "size": 128, "threshold": 0.6, "held_out_per_class": 75}
 """How the shipped default model is trained: ``camsort train --default`` (``make default-model``)."""
 
 
-def simulated_set(per_class: int, seed: int, size: int, negatives: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Preprocessed simulated frames of every technique (+ ``negatives`` NOT_SCATTERING images)."""
+def simulated_set(per_class: int, seed: int, size: int, negatives: int = 0,
+                  native: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Preprocessed simulated frames of every technique (+ ``negatives`` NOT_SCATTERING images).
+
+    Training sets simulate binned read-outs (fast); ``native=True`` simulates full-size frames,
+    as held-out sets must, so that evaluation sees exactly what users' detectors write.
+    """
     from .simulate import simulate_batch
 
-    frames, labels, _, _ = simulate_batch(per_class, seed=seed, size=max(2 * size, 256))
+    frames, labels, _, _ = simulate_batch(per_class, seed=seed, size=None if native else max(2 * size, 256))
     X = preprocess_batch(frames, size)
     y = np.asarray(labels, dtype=object)
     if negatives:
@@ -67,9 +73,10 @@ def train_default(out: str | os.PathLike = DEFAULT_MODEL_DIR, **overrides) -> tu
     X, y = simulated_set(recipe["per_class"], recipe["seed"], recipe["size"], recipe["negatives"])
     sorter = Sorter.train(X, y, featurizer=recipe["featurizer"], classifier=recipe["classifier"],
                           n_components=recipe["n_components"], size=recipe["size"],
-                          threshold=recipe["threshold"], seed=recipe["seed"], info={"recipe": recipe})
-    Xt, yt = simulated_set(max(50, recipe["per_class"] // 4), recipe["seed"] + 1000, recipe["size"],
-                           recipe["negatives"] // 4)
+                          threshold=recipe["threshold"], seed=recipe["seed"],
+                          featurizer_params=recipe["featurizer_params"], info={"recipe": recipe})
+    n = recipe["held_out_per_class"]
+    Xt, yt = simulated_set(n, recipe["seed"] + 1000, recipe["size"], n // 2, native=True)
     report = evaluate(sorter, Xt, yt)
     sorter.info["held_out"] = report
     sorter.save(Path(out))

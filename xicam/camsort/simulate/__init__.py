@@ -51,9 +51,9 @@ def _beam_position(technique: str, det: Detector, rng: np.random.Generator) -> t
             fr = [-rng.uniform(0.02, 0.5), 1 + rng.uniform(0.02, 0.5), fr, fr][side]
             fc = [fc, fc, -rng.uniform(0.02, 0.5), 1 + rng.uniform(0.02, 0.5)][side]
     elif technique == "GISAXS":
-        fr, fc = rng.uniform(0.6, 0.97), rng.uniform(0.25, 0.75)
+        fr, fc = rng.uniform(0.45, 0.97), rng.uniform(0.25, 0.75)
     else:  # GIWAXS: beam low, often below or beside the detector
-        fr = rng.uniform(0.75, 1.25)
+        fr = rng.uniform(0.6, 1.15)
         fc = rng.uniform(0.3, 0.7) if u < 0.6 else float(rng.choice([rng.uniform(-0.3, 0.1), rng.uniform(0.9, 1.3)]))
     if strip and technique in ("SAXS", "GISAXS"):
         fr = rng.uniform(0.3, 0.7) if rows < cols else fr

@@ -53,9 +53,12 @@ def gisaxs_map(g: dict[str, np.ndarray], alpha_i: float, alpha_c: float, rng: np
     if peaks.any():  # lateral order: Bragg rods extending along q_z
         lateral += np.interp(qxy, q, peaks).astype(np.float32)
     height = 10 ** rng.uniform(1.2, 2.4)
-    vertical = P.sphere_intensity(np.linspace(0, q_max * 1.5, 2048), height, rng.uniform(0.05, 0.3))
-    fz = np.interp(np.abs(g["q_z"]), np.linspace(0, q_max * 1.5, 2048), vertical).astype(np.float32)
-    image = lateral * (0.05 + fz) * yoneda(g["alpha_f"], alpha_c)
+    qz_grid = np.linspace(0, q_max * 1.5, 2048)
+    # vertical form factor of the objects plus diffuse roughness scattering: both fall off along q_z
+    vertical = P.sphere_intensity(qz_grid, height, rng.uniform(0.05, 0.3)) + \
+        rng.uniform(0.001, 0.05) / (1 + (qz_grid * height / 4) ** 2) ** 2
+    fz = np.interp(np.abs(g["q_z"]), qz_grid, vertical).astype(np.float32)
+    image = lateral * fz * yoneda(g["alpha_f"], alpha_c)
     rod = _specular_rod(g, alpha_i, rng, k)
     image += rod * image.max() * rng.uniform(0.05, 2.0) / max(float(rod.max()), 1e-12)
     params.update(vertical_size_a=height)

@@ -1,0 +1,37 @@
+"""Grad-CAM maps: finite, non-constant, at input resolution, and on the scattering, not the shadow."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xicam.camsort.errors import CamsortError
+from xicam.camsort.gradcam import explain_files, gradcam, keras_model_of, last_conv_layer
+from xicam.camsort.io import write_tiff
+from xicam.camsort.preprocess import preprocess
+from xicam.camsort.simulate import simulate
+
+
+def test_maps_are_finite_normalised_and_input_sized(cnn_sorter):
+    model = keras_model_of(cnn_sorter)
+    assert last_conv_layer(model).startswith("conv")
+    X = np.stack([preprocess(simulate(t, 5, long_side=256).data, 64) for t in ("SAXS", "GISAXS")])
+    cams = gradcam(model, X)
+    assert cams.shape == (2, 64, 64) and np.isfinite(cams).all()
+    assert cams.max() <= 1 and cams.min() >= 0
+    assert all(c.std() > 0.01 for c in cams)
+    other = gradcam(model, X, class_index=1)
+    assert not np.allclose(other, cams)
+
+
+def test_overlays_written_for_files(cnn_sorter, tmp_path):
+    write_tiff(tmp_path / "g.tif", simulate("GIWAXS", 9, long_side=256).data.astype(np.int32))
+    pngs = explain_files(cnn_sorter, [tmp_path / "g.tif"], tmp_path / "cam")
+    assert len(pngs) == 1 and pngs[0].stat().st_size > 10_000 and pngs[0].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_non_cnn_sorter_is_refused():
+    class Plain:
+        featurizer = object()
+
+    with pytest.raises(CamsortError, match="needs a CNN featurizer"):
+        keras_model_of(Plain())

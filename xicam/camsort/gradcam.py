@@ -1,0 +1,104 @@
+"""Grad-CAM: which parts of a pattern made the network choose its class.
+
+The class score's gradient with respect to the last convolutional feature maps, averaged per
+channel, weights those maps; their positive sum, upsampled to the input, is the heat map. Works for
+any Keras CNN here (the LeNets and the keras.applications networks).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import CLASSES
+from .errors import CamsortError
+
+
+def last_conv_layer(model: Any) -> str:
+    """Name of the last layer with a 4-D output (the deepest spatial feature maps)."""
+    for layer in reversed(model.layers):
+        shape = getattr(layer, "output", None)
+        if shape is not None and len(layer.output.shape) == 4 and "conv" in type(layer).__name__.lower():
+            return layer.name
+    raise CamsortError(f"model {model.name!r} has no convolutional layer for Grad-CAM")
+
+
+def gradcam(model: Any, X: np.ndarray, class_index: int | np.ndarray | None = None,
+            layer: str | None = None) -> np.ndarray:
+    """Heat maps (N, H, W) in [0, 1] at input resolution, for the predicted or the given class."""
+    import keras
+    import tensorflow as tf
+
+    X = np.asarray(X, np.float32)
+    if X.ndim == 3:
+        X = X[..., None]
+    grad_model = keras.Model(model.inputs, [model.get_layer(layer or last_conv_layer(model)).output, model.output])
+    x = tf.convert_to_tensor(X)
+    with tf.GradientTape() as tape:
+        maps, preds = grad_model(x, training=False)
+        idx = tf.argmax(preds, axis=1) if class_index is None else tf.broadcast_to(
+            tf.constant(class_index, tf.int64), (len(X),))
+        score = tf.gather(preds, idx, axis=1, batch_dims=1)
+    grads = tape.gradient(score, maps)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1))[..., None]
+    cam = tf.image.resize(cam, X.shape[1:3], method="bilinear")[..., 0].numpy()
+    top = cam.reshape(len(cam), -1).max(axis=1)[:, None, None]
+    return np.where(top > 0, cam / np.maximum(top, 1e-12), 0.0).astype(np.float32)
+
+
+def save_overlay(image: np.ndarray, heatmap: np.ndarray, out_png: str | os.PathLike, title: str = "",
+                 alpha: float = 0.45) -> Path:
+    """Write the (log-scaled, normalised) pattern in grey with the heat map over it in a colormap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4.3))
+    axes[0].imshow(image, cmap="gray")
+    axes[0].set_title("pattern (log scale)", fontsize=9)
+    axes[1].imshow(image, cmap="gray")
+    axes[1].imshow(heatmap, cmap="jet", alpha=alpha, vmin=0, vmax=1)
+    axes[1].set_title("Grad-CAM", fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=90)
+    plt.close(fig)
+    return out_png
+
+
+def keras_model_of(sorter: Any) -> Any:
+    """The sorter's CNN (its featurizer's Keras model), or a CamsortError if it has none."""
+    model = getattr(sorter.featurizer, "model_", None)
+    if model is None:
+        raise CamsortError("Grad-CAM needs a CNN featurizer; this model uses "
+                           f"{type(sorter.featurizer).__name__}")
+    return model
+
+
+def explain_files(sorter: Any, files: list[str | os.PathLike], out_dir: str | os.PathLike) -> list[Path]:
+    """One overlay PNG per frame: the sorter's outcome in the title, the CNN's CAM for its top class."""
+    from .io import iter_patterns
+    from .preprocess import preprocess
+
+    model = keras_model_of(sorter)
+    written = []
+    for path in files:
+        for pattern in iter_patterns(path):
+            image = preprocess(pattern.data, sorter.size)
+            outcome = sorter.decide(image[None])[0]
+            net_input = sorter.featurizer._prepare(image[None], sorter.featurizer.input_size_)
+            cam = gradcam(model, net_input, CLASSES.index(outcome["top"]))[0]
+            p = max(outcome["probabilities"])
+            name = pattern.name.replace("#", "_frame")
+            written.append(save_overlay(net_input[0, ..., 0], cam, Path(out_dir) / f"{name}.gradcam.png",
+                                        f"{pattern.name}: {outcome['label']} (p={p:.2f})"))
+    return written

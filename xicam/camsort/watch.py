@@ -1,0 +1,55 @@
+"""Watch a folder and sort frames as they land, once each file has stopped growing.
+
+Polling (not inotify) so that it works on the network file systems beamlines write to. A file is
+taken when its size and modification time are unchanged over ``settle`` seconds, and taken again
+only if it changes later (a failed read is retried once the file is rewritten); the sort job's
+manifest makes every pass skip what is already done, so the guarantees of ``camsort sort`` hold.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .io import frame_paths
+from .sortjob import SortSummary, sort_frames
+
+
+def settled_files(inputs: list[str | os.PathLike], seen: dict[Path, tuple[int, float, float]], settle: float,
+                  recursive: bool, now: float) -> list[Path]:
+    """Files whose (size, mtime) has not changed for ``settle`` seconds; updates ``seen``."""
+    ready = []
+    for path in frame_paths(list(inputs), recursive=recursive):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        sig = (st.st_size, st.st_mtime)
+        prev = seen.get(path)
+        if prev is None or prev[:2] != sig:
+            seen[path] = (*sig, now)
+        elif now - prev[2] >= settle and st.st_size > 0:
+            ready.append(path)
+    return ready
+
+
+def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, settle: float = 2.0,
+          interval: float = 1.0, recursive: bool = False, mode: str = "copy",
+          stop: Callable[[], bool] = lambda: False, on_pass: Callable[[SortSummary], None] | None = None) -> int:
+    """Poll ``inputs`` until ``stop()`` is true, sorting settled new files; returns frames sorted."""
+    seen: dict[Path, tuple[int, float, float]] = {}
+    processed: dict[Path, tuple[int, float]] = {}  # what each file looked like when it was sorted
+    out_resolved = Path(out).resolve()
+    total = 0
+    while not stop():
+        ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic())
+                 if processed.get(p) != seen[p][:2] and out_resolved not in p.resolve().parents]
+        if ready:
+            summary = sort_frames(ready, out, sorter, mode=mode, progress=False)
+            processed.update({p: seen[p][:2] for p in ready})
+            total += summary.sorted
+            if on_pass:
+                on_pass(summary)
+        time.sleep(interval)
+    return total
