@@ -41,8 +41,9 @@ def test_xicam_plugin_manager_discovers_camsort_operations():
     from xicam.plugins import manager
 
     manager.collect_plugins()
+    for name in ("camsort_read_pattern", "camsort_preprocess", "camsort_sort_pattern", "camsort_gradcam"):
+        assert manager.get_plugin_by_name(name, "OperationPlugin") is not None, name
     op = manager.get_plugin_by_name("camsort_preprocess", "OperationPlugin")
-    assert op is not None
     image = op()(image=np.random.default_rng(0).poisson(3, (100, 80)).astype(np.float32), size=32)
     assert image[0].shape == (32, 32) if isinstance(image, tuple) else image.shape == (32, 32)
 

@@ -308,6 +308,21 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure throughput and latency against references from the same run")
+    p.add_argument("--quick", action="store_true", help="100 frames instead of 1000")
+    p.add_argument("--json", dest="json_out", help="write the figures as JSON")
+    p.add_argument("--model", help="model directory (default: the shipped model)")
+    p.set_defaults(func=_cmd_bench)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    bench_main(args.quick, args.json_out, args.model)
+    return EXIT_OK
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_info,
     _add_simulate,
@@ -318,6 +333,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_index,
     _add_similar,
     _add_watch,
+    _add_bench,
     _add_demo,
 ]
 

@@ -95,7 +95,7 @@ def explain_files(sorter: Any, files: list[str | os.PathLike], out_dir: str | os
         for pattern in iter_patterns(path):
             image = preprocess(pattern.data, sorter.size)
             outcome = sorter.decide(image[None])[0]
-            net_input = sorter.featurizer._prepare(image[None], sorter.featurizer.input_size_)
+            net_input = sorter.featurizer.network_input(image[None])
             cam = gradcam(model, net_input, CLASSES.index(outcome["top"]))[0]
             p = max(outcome["probabilities"])
             name = pattern.name.replace("#", "_frame")

@@ -41,3 +41,38 @@ def read_frame(path: str = "", frame: int = -1) -> tuple[np.ndarray, dict]:
 def preprocess_frame(image: np.ndarray, size: int = _pre.DEFAULT_SIZE) -> np.ndarray:
     """Mask invalid pixels, bin to a square, log-scale and normalise."""
     return _pre.preprocess(image, size)
+
+
+@operation
+@output_names("technique", "probabilities", "confidence")
+@display_name("Sort pattern")
+@describe_input("image", "A preprocessed image (output of Preprocess) at the model's size")
+@describe_input("model_dir", "Model directory; empty for the model shipped with camsort")
+@describe_output("technique", "SAXS, WAXS, GISAXS, GIWAXS, NOT_SCATTERING or UNSURE")
+@describe_output("probabilities", "Calibrated probability per class")
+@describe_output("confidence", "'high', or 'low' when the top probability is below the model's threshold")
+@categories(("CamSort", "Classify"))
+def sort_pattern(image: np.ndarray, model_dir: str = "") -> tuple[str, dict, str]:
+    """Featurize, reduce and classify one preprocessed image with a saved sorter."""
+    from . import CLASSES
+    from .sorter import load_cached
+
+    outcome = load_cached(model_dir or None).decide(np.asarray(image, np.float32)[None])[0]
+    return outcome["label"], dict(zip(CLASSES, outcome["probabilities"])), outcome["confidence"]
+
+
+@operation
+@output_names("heatmap")
+@display_name("Grad-CAM")
+@describe_input("image", "A preprocessed image (output of Preprocess) at the model's size")
+@describe_input("model_dir", "Model directory with a CNN featurizer; empty for the shipped model")
+@describe_output("heatmap", "Class-activation map in [0, 1] at the network's input size")
+@categories(("CamSort", "Explain"))
+def gradcam_map(image: np.ndarray, model_dir: str = "") -> np.ndarray:
+    """Where the network looked for its predicted class."""
+    from .gradcam import gradcam, keras_model_of
+    from .sorter import load_cached
+
+    sorter = load_cached(model_dir or None)
+    net_input = sorter.featurizer.network_input(np.asarray(image, np.float32)[None])
+    return gradcam(keras_model_of(sorter), net_input)[0]

@@ -88,7 +88,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
 
         keras.utils.set_random_seed(self.seed)
         size = self.input_size or X.shape[1]
-        X = self._prepare(X, size)
+        X = self.network_input(X, size)
         y = np.asarray(y, dtype=np.int32)
         tr, va = train_test_split(np.arange(len(y)), test_size=self.validation_fraction, stratify=y,
                                   random_state=self.seed)
@@ -108,7 +108,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         train = train.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
         stop = keras.callbacks.EarlyStopping("val_loss", patience=self.patience, restore_best_weights=True)
         history = model.fit(train, validation_data=(X[va], y[va]), epochs=self.epochs, steps_per_epoch=steps,
-                            callbacks=[stop], verbose=self.verbose)
+                            callbacks=[stop], verbose=self.verbose, shuffle=False)
         self.model_ = model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.input_size_ = size
@@ -116,7 +116,9 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         return self
 
     # -- inference ------------------------------------------------------------------------
-    def _prepare(self, X: np.ndarray, size: int) -> np.ndarray:
+    def network_input(self, X: np.ndarray, size: int | None = None) -> np.ndarray:
+        """Images (N, H, W) as the network takes them: (N, size, size, 1), resized if needed."""
+        size = size or self.input_size_
         X = np.asarray(X, np.float32)
         if X.shape[1] != size:
             from skimage.transform import resize
@@ -125,7 +127,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         return X[..., None].astype(np.float32)
 
     def _predict(self, model, X: np.ndarray) -> np.ndarray:
-        X = self._prepare(X, self.input_size_)
+        X = self.network_input(X)
         out = [model(X[i:i + 256], training=False) for i in range(0, len(X), 256)]
         return np.concatenate([np.asarray(o) for o in out]) if out else np.zeros((0, model.output_shape[-1]))
 

@@ -1,0 +1,146 @@
+"""``camsort bench``: what camsort costs on this machine, as rates and as ratios to references measured
+in the same run (the numpy GEMM rate, the page-cache read rate, a camSortXS-style per-image loop)."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _best_of(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def gemm_gflops(n: int = 2048) -> float:
+    """float32 matrix multiply rate of numpy's BLAS (GFLOP/s): the machine's compute reference."""
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).random((n, n), dtype=np.float32)
+    a @ b
+    return 2 * n**3 / _best_of(lambda: a @ b) / 1e9
+
+
+def model_flops(model: Any) -> float:
+    """Multiply-adds x 2 of the Conv2D and Dense layers of a Keras model, per input image."""
+    total = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            _, h, w, c_out = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += 2 * h * w * c_out * kh * kw * layer.input.shape[-1]
+        elif kind == "Dense":
+            total += 2 * layer.input.shape[-1] * layer.units
+    return float(total)
+
+
+def _write_frames(folder: Path, n: int) -> list[Path]:
+    from .io import write_tiff
+    from .simulate import simulate
+
+    rng = np.random.default_rng(0)
+    techniques = ("SAXS", "WAXS", "GISAXS", "GIWAXS")
+    templates = [simulate(t, rng, detector="pilatus1m").data.astype(np.int32) for t in techniques]
+    paths = []
+    for i in range(n):
+        path = folder / f"frame_{i:05d}.tif"
+        write_tiff(path, templates[i % 4])
+        paths.append(path)
+    return paths
+
+
+def camsortxs_style(sorter, paths: list[Path]) -> float:
+    """The reference: per-image read, skimage resize, ``model.predict`` and a pandas row append."""
+    import pandas as pd
+    from skimage.transform import resize
+
+    from .io import read_pattern
+
+    net = sorter.featurizer.features_model
+    size = sorter.featurizer.input_size_
+    table = pd.DataFrame(columns=["path", "technique"])
+    t0 = time.perf_counter()
+    for path in paths:
+        data = np.log1p(np.clip(read_pattern(path).data, 0, None))
+        image = resize(data / max(data.max(), 1e-9), (size, size))
+        features = net.predict(image[None, ..., None], verbose=0)
+        label = sorter.classifier.predict(sorter.reducer.transform(features))[0]
+        table = pd.concat([table, pd.DataFrame([{"path": str(path), "technique": label}])], ignore_index=True)
+    return len(paths) / (time.perf_counter() - t0)
+
+
+def run(quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
+    """Measure everything; returns a JSON-able dict of rates and ratios."""
+    from .io import read_pattern
+    from .preprocess import preprocess
+    from .sorter import load_cached
+    from .sortjob import sort_frames
+
+    n = 100 if quick else 1000
+    sorter = load_cached(model_dir)
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": platform.platform(),
+                               "cpus": os.cpu_count(), "frames": n, "quick": quick}
+    results["gemm_gflops"] = gemm_gflops(1024 if quick else 2048)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        paths = _write_frames(folder, n)
+        for p in paths:  # warm the page cache: reading is then bounded by decoding, not the disk
+            p.read_bytes()
+        t = _best_of(lambda: [read_pattern(p) for p in paths[:50]], 2)
+        results["read_per_s"] = 50 / t
+        frames = [read_pattern(p).data for p in paths[:50]]
+        results["preprocess_per_s"] = 50 / _best_of(lambda: [preprocess(f, sorter.size) for f in frames], 2)
+        X = np.stack([preprocess(f, sorter.size) for f in frames] * 4)
+        sorter.featurizer.transform(X[:8])
+        t = _best_of(lambda: sorter.featurizer.transform(X), 2)
+        results["featurize_per_s"] = len(X) / t
+        flops = model_flops(sorter.featurizer.model_)
+        results["featurizer_gflop_per_pattern"] = flops / 1e9
+        results["efficiency"] = flops * len(X) / t / 1e9 / results["gemm_gflops"]
+        t0 = time.perf_counter()
+        sort_frames([folder], Path(tmp) / "out", sorter, progress=False)
+        results["sort_per_s"] = n / (time.perf_counter() - t0)
+        t = _best_of(lambda: sorter.decide(preprocess(read_pattern(paths[0]).data, sorter.size)[None]), 5)
+        results["latency_ms"] = 1000 * t
+        ref = camsortxs_style(sorter, paths[: min(n, 60)])
+        results["camsortxs_style_per_s"] = ref
+        results["speedup"] = results["sort_per_s"] / ref
+    return results
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The human-readable table printed by ``camsort bench``."""
+    rows = [
+        ("numpy GEMM (reference)", f"{results['gemm_gflops']:.1f} GFLOP/s"),
+        ("read Pilatus-1M TIFF (page cache)", f"{results['read_per_s']:.0f} frames/s"),
+        ("preprocess to model input", f"{results['preprocess_per_s']:.0f} frames/s"),
+        ("featurize (CNN, batch)", f"{results['featurize_per_s']:.0f} patterns/s"),
+        ("  CNN cost / fraction of GEMM rate", f"{results['featurizer_gflop_per_pattern']:.3f} GFLOP, "
+                                              f"efficiency {results['efficiency']:.2f}"),
+        ("end-to-end sort (read..manifest)", f"{results['sort_per_s']:.1f} frames/s"),
+        ("single-pattern latency", f"{results['latency_ms']:.1f} ms"),
+        ("camSortXS-style loop (reference)", f"{results['camsortxs_style_per_s']:.1f} frames/s"),
+        ("speed-up over it", f"{results['speedup']:.1f}x"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
+
+
+def main(quick: bool, json_out: str | None, model_dir: str | None) -> dict[str, Any]:
+    """Run, print the table, and write JSON when asked."""
+    results = run(quick, model_dir)
+    print(format_table(results))
+    if json_out:
+        Path(json_out).write_text(json.dumps(results, indent=1) + "\n")
+    return results
