@@ -53,9 +53,7 @@ class Sorter:
         """
         from sklearn.model_selection import train_test_split
 
-        from .classify import make_classifier
         from .features import make_featurizer
-        from .reduce import make_reducer
 
         y_idx = _label_indices(y)
         tr, cal = train_test_split(np.arange(len(y_idx)), test_size=calibration_fraction,
@@ -63,7 +61,20 @@ class Sorter:
         t0 = time.perf_counter()
         feat = make_featurizer(featurizer, **(featurizer_params or {}))
         feat.fit(X[tr], y_idx[tr])
-        F = feat.transform(X)
+        sorter = cls.fit_head(feat, feat.transform(X), y_idx, tr, cal, classifier=classifier,
+                              n_components=n_components, size=size, threshold=threshold, seed=seed,
+                              info={**(info or {}), "featurizer": featurizer})
+        sorter.info["calibration"]["train_seconds"] = round(time.perf_counter() - t0, 1)
+        return sorter
+
+    @classmethod
+    def fit_head(cls, featurizer: Any, F: np.ndarray, y_idx: np.ndarray, tr: np.ndarray, cal: np.ndarray, *,
+                 classifier: str, n_components: int, size: int, threshold: float, seed: int,
+                 info: dict[str, Any]) -> "Sorter":
+        """Fit reducer and classifier on features ``F[tr]`` of a fitted featurizer; calibrate on ``F[cal]``."""
+        from .classify import make_classifier
+        from .reduce import make_reducer
+
         reducer = make_reducer(n_components=n_components, random_state=seed).fit(F[tr])
         Z = reducer.transform(F)
         clf = make_classifier(classifier, random_state=seed).fit(Z[tr], y_idx[tr])
@@ -71,14 +82,13 @@ class Sorter:
         temperature = fit_temperature(raw, y_idx[cal])
         calibrated = apply_temperature(raw, temperature)
         stats = {
-            "train_seconds": round(time.perf_counter() - t0, 1), "n_train": int(len(tr)), "n_calibration": int(len(cal)),
+            "n_train": int(len(tr)), "n_calibration": int(len(cal)),
             "calibration_accuracy": float((calibrated.argmax(1) == y_idx[cal]).mean()),
             "ece_before": expected_calibration_error(raw, y_idx[cal]),
             "ece_after": expected_calibration_error(calibrated, y_idx[cal]),
         }
-        return cls(feat, reducer, clf, classifier, size=size, threshold=threshold, temperature=temperature,
-                   info={**(info or {}), "featurizer": featurizer, "n_components": n_components, "seed": seed,
-                         "calibration": stats})
+        return cls(featurizer, reducer, clf, classifier, size=size, threshold=threshold, temperature=temperature,
+                   info={**info, "n_components": n_components, "seed": seed, "calibration": stats})
 
     # -- inference ------------------------------------------------------------------------
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

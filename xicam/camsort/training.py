@@ -12,7 +12,7 @@ from .preprocess import preprocess_batch
 from .sorter import DEFAULT_MODEL_DIR, Sorter
 
 DEFAULT_RECIPE = {"per_class": 1500, "seed": 20261125, "negatives": 600, "featurizer": "lenet-fast",
-                  "featurizer_params": {"epochs": 25, "patience": 5}, "classifier": "rf", "n_components": 16,
+                  "featurizer_params": {"epochs": 25, "patience": 5}, "classifier": "xgboost", "n_components": 16,
                   "size": 128, "threshold": 0.6, "held_out_per_class": 75}
 """How the shipped default model is trained: ``camsort train --default`` (``make default-model``)."""
 

@@ -153,7 +153,12 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        self.model_.save(os.fspath(path))
+        """Write the network (architecture + weights, without optimizer state) as a ``.keras`` file."""
+        import keras
+
+        clean = keras.models.clone_model(self.model_)
+        clean.set_weights(self.model_.get_weights())
+        clean.save(os.fspath(path))
 
     def load_weights_from(self, path: str | os.PathLike) -> "LeNetFeatures":
         """Load a ``.keras`` file written by :meth:`save` (safe mode: no code is deserialised)."""
