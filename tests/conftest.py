@@ -29,12 +29,10 @@ def real_frames() -> dict[str, Path]:
     return frames
 
 
+
 @pytest.fixture(scope="session")
 def cnn_sorter():
-    """A small LeNet sorter (64 px, a few epochs) trained once per session for CNN-dependent tests."""
-    from xicam.camsort.sorter import Sorter
-    from xicam.camsort.training import simulated_set
+    """The model shipped in the package (a LeNet sorter with fixed weights: deterministic tests)."""
+    from xicam.camsort.sorter import load_cached
 
-    X, y = simulated_set(50, seed=303, size=64, negatives=30)
-    return Sorter.train(X, y, featurizer="lenet-fast", classifier="rf", n_components=8, size=64, seed=1,
-                        featurizer_params={"epochs": 8, "patience": 3})
+    return load_cached(None)

@@ -63,3 +63,17 @@ def test_intake_catalog_opens_dataset(tmp_path):
     frame_table = source.read()
     assert list(frame_table["technique"]) == list(TECHNIQUES)
     assert source.read_partition(2).ndim == 2
+
+
+def test_contact_sheet_renders_rows_and_real_frames(tmp_path):
+    from xicam.camsort.cli import main
+    from tests.conftest import REAL_DIR
+
+    write_dataset(tmp_path / "data", 2, seed=6, size=128)
+    out = tmp_path / "sheet.png"
+    args = ["contact-sheet", str(tmp_path / "data"), "--out", str(out), "--per-class", "2"]
+    assert main(args + (["--real", str(REAL_DIR)] if REAL_DIR.is_dir() else [])) == 0
+    import matplotlib.image
+
+    image = matplotlib.image.imread(out)
+    assert image.shape[0] > 400 and image.shape[1] > 300 and image[..., :3].std() > 0.05

@@ -87,7 +87,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .sorter import DEFAULT_MODEL_DIR, Sorter
-    from .training import evaluate, folder_set, simulated_set, train_default
+    from .training import folder_set, simulated_set, train_default
 
     if args.default:
         sorter, report = train_default(args.out or DEFAULT_MODEL_DIR)

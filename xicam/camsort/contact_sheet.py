@@ -8,6 +8,7 @@ import numpy as np
 
 from . import TECHNIQUES
 from .datasets import read_labelled_folder
+from .figures import save_figure, subplots
 from .io import frame_paths, read_pattern
 
 
@@ -19,11 +20,6 @@ def _log_image(data: np.ndarray) -> np.ndarray:
 def contact_sheet(root: str | os.PathLike, out_png: str | os.PathLike, per_class: int = 8,
                   real_dir: str | os.PathLike | None = None) -> Path:
     """Render ``per_class`` frames of each technique from a labelled folder (+ real frames) to a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     table = read_labelled_folder(root)
     real = {}
     if real_dir and Path(real_dir).is_dir():
@@ -32,7 +28,7 @@ def contact_sheet(root: str | os.PathLike, out_png: str | os.PathLike, per_class
             if found:
                 real[technique] = found[0]
     cols = per_class + (1 if real else 0)
-    fig, axes = plt.subplots(len(TECHNIQUES), cols, figsize=(2.2 * cols, 2.4 * len(TECHNIQUES)), squeeze=False)
+    fig, axes = subplots(len(TECHNIQUES), cols, figsize=(2.2 * cols, 2.4 * len(TECHNIQUES)))
     for r, technique in enumerate(TECHNIQUES):
         paths = [p for p, t in zip(table["path"], table["technique"]) if t == technique][:per_class]
         cells = ([("REAL " + Path(real[technique]).name[:18], real[technique])] if technique in real
@@ -55,9 +51,4 @@ def contact_sheet(root: str | os.PathLike, out_png: str | os.PathLike, per_class
             else:
                 ax.axis("off")
         axes[r, 0].set_ylabel(technique, fontsize=12)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=80)
-    plt.close(fig)
-    return out_png
+    return save_figure(fig, out_png)

@@ -52,12 +52,10 @@ def gradcam(model: Any, X: np.ndarray, class_index: int | np.ndarray | None = No
 def save_overlay(image: np.ndarray, heatmap: np.ndarray, out_png: str | os.PathLike, title: str = "",
                  alpha: float = 0.45) -> Path:
     """Write the (log-scaled, normalised) pattern in grey with the heat map over it in a colormap."""
-    import matplotlib
+    from .figures import save_figure, subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4.3))
+    fig, axes = subplots(1, 2, figsize=(8, 4.3))
+    axes = axes[0]
     axes[0].imshow(image, cmap="gray")
     axes[0].set_title("pattern (log scale)", fontsize=9)
     axes[1].imshow(image, cmap="gray")
@@ -67,12 +65,7 @@ def save_overlay(image: np.ndarray, heatmap: np.ndarray, out_png: str | os.PathL
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=90)
-    plt.close(fig)
-    return out_png
+    return save_figure(fig, out_png, dpi=90)
 
 
 def keras_model_of(sorter: Any) -> Any:
@@ -100,5 +93,5 @@ def explain_files(sorter: Any, files: list[str | os.PathLike], out_dir: str | os
             p = max(outcome["probabilities"])
             name = pattern.name.replace("#", "_frame")
             written.append(save_overlay(net_input[0, ..., 0], cam, Path(out_dir) / f"{name}.gradcam.png",
-                                        f"{pattern.name}: {outcome['label']} (p={p:.2f})"))
+                                        f"{pattern.name[-48:]}: {outcome['label']} (p={p:.2f})"))
     return written

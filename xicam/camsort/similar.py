@@ -65,14 +65,10 @@ def query(sorter, index: str | os.PathLike, image: np.ndarray, top: int = 10) ->
 
 def save_strip(query_image: np.ndarray, matches: list[tuple[str, float]], out_png: str | os.PathLike, size: int) -> Path:
     """A PNG strip: the query then its matches (log-scaled, normalised), with distances."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from .figures import save_figure, subplots
     from .io import read_pattern
 
-    fig, axes = plt.subplots(1, len(matches) + 1, figsize=(2.2 * (len(matches) + 1), 2.6), squeeze=False)
+    fig, axes = subplots(1, len(matches) + 1, figsize=(2.2 * (len(matches) + 1), 2.6))
     axes[0, 0].imshow(query_image, cmap="inferno")
     axes[0, 0].set_title("query", fontsize=8)
     for ax, (name, distance) in zip(axes[0, 1:], matches):
@@ -83,8 +79,4 @@ def save_strip(query_image: np.ndarray, matches: list[tuple[str, float]], out_pn
     for ax in axes[0]:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=80)
-    plt.close(fig)
-    return out_png
+    return save_figure(fig, out_png)
