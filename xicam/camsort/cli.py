@@ -323,6 +323,27 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_study(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("study", help="the paper's Algorithm 1: featurizations x datasets x classifiers, k-fold CV")
+    p.add_argument("--data", required=True, help="labelled folder (e.g. `camsort simulate --dataset UB`)")
+    p.add_argument("--out", required=True, help="results folder (re-running resumes)")
+    p.add_argument("--featurizers", nargs="+", default=["hist", "glcm", "lenet-fast"])
+    p.add_argument("--classifiers", nargs="+", default=["rf", "et", "lightgbm", "xgboost", "catboost"])
+    p.add_argument("--variants", nargs="+", default=["UB", "BL", "BLA"], choices=["UB", "BL", "BLA"])
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_study)
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from .study import run_study
+
+    print(run_study(args.data, args.out, args.featurizers, args.classifiers, args.variants, folds=args.folds,
+                    size=args.size, seed=args.seed))
+    return EXIT_OK
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_info,
     _add_simulate,
@@ -333,6 +354,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_index,
     _add_similar,
     _add_watch,
+    _add_study,
     _add_bench,
     _add_demo,
 ]
