@@ -32,10 +32,13 @@ def ub_counts(total: int) -> dict[str, int]:
 
 def write_dataset(root: str | os.PathLike, counts: int | dict[str, int], seed: int, size: int | None = None,
                   workers: int = 2, progress: bool = False) -> Path:
-    """Simulate a labelled dataset into ``root`` (resumable: existing frames are kept); returns labels.csv."""
+    """Simulate a labelled dataset into ``root`` (resumable: existing frames are kept); returns labels.csv.
+
+    ``size`` simulates binned read-outs with a long side of about ``size`` pixels (fast, small files).
+    """
     from tqdm import tqdm
 
-    from .simulate import bin_frame, simulate
+    from .simulate import simulate
 
     root = Path(root)
     counts = {t: counts for t in TECHNIQUES} if isinstance(counts, int) else dict(counts)
@@ -49,10 +52,9 @@ def write_dataset(root: str | os.PathLike, counts: int | dict[str, int], seed: i
         if path.exists():
             params = {"seed": child}
         else:
-            pattern = simulate(technique, np.random.default_rng(child))
-            data = pattern.data if size is None else bin_frame(pattern.data, size)
+            pattern = simulate(technique, np.random.default_rng(child), long_side=size)
             params = {**pattern.metadata, "seed": child}
-            write_tiff(path, data.astype(np.int32), params)
+            write_tiff(path, pattern.data.astype(np.int32), params)
         rows.append({"path": path.relative_to(root).as_posix(), "technique": technique,
                      "group": f"{seed}-{technique}-{i}", "params": json.dumps(params, default=str)})
     labels = root / "labels.csv"
