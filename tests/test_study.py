@@ -15,7 +15,7 @@ def test_study_writes_results_and_resumes(tmp_path, monkeypatch):
     calls = []
     real = study.run_combination
     monkeypatch.setattr(study, "run_combination", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
-    study.run_study(tmp_path / "data", out, ["hist", "glcm"], ["rf", "et"], ["UB", "BL"], folds=3, size=64,
+    study.run_study(tmp_path / "data", out, ["hist", "glcm"], ["rf", "et"], ["BL", "BLA"], folds=3, size=64,
                     log=lambda *_: None)
     assert len(calls) == 8
     with open(out / "results.csv", newline="") as fh:
@@ -29,7 +29,7 @@ def test_study_writes_results_and_resumes(tmp_path, monkeypatch):
         assert (out / name).stat().st_size > 0
     # second run: every combination is done, nothing is recomputed
     calls.clear()
-    study.run_study(tmp_path / "data", out, ["hist", "glcm"], ["rf", "et"], ["UB", "BL"], folds=3, size=64,
+    study.run_study(tmp_path / "data", out, ["hist", "glcm"], ["rf", "et"], ["BL", "BLA"], folds=3, size=64,
                     log=lambda *_: None)
     assert calls == []
     # a new classifier is the only new work
