@@ -156,7 +156,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         """Write the network (architecture + weights, without optimizer state) as a ``.keras`` file."""
         import keras
 
-        clean = keras.models.clone_model(self.model_)
+        clean = keras.Model.from_config(self.model_.get_config())  # clone_model would keep the optimizer
         clean.set_weights(self.model_.get_weights())
         clean.save(os.fspath(path))
 

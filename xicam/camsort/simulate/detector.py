@@ -104,7 +104,8 @@ def add_defects(counts: np.ndarray, det: Detector, rng: np.random.Generator) -> 
     """Gaps (-1 or 0), dead and hot pixels, and now and then a dead module or a partial readout."""
     out = counts.astype(np.int32)
     gap_value = -1 if rng.random() < 0.7 else 0
-    out[det.gap_mask()] = gap_value
+    if rng.random() < 0.15:
+        hardware_shadow(out, rng, gap_value)
     n = out.size
     dead = rng.integers(0, n, int(n * rng.uniform(0, 2e-4)))
     out.flat[dead] = gap_value
@@ -117,4 +118,27 @@ def add_defects(counts: np.ndarray, det: Detector, rng: np.random.Generator) -> 
         out[r:r + mh, c:c + mw] = gap_value
     if rng.random() < 0.03:  # partial frame: readout stopped part-way
         out[int(rng.uniform(0.5, 0.95) * det.shape[0]):] = 0
+    out[det.gap_mask()] = gap_value  # last: gaps hold no counts, hot or otherwise
     return out
+
+
+def hardware_shadow(frame: np.ndarray, rng: np.random.Generator, masked_value: int) -> None:
+    """A corner or edge region blocked by the flight tube, a window frame or the user's mask file.
+
+    Half the time it is masked (invalid value), half the time shadowed (a few stray counts): either
+    way a dark straight-edged region that is not a sample horizon, as in many real frames.
+    """
+    rows, cols = frame.shape
+    h, w = int(rows * rng.uniform(0.15, 0.6)), int(cols * rng.uniform(0.15, 0.6))
+    r0 = 0 if rng.random() < 0.5 else rows - h
+    c0 = 0 if rng.random() < 0.5 else cols - w
+    if rng.random() < 0.3:  # a full-width or full-height band instead of a corner
+        if rng.random() < 0.5:
+            c0, w = 0, cols
+        else:
+            r0, h = 0, rows
+    region = frame[r0:r0 + h, c0:c0 + w]
+    if rng.random() < 0.5:
+        region[...] = masked_value
+    else:
+        region[...] = rng.poisson(rng.uniform(0, 0.5), region.shape)
