@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .errors import CamsortError
+from .errors import CamsortError, PatternReadError
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
 """Exit codes: success; a camsort error; some inputs failed while the rest were processed."""
@@ -344,13 +344,115 @@ def _cmd_study(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _labelled_images(data: str, size: int):
+    """Preprocessed images, technique indices and paths of a labelled folder."""
+    import numpy as np
+
+    from . import TECHNIQUES
+    from .datasets import read_labelled_folder
+    from .io import read_pattern
+    from .preprocess import preprocess_batch
+
+    table = read_labelled_folder(data)
+    X = preprocess_batch((read_pattern(p).data for p in table["path"]), size)
+    return X, np.array([TECHNIQUES.index(t) for t in table["technique"]]), table["path"]
+
+
+def _add_train_cnn(sub: argparse._SubParsersAction) -> None:
+    from .features.lenet import ARCHS
+
+    p = sub.add_parser("train-cnn", help="train a LeNet on a labelled folder and save it as a .keras file")
+    p.add_argument("--arch", choices=ARCHS, default="lenet-fast")
+    p.add_argument("--data", required=True, help="labelled folder DIR/<TECHNIQUE>/*")
+    p.add_argument("--out", required=True, help="MODEL.keras to write")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--size", type=int, default=128, help="input side (the paper's LeNet used 256)")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_train_cnn)
+
+
+def _cmd_train_cnn(args: argparse.Namespace) -> int:
+    from .features.lenet import LeNetFeatures
+
+    X, y, _ = _labelled_images(args.data, args.size)
+    net = LeNetFeatures(arch=args.arch, epochs=args.epochs, optimizer=args.optimizer, seed=args.seed).fit(X, y)
+    net.save(args.out)
+    history = net.history_
+    print(json.dumps({"model": args.out, "epochs_run": len(history["loss"]),
+                      "best_val_accuracy": max(history["val_accuracy"])}))
+    return EXIT_OK
+
+
+def _add_featurize(sub: argparse._SubParsersAction) -> None:
+    from .features import FEATURIZERS
+
+    p = sub.add_parser("featurize", help="feature matrix of a labelled folder as .npz (features, labels, paths)")
+    p.add_argument("--method", choices=sorted(FEATURIZERS), required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True, help="features.npz to write")
+    p.add_argument("--model", help="a .keras file from `camsort train-cnn` (needed for the LeNets)")
+    p.add_argument("--size", type=int, default=128)
+    p.set_defaults(func=_cmd_featurize)
+
+
+def _cmd_featurize(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import TECHNIQUES
+    from .features import make_featurizer
+
+    X, y, paths = _labelled_images(args.data, args.size)
+    featurizer = make_featurizer(args.method)
+    if args.method.startswith("lenet"):
+        if not args.model:
+            raise CamsortError(f"--method {args.method} needs --model MODEL.keras (train one with `camsort train-cnn`)")
+        featurizer.load_weights_from(args.model)
+    else:
+        featurizer.fit(X)
+    F = featurizer.transform(X)
+    np.savez(args.out, features=F, labels=np.array([TECHNIQUES[i] for i in y]), paths=np.array(paths),
+             names=np.array(featurizer.get_feature_names_out(), dtype=str))
+    print(f"{args.out}: {F.shape[0]} patterns x {F.shape[1]} features")
+    return EXIT_OK
+
+
+def _add_gradcam(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gradcam", help="write Grad-CAM overlay PNGs (where the CNN looked) for frames")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--out", required=True, help="folder for the overlays")
+    p.add_argument("--model", help="model directory with a CNN featurizer (default: the shipped model)")
+    p.set_defaults(func=_cmd_gradcam)
+
+
+def _cmd_gradcam(args: argparse.Namespace) -> int:
+    from .gradcam import explain_files
+    from .sorter import load_cached
+
+    sorter = load_cached(args.model)
+    failed = 0
+    for path in args.files:
+        try:
+            for png in explain_files(sorter, [path], args.out):
+                print(png)
+        except PatternReadError as exc:
+            print(f"camsort: error: {exc}", file=sys.stderr)
+            failed += 1
+    if failed == 0:
+        return EXIT_OK
+    return EXIT_ERROR if failed == len(args.files) else EXIT_PARTIAL
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_info,
     _add_simulate,
     _add_contact_sheet,
     _add_train,
+    _add_train_cnn,
+    _add_featurize,
     _add_sort,
     _add_predict,
+    _add_gradcam,
     _add_index,
     _add_similar,
     _add_watch,

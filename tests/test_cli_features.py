@@ -1,0 +1,47 @@
+"""`camsort train-cnn` and `camsort featurize` on a labelled folder."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from xicam.camsort.cli import EXIT_ERROR, main
+from xicam.camsort.datasets import write_dataset
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_dataset(root, 10, seed=12, size=128)
+    return root
+
+
+def test_train_cnn_then_featurize(data, tmp_path, capsys):
+    model = tmp_path / "net.keras"
+    assert main(["train-cnn", "--data", str(data), "--out", str(model), "--epochs", "2", "--size", "64"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert model.is_file() and report["epochs_run"] == 2 and 0 <= report["best_val_accuracy"] <= 1
+    out = tmp_path / "f.npz"
+    assert main(["featurize", "--method", "lenet-fast", "--data", str(data), "--model", str(model),
+                 "--out", str(out), "--size", "64"]) == 0
+    npz = np.load(out, allow_pickle=False)
+    assert npz["features"].shape == (40, 192) and list(npz["labels"][:1]) == ["SAXS"] and len(npz["paths"]) == 40
+
+
+def test_featurize_texture_and_missing_model(data, tmp_path, capsys):
+    out = tmp_path / "g.npz"
+    assert main(["featurize", "--method", "glcm", "--data", str(data), "--out", str(out), "--size", "64"]) == 0
+    assert np.load(out, allow_pickle=False)["features"].shape == (40, 24)
+    assert main(["featurize", "--method", "lenet", "--data", str(data), "--out", str(out)]) == EXIT_ERROR
+    assert "needs --model" in capsys.readouterr().err
+
+
+def test_gradcam_command_writes_overlays_and_names_bad_files(data, tmp_path, capsys):
+    frame = sorted((data / "GISAXS").glob("*.tif"))[0]
+    bad = tmp_path / "bad.tif"
+    bad.write_text("no")
+    assert main(["gradcam", str(frame), str(bad), "--out", str(tmp_path / "cam")]) == 3
+    captured = capsys.readouterr()
+    assert captured.out.strip().endswith(".gradcam.png") and "bad.tif" in captured.err
+    assert len(list((tmp_path / "cam").glob("*.png"))) == 1
