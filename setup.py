@@ -65,7 +65,7 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_namespace_packages(include=["xicam.camsort", "xicam.camsort.*"]),
     include_package_data=True,
-    package_data={"xicam.camsort": ["default_model/*", "default_model/**/*", "workflows/*.yml"]},
+    package_data={"xicam.camsort": ["default_model/*", "default_model/**/*", "builtin_workflows/*.yml"]},
     install_requires=CORE,
     extras_require=EXTRAS,
     entry_points=_entry_points(),

@@ -19,7 +19,8 @@ from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, cross_v
 from .errors import CamsortError
 
 CLASSIFIERS = ("rf", "et", "lightgbm", "xgboost", "catboost")
-N_JOBS = 2
+N_JOBS = int(os.environ.get("CAMSORT_THREADS", "2"))
+"""Threads each classifier uses; dask workers set ``CAMSORT_THREADS`` to their own thread count."""
 
 
 def make_classifier(name: str, random_state: int = 0, **params: Any):

@@ -323,25 +323,119 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _add_study(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("study", help="the paper's Algorithm 1: featurizations x datasets x classifiers, k-fold CV")
+def _add_executor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="process",
+                   help="process (this process), local (dask LocalCluster), slurm (dask-jobqueue; needs --config) "
+                        "or a scheduler address tcp://HOST:PORT")
+    p.add_argument("--workers", type=int, default=2, help="dask workers (local) or worker jobs (slurm)")
+    p.add_argument("--threads", type=int, default=1, help="threads per local worker")
+    p.add_argument("--config", help="executor profile for slurm, e.g. hpc/perlmutter.yaml or hpc/local.yaml")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (and, for slurm, the generated batch script) without running")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def _dry_run(args: argparse.Namespace, plan: list[str]) -> int:
+    for line in plan:
+        print(line)
+    if args.executor == "slurm":
+        from .executors import slurm_cluster
+
+        if not args.config:
+            raise CamsortError("the slurm executor needs --config PROFILE.yaml (see hpc/)")
+        cluster = slurm_cluster(args.config, args.threads)
+        try:
+            print(cluster.job_script())
+        finally:
+            cluster.close()
+    return EXIT_OK
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="execute a workflow file (workflows/*.yml) headless through an executor")
+    p.add_argument("workflow", help="a workflow YAML file, or a shipped one: sort, gradcam, lenet_pca_rf, sweep")
+    p.add_argument("--input", "-i", nargs="+", required=True, help="input files/folders (or the one input)")
+    p.add_argument("--out", "-o", required=True, help="output folder (re-running resumes)")
+    p.add_argument("--model", help="model directory (default: the shipped model)")
+    p.add_argument("--mode", choices=["copy", "link", "symlink", "manifest-only"], default="copy")
+    p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+    p.add_argument("--batch-size", type=int, default=32, help="files per task")
+    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   help="override an operation parameter (repeatable)")
+    _add_executor_args(p)
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from . import workflows
+    from .executors import DaskExecutor
+    from .runner import run_mapped, run_single
+
+    spec = workflows.with_params(workflows.load(args.workflow), args.assignments)
+    if args.dry_run:
+        nodes = ", ".join(f"{n} ({e['op']})" for n, e in spec["operations"].items())
+        return _dry_run(args, [f"workflow {spec['name']}: {nodes}", *(f"  {link}" for link in spec["links"]),
+                               f"inputs: {' '.join(args.input)} -> {spec['input']} "
+                               f"({'batches of ' + str(args.batch_size) + ' files' if spec['map'] else 'one execution'})",
+                               f"executor: {args.executor} with {args.workers} worker(s)"])
+    with DaskExecutor.start(args.executor, args.workers, args.threads, args.config) as executor:
+        if not spec["map"]:
+            print(run_single(spec, args.input, args.out, executor, model=args.model, progress=not args.quiet))
+            return EXIT_OK
+        summary = run_mapped(spec, args.input, args.out, executor, model=args.model, mode=args.mode,
+                             recursive=args.recursive, batch_size=args.batch_size, progress=not args.quiet)
+    for line in summary.lines():
+        print(line)
+    return EXIT_PARTIAL if summary.errors else EXIT_OK
+
+
+def _add_study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="labelled folder (e.g. `camsort simulate --dataset UB`)")
     p.add_argument("--out", required=True, help="results folder (re-running resumes)")
     p.add_argument("--featurizers", nargs="+", default=["hist", "glcm", "lenet-fast"])
     p.add_argument("--classifiers", nargs="+", default=["rf", "et", "lightgbm", "xgboost", "catboost"])
     p.add_argument("--variants", nargs="+", default=["UB", "BL", "BLA"], choices=["UB", "BL", "BLA"])
     p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--tune-iter", type=int, default=0,
+                   help="randomized-search candidates per training fold (0: library defaults)")
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+
+
+def _add_study(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("study", help="the paper's Algorithm 1: featurizations x datasets x classifiers, k-fold CV")
+    _add_study_args(p)
     p.set_defaults(func=_cmd_study)
 
 
-def _cmd_study(args: argparse.Namespace) -> int:
-    from .study import run_study
+def _cmd_study(args: argparse.Namespace, mapper=None) -> int:
+    from .study import run_in_process, run_study
 
     print(run_study(args.data, args.out, args.featurizers, args.classifiers, args.variants, folds=args.folds,
-                    size=args.size, seed=args.seed))
+                    size=args.size, seed=args.seed, tune_iter=args.tune_iter, mapper=mapper or run_in_process))
     return EXIT_OK
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="Algorithm 1 with every combination mapped to dask workers (workflows/sweep.yml)")
+    _add_study_args(p)
+    p.add_argument("--workflow", default="sweep", help="the per-combination workflow (default: shipped sweep.yml)")
+    _add_executor_args(p)
+    p.set_defaults(func=_cmd_sweep)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from . import workflows
+    from .executors import DaskExecutor
+    from .runner import sweep_mapper
+
+    spec = workflows.load(args.workflow)
+    if args.dry_run:
+        return _dry_run(args, [f"sweep: {len(args.featurizers)} featurizer(s) x {len(args.variants)} variant(s) x "
+                               f"{len(args.classifiers)} classifier(s) through workflow {spec['name']}",
+                               f"executor: {args.executor} with {args.workers} worker(s)"])
+    with DaskExecutor.start(args.executor, args.workers, args.threads, args.config) as executor:
+        return _cmd_study(args, mapper=sweep_mapper(executor, spec, progress=not args.quiet))
 
 
 def _labelled_images(data: str, size: int):
@@ -457,6 +551,8 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_similar,
     _add_watch,
     _add_study,
+    _add_run,
+    _add_sweep,
     _add_bench,
     _add_demo,
 ]

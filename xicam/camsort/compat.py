@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import warnings
 
 import numpy as np
 
@@ -26,6 +27,9 @@ def apply() -> None:
     for name, value in _NUMPY_ALIASES.items():
         if name not in np.__dict__:
             setattr(np, name, value)
+    # Xi-cam 2.4.6 imports pkg_resources at start-up; its deprecation noise is not the user's concern.
+    for message in ("pkg_resources is deprecated", "Setuptools is replacing distutils", "Module xicam was already"):
+        warnings.filterwarnings("ignore", message=message)
 
 
 apply()

@@ -77,21 +77,26 @@ def keras_model_of(sorter: Any) -> Any:
     return model
 
 
+def explain_images(sorter: Any, names: list[str], images: np.ndarray, out_dir: str | os.PathLike) -> list[Path]:
+    """One overlay PNG per preprocessed image: the sorter's outcome in the title, the CAM of its top class."""
+    model = keras_model_of(sorter)
+    written = []
+    for name, outcome, image in zip(names, sorter.decide(images), images):
+        net_input = sorter.featurizer.network_input(image[None])
+        cam = gradcam(model, net_input, CLASSES.index(outcome["top"]))[0]
+        p = max(outcome["probabilities"])
+        written.append(save_overlay(net_input[0, ..., 0], cam, Path(out_dir) / f"{name.replace('#', '_frame')}.gradcam.png",
+                                    f"{name[-48:]}: {outcome['label']} (p={p:.2f})"))
+    return written
+
+
 def explain_files(sorter: Any, files: list[str | os.PathLike], out_dir: str | os.PathLike) -> list[Path]:
-    """One overlay PNG per frame: the sorter's outcome in the title, the CNN's CAM for its top class."""
+    """One overlay PNG per frame of ``files`` (see :func:`explain_images`)."""
     from .io import iter_patterns
     from .preprocess import preprocess
 
-    model = keras_model_of(sorter)
     written = []
     for path in files:
         for pattern in iter_patterns(path):
-            image = preprocess(pattern.data, sorter.size)
-            outcome = sorter.decide(image[None])[0]
-            net_input = sorter.featurizer.network_input(image[None])
-            cam = gradcam(model, net_input, CLASSES.index(outcome["top"]))[0]
-            p = max(outcome["probabilities"])
-            name = pattern.name.replace("#", "_frame")
-            written.append(save_overlay(net_input[0, ..., 0], cam, Path(out_dir) / f"{name}.gradcam.png",
-                                        f"{pattern.name[-48:]}: {outcome['label']} (p={p:.2f})"))
+            written += explain_images(sorter, [pattern.name], preprocess(pattern.data, sorter.size)[None], out_dir)
     return written

@@ -95,8 +95,9 @@ def compact(path: str | os.PathLike, order: Iterable[tuple[str, str]] | None = N
     """Rewrite the manifest with the newest row per frame (atomically: temp file + rename)."""
     path = Path(path)
     rows = read(path)
-    keys = [k for k in (order or []) if k in rows]
-    keys += [k for k in rows if k not in set(keys)]
+    keys = list(dict.fromkeys(k for k in (order or []) if k in rows))
+    listed = set(keys)
+    keys += [k for k in rows if k not in listed]
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)

@@ -1,12 +1,15 @@
 """Xi-cam OperationPlugins: thin wrappers over camsort's core, composed into workflow graphs.
 
 Each operation is a plain function whose metadata (names, descriptions, limits, categories) sits in
-Xi-cam's decorators, so the workflow editor builds its controls from data. The compat module is
-imported first so Xi-cam 2.4.6 runs on Python 3.11 with numpy 2.
+Xi-cam's decorators, so the workflow editor builds its controls from data. :data:`OPERATIONS` is the
+registered set: workflow files may name these and nothing else. The compat module is imported
+first so Xi-cam 2.4.6 runs on Python 3.11 with numpy 2.
 """
 from __future__ import annotations
 
 from . import compat  # noqa: F401  (must precede the xicam imports)
+
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 from xicam.plugins.operationplugin import (  # noqa: E402
@@ -14,7 +17,8 @@ from xicam.plugins.operationplugin import (  # noqa: E402
 
 from . import io as _io  # noqa: E402
 from . import preprocess as _pre  # noqa: E402
-
+from .classify import CLASSIFIERS  # noqa: E402
+from .features import FEATURIZERS  # noqa: E402
 
 @operation
 @output_names("image", "metadata")
@@ -76,3 +80,269 @@ def gradcam_map(image: np.ndarray, model_dir: str = "") -> np.ndarray:
     sorter = load_cached(model_dir or None)
     net_input = sorter.featurizer.network_input(np.asarray(image, np.float32)[None])
     return gradcam(keras_model_of(sorter), net_input)[0]
+
+
+# -- batches: the units a workflow is mapped over -----------------------------------------------
+@operation
+@output_names("items")
+@display_name("Read frames")
+@describe_input("paths", "Detector files (a batch); unreadable ones become error items, not exceptions")
+@describe_input("done", "(source, frame) keys already finished by an earlier run: skipped")
+@describe_output("items", "One item per frame: source, frame index, pattern, checksum, or the error")
+@categories(("CamSort", "Read"))
+def read_frames(paths: list = (), done: list = ()) -> list:
+    """Read and checksum every frame of a batch of files."""
+    from .sortjob import load_items
+
+    return load_items(paths, done)
+
+
+@operation
+@output_names("images")
+@display_name("Preprocess frames")
+@describe_input("items", "Items from Read frames")
+@describe_input("size", "Side of the square output images in pixels (the model's input size)")
+@describe_output("images", "Preprocessed images (N, size, size) of the readable frames, in order")
+@limits("size", [16, 1024])
+@categories(("CamSort", "Preprocess"))
+def preprocess_frames(items: list = (), size: int = _pre.DEFAULT_SIZE) -> np.ndarray:
+    """Preprocess the readable frames of a batch into one stack."""
+    from .sortjob import stack_images
+
+    readable = [it for it in items if it.pattern is not None]
+    for it in readable:
+        it.image = _pre.preprocess(it.pattern.data, size)
+    return stack_images(readable)
+
+
+@operation
+@output_names("decisions")
+@display_name("Classify frames")
+@describe_input("images", "Preprocessed images at the model's size")
+@describe_input("model_dir", "Model directory; empty for the model shipped with camsort")
+@describe_output("decisions", "Per image: label, calibrated probabilities, confidence")
+@categories(("CamSort", "Classify"))
+def classify_frames(images: np.ndarray, model_dir: str = "") -> list:
+    """Decide the technique of every image with a saved sorter."""
+    from .errors import CamsortError
+    from .sorter import load_cached
+
+    sorter = load_cached(model_dir or None)
+    if len(images) and images.shape[1:] != (sorter.size, sorter.size):
+        raise CamsortError(f"images are {images.shape[1:]} but the model expects {sorter.size}x{sorter.size}; "
+                           f"set Preprocess frames' size to {sorter.size}")
+    return sorter.decide(images) if len(images) else []
+
+
+@operation
+@output_names("rows")
+@display_name("Place frames")
+@describe_input("items", "Items from Read frames")
+@describe_input("decisions", "Decisions from Classify frames")
+@describe_input("out", "Output folder: frames go to OUT/<TECHNIQUE>/ (never overwriting)")
+@describe_input("mode", "copy, link, symlink or manifest-only")
+@describe_output("rows", "Manifest rows, errors included")
+@categories(("CamSort", "Sort"))
+def place_frames(items: list = (), decisions: list = (), out: str = "", mode: str = "copy") -> list:
+    """Deliver decided frames into technique folders, exactly as ``camsort sort`` does."""
+    from .sortjob import batch_rows
+
+    return batch_rows(list(items), list(decisions), out, mode)
+
+
+@operation
+@output_names("rows")
+@display_name("Grad-CAM overlays")
+@describe_input("items", "Items from Read frames (their images set by Preprocess frames)")
+@describe_input("images", "Preprocessed images of the readable items")
+@describe_input("model_dir", "Model directory with a CNN featurizer; empty for the shipped model")
+@describe_input("out", "Folder for the overlay PNGs")
+@describe_output("rows", "Manifest rows whose output is the PNG written for each frame")
+@categories(("CamSort", "Explain"))
+def gradcam_frames(items: list = (), images: np.ndarray = None, model_dir: str = "", out: str = "") -> list:
+    """Write one Grad-CAM overlay PNG per frame and report where."""
+    from . import CLASSES
+    from .gradcam import explain_images
+    from .sorter import load_cached
+
+    readable = [it for it in items if it.pattern is not None]
+    sorter = load_cached(model_dir or None)
+    pngs = explain_images(sorter, [it.pattern.name for it in readable], images, out) if readable else []
+    rows = []
+    for it, png, outcome in zip(readable, pngs, sorter.decide(images) if readable else []):
+        rows.append({"source": it.source, "frame": it.frame, "output": str(png), "technique": outcome["label"],
+                     "confidence": outcome["confidence"], "sha256": it.sha256,
+                     **{f"p_{t}": f"{p:.4f}" for t, p in zip(CLASSES, outcome["probabilities"])}})
+    return rows + [{"source": it.source, "frame": it.frame, "technique": "ERROR", "error": it.error}
+                   for it in items if it.error]
+
+
+# -- labelled data, featurizers, reducers, classifiers, metrics: the study's graph ------------
+@operation
+@output_names("images", "labels", "groups")
+@display_name("Load labelled folder")
+@describe_input("folder", "A labelled folder (labels.csv, or one sub-folder per technique)")
+@describe_input("size", "Side of the square preprocessed images")
+@describe_output("labels", "Technique index per image (into SAXS, WAXS, GISAXS, GIWAXS)")
+@describe_output("groups", "Group per image (frames of one sample share a group)")
+@categories(("CamSort", "Read"))
+def load_labelled(folder: str = "", size: int = _pre.DEFAULT_SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read and preprocess a labelled folder."""
+    from . import TECHNIQUES
+    from .datasets import read_labelled_folder
+
+    table = read_labelled_folder(folder)
+    images = _pre.preprocess_batch((_io.read_pattern(p).data for p in table["path"]), size)
+    return images, np.array([TECHNIQUES.index(t) for t in table["technique"]]), np.array(table["group"])
+
+
+@operation
+@output_names("fit_images", "fit_labels", "eval_images", "eval_labels")
+@display_name("Split by group")
+@describe_input("fraction", "Fraction of groups held out for evaluation")
+@categories(("CamSort", "Evaluate"))
+def split_groups(images: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float = 0.5,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split into a fitting and an evaluation part with no group on both sides (the paper's 50/50)."""
+    from .datasets import group_split
+
+    fit, ev = group_split(labels, groups, fraction, seed)
+    return images[fit], labels[fit], images[ev], labels[ev]
+
+
+def _featurize_operation(name: str):
+    """The Featurize operation of one featurizer (networks fit on the fitting images when given)."""
+
+    def featurize(images: np.ndarray, fit_images: np.ndarray = None, fit_labels: np.ndarray = None,
+                  model_dir: str = "") -> tuple[np.ndarray, Any]:
+        from .features import make_featurizer
+        from .sorter import load_cached
+
+        if model_dir:
+            featurizer = load_cached(model_dir).featurizer
+        else:
+            featurizer = make_featurizer(name)
+            if fit_images is not None:
+                featurizer.fit(fit_images, fit_labels)
+            else:
+                featurizer.fit(images, None)
+        return featurizer.transform(images), featurizer
+
+    featurize.__name__ = featurize.__qualname__ = f"featurize_{name.replace('-', '_')}"
+    featurize.__doc__ = f"Feature rows of images by the {name} featurizer."
+    decorated = describe_output("featurizer", "The fitted featurizer")(
+        describe_output("features", "One feature row per image")(
+            describe_input("model_dir", "Take the fitted featurizer of this model directory instead")(
+                describe_input("fit_images", "Images to fit on (networks; needs fit_labels)")(featurize))))
+    return operation(output_names("features", "featurizer")(display_name(f"Featurize: {name}")(
+        categories(("CamSort", "Featurize"))(decorated))))
+
+
+FEATURIZE_OPERATIONS = {f"featurize_{n.replace('-', '_')}": _featurize_operation(n) for n in FEATURIZERS}
+globals().update(FEATURIZE_OPERATIONS)
+
+
+@operation
+@output_names("reduced", "reducer")
+@display_name("Reduce (PCA/ICA)")
+@describe_input("n_components", "Components kept (the paper: 5)")
+@describe_input("method", "pca or ica")
+@describe_input("reducer", "A fitted reducer to apply instead of fitting a new one")
+@limits("n_components", [1, 4096])
+@categories(("CamSort", "Reduce"))
+def reduce_features(features: np.ndarray, n_components: int = 5, method: str = "pca", reducer: Any = None,
+                    seed: int = 0) -> tuple[np.ndarray, Any]:
+    """StandardScaler then PCA (or ICA), fitted here unless a fitted reducer is given."""
+    from .reduce import make_reducer
+
+    if reducer is None:
+        reducer = make_reducer(n_components, method=method, random_state=seed).fit(features)
+    return reducer.transform(features), reducer
+
+
+def _fit_operation(name: str):
+    """The Fit operation of one classifier (tuned by randomized search when ``tune_iter`` > 0)."""
+
+    def fit(features: np.ndarray, labels: np.ndarray, tune_iter: int = 0, seed: int = 0) -> Any:
+        from .classify import make_classifier, tune
+
+        if tune_iter > 0:
+            return tune(name, features, labels, n_iter=tune_iter, cv=3, seed=seed)
+        return make_classifier(name, random_state=seed).fit(features, labels)
+
+    fit.__name__ = fit.__qualname__ = f"fit_{name}"
+    fit.__doc__ = f"A fitted {name} classifier."
+    return operation(output_names("classifier")(display_name(f"Fit: {name}")(
+        describe_input("tune_iter", "Randomized-search candidates (0: library defaults)")(
+            categories(("CamSort", "Classify"))(fit)))))
+
+
+FIT_OPERATIONS = {f"fit_{n}": _fit_operation(n) for n in CLASSIFIERS}
+globals().update(FIT_OPERATIONS)
+
+
+@operation
+@output_names("predictions", "probabilities")
+@display_name("Predict")
+@describe_output("predictions", "Class index per row")
+@describe_output("probabilities", "Probability per row and class seen in training")
+@categories(("CamSort", "Classify"))
+def predict(classifier: Any, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and probabilities of a fitted classifier."""
+    return classifier.predict(features), classifier.predict_proba(features)
+
+
+@operation
+@output_names("scores")
+@display_name("Metrics")
+@describe_output("scores", "accuracy, recall, precision, F1, Cohen's kappa, MCC")
+@categories(("CamSort", "Evaluate"))
+def score_predictions(labels: np.ndarray, predictions: np.ndarray) -> dict:
+    """The study's quality metrics of predictions against labels."""
+    from .metrics import scores
+
+    return scores(np.asarray(labels), np.asarray(predictions))
+
+
+@operation
+@output_names("records", "summary")
+@display_name("Cross-validate")
+@describe_input("classifier", "rf, et, lightgbm, xgboost or catboost")
+@describe_input("tune_iter", "Randomized-search candidates inside each training fold (0: defaults)")
+@describe_output("records", "Per fold: the six metrics, fit/predict seconds, confusion matrix")
+@describe_output("summary", "Mean and standard deviation of every metric over folds")
+@limits("folds", [2, 20])
+@categories(("CamSort", "Evaluate"))
+def cross_validate_classifier(features: np.ndarray, labels: np.ndarray, classifier: str = "rf",
+                              n_components: int = 5, folds: int = 5, seed: int = 0, tune_iter: int = 0
+                              ) -> tuple[list, dict]:
+    """Scaler -> PCA -> classifier under stratified k-fold: one combination of Algorithm 1."""
+    from .metrics import summarise
+    from .study import run_combination
+
+    records = run_combination(features, labels, classifier, n_components=n_components, folds=folds, seed=seed,
+                              tune_iter=tune_iter)
+    return records, summarise(records)
+
+
+@operation
+@output_names("features", "labels")
+@display_name("Load feature matrix")
+@describe_input("features_path", "An .npz with arrays 'features' and 'labels' (camsort featurize / sweep)")
+@categories(("CamSort", "Read"))
+def load_feature_matrix(features_path: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """A saved feature matrix and its labels (no pickles are loaded)."""
+    with np.load(features_path, allow_pickle=False) as matrix:
+        return matrix["features"], matrix["labels"]
+
+
+OPERATIONS: dict[str, type] = {
+    "read_frame": read_frame, "preprocess_frame": preprocess_frame, "sort_pattern": sort_pattern,
+    "gradcam_map": gradcam_map, "read_frames": read_frames, "preprocess_frames": preprocess_frames,
+    "classify_frames": classify_frames, "place_frames": place_frames, "gradcam_frames": gradcam_frames,
+    "load_labelled": load_labelled, "split_groups": split_groups, **FEATURIZE_OPERATIONS,
+    "reduce_features": reduce_features, **FIT_OPERATIONS, "predict": predict,
+    "score_predictions": score_predictions, "cross_validate_classifier": cross_validate_classifier,
+    "load_feature_matrix": load_feature_matrix,
+}
+"""The registered operations by workflow name; ``entry_points.cfg`` lists each as ``camsort_<name>``."""

@@ -78,53 +78,105 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+class SortJob:
+    """The driver side of a sort: which files are pending, the manifest and the summary.
+
+    Used as a context manager around the batches; whoever computes the rows (threads here, dask
+    workers in ``camsort run``) hands them to :meth:`record` in the order they should be kept.
+    """
+
+    def __init__(self, inputs: Iterable[str | os.PathLike], out: str | os.PathLike, *, mode: str = "copy",
+                 recursive: bool = False):
+        if mode not in MODES:
+            raise CamsortError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        self.mode = mode
+        self.out = Path(out).resolve()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.files = [p for p in frame_paths(list(inputs), recursive=recursive) if self.out not in p.resolve().parents]
+        self.manifest = self.out / "manifest.csv"
+        self.done = {k for k, row in manifest.read(self.manifest).items() if not row["error"]}
+        self.summary = SortSummary(manifest=self.manifest)
+        self._order: list[tuple[str, str]] = []
+        self._writer: manifest.Writer | None = None
+
+    def pending(self) -> list[Path]:
+        """Files with at least one frame still to sort (a whole finished file is counted as skipped)."""
+        todo = [p for p in self.files if manifest.key(str(p.resolve()), None) not in self.done]
+        self.summary.skipped += len(self.files) - len(todo)
+        return todo
+
+    def record(self, rows: list[dict[str, object]]) -> None:
+        """Append finished rows to the manifest (flushed) and count them."""
+        for row in rows:
+            self._order.append(manifest.key(str(row["source"]), row["frame"]))
+            self._writer.write(row)
+            if row.get("error"):
+                self.summary.errors.append(f"{row['source']}: {row['error']}")
+            else:
+                self.summary.counts[str(row["technique"])] += 1
+        self._writer.sync()
+
+    def __enter__(self) -> "SortJob":
+        self._writer = manifest.Writer(self.manifest)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._writer.close()
+        manifest.compact(self.manifest, self._order)
+
+
 def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sorter, *, mode: str = "copy",
                 recursive: bool = False, workers: int = 2, batch_size: int = 32,
                 progress: bool = True) -> SortSummary:
     """Predict every frame under ``inputs`` and place it in ``out/<LABEL>/``; returns the summary."""
-    if mode not in MODES:
-        raise CamsortError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    files = [p for p in frame_paths(list(inputs), recursive=recursive) if out not in p.resolve().parents]
-    manifest_path = out / "manifest.csv"
-    done = {k for k, row in manifest.read(manifest_path).items() if not row["error"]}
-    summary = SortSummary(manifest=manifest_path)
-    order: list[tuple[str, str]] = []
     from tqdm import tqdm
 
-    bar = tqdm(total=len(files), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    with manifest.Writer(manifest_path) as writer, ThreadPoolExecutor(max(1, workers)) as pool:
-        loader = _Loader(done, sorter.size)
-        for batch in _batches(pool.map(loader, files), batch_size):
+    job = SortJob(inputs, out, mode=mode, recursive=recursive)
+    bar = tqdm(total=len(job.files), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    with job, ThreadPoolExecutor(max(1, workers)) as pool:
+        loader = _Loader(job.done, sorter.size)
+        for batch in _batches(pool.map(loader, job.files), batch_size):
             bar.update(sum(1 for it in batch if it.frame in (None, 0) or it.error))
-            todo = [it for it in batch if it.pattern is not None]
-            summary.skipped += sum(1 for it in batch if it.pattern is None and not it.error)
-            results = sorter.decide(np.stack([it.image for it in todo])) if todo else []
-            for it, result in zip(todo, results):
-                order.append(manifest.key(it.source, it.frame))
-                row = _place(it, result, out, mode)
-                writer.write(row)
-                if row.get("error"):
-                    summary.errors.append(f"{it.source}: {row['error']}")
-                else:
-                    summary.counts[row["technique"]] += 1
-            for it in batch:
-                if it.error:
-                    order.append(manifest.key(it.source, it.frame))
-                    writer.write({"source": it.source, "frame": it.frame, "technique": "ERROR",
-                                  "sha256": it.sha256, "error": it.error})
-                    summary.errors.append(f"{it.source}: {it.error}")
-            writer.sync()
+            job.summary.skipped += sum(1 for it in batch if it.pattern is None and not it.error)
+            images = stack_images(batch)
+            job.record(batch_rows(batch, sorter.decide(images) if len(images) else [], job.out, mode))
     bar.close()
-    manifest.compact(manifest_path, order)
-    return summary
+    return job.summary
+
+
+def load_items(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (), size: int | None = None
+               ) -> list[_Item]:
+    """Read (and, given ``size``, preprocess) the frames of ``paths`` not in ``done``; errors become items."""
+    loader = _Loader({tuple(k) for k in done}, size)
+    return [item for path in paths for item in loader(Path(path))]
+
+
+def stack_images(items: list[_Item]) -> np.ndarray:
+    """The preprocessed images of the readable items, stacked (possibly empty)."""
+    images = [it.image for it in items if it.pattern is not None]
+    return np.stack(images) if images else np.zeros((0, 0, 0), np.float32)
+
+
+def batch_rows(items: list[_Item], decisions: list[dict], out: str | os.PathLike, mode: str) -> list[dict[str, object]]:
+    """Deliver each decided frame to ``out/<LABEL>/``; manifest rows in item order, errors included."""
+    readable = sum(1 for it in items if it.pattern is not None)
+    if len(decisions) != readable:
+        raise CamsortError(f"{readable} frames but {len(decisions)} decisions")
+    results = iter(decisions)
+    rows = []
+    for it in items:
+        if it.pattern is not None:
+            rows.append(_place(it, next(results), Path(out), mode))
+        elif it.error:
+            rows.append({"source": it.source, "frame": it.frame, "technique": "ERROR", "sha256": it.sha256,
+                         "error": it.error})
+    return rows
 
 
 class _Loader:
-    """Read, checksum and preprocess the frames of one file (runs in the thread pool)."""
+    """Read, checksum and (given a size) preprocess the frames of one file; runs in a thread or a worker."""
 
-    def __init__(self, done: set[tuple[str, str]], size: int):
+    def __init__(self, done: set[tuple[str, str]], size: int | None):
         self.done, self.size = done, size
 
     def __call__(self, path: Path) -> list[_Item]:
@@ -138,7 +190,8 @@ class _Loader:
                 if manifest.key(source, pattern.frame) in self.done:
                     items.append(_Item(source, pattern.frame))
                     continue
-                items.append(_Item(source, pattern.frame, pattern, preprocess(pattern.data, self.size), digest))
+                image = None if self.size is None else preprocess(pattern.data, self.size)
+                items.append(_Item(source, pattern.frame, pattern, image, digest))
             return items
         except PatternReadError as exc:
             return [_Item(source, None, error=exc.reason)]

@@ -4,14 +4,16 @@ StandardScaler -> PCA -> classifier under stratified k-fold CV, seven metrics, T
 Networks are trained on one half of the labelled frames and every variant is evaluated on the
 other half (the paper's 50/50 split), so no CV fold ever scores frames the network learned from.
 Each combination writes its own JSON (temp file + rename) and is skipped when it exists, so an
-interrupted or re-submitted study resumes; :func:`run_combination` is the unit a sweep maps.
+interrupted or re-submitted study resumes; :func:`run_job` is the unit a sweep maps to workers.
 """
 from __future__ import annotations
 
 import csv
 import json
 import os
+import time
 from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -21,17 +23,33 @@ from .metrics import METRICS, cross_validate, summarise
 
 
 def run_combination(features: np.ndarray, labels: np.ndarray, classifier: str, n_components: int = 5,
-                    folds: int = 5, seed: int = 0) -> list[dict[str, Any]]:
-    """CV records of scaler -> PCA -> ``classifier`` on one feature matrix (pure: a sweep's work unit)."""
+                    folds: int = 5, seed: int = 0, tune_iter: int = 0) -> list[dict[str, Any]]:
+    """CV records of scaler -> PCA -> ``classifier`` on one feature matrix (pure: a sweep's work unit).
+
+    With ``tune_iter`` > 0 the classifier is tuned inside every training fold (nested randomized
+    search over :data:`classify.SEARCH_SPACES`), so the scores stay honest.
+    """
+    from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold
     from sklearn.pipeline import make_pipeline
 
-    from .classify import make_classifier
+    from .classify import SEARCH_SPACES, make_classifier
     from .reduce import make_reducer
 
     def model():
-        return make_pipeline(make_reducer(n_components, random_state=seed), make_classifier(classifier, random_state=seed))
+        clf = make_classifier(classifier, random_state=seed)
+        if tune_iter > 0:
+            clf = RandomizedSearchCV(clf, SEARCH_SPACES[classifier], n_iter=tune_iter, scoring="f1_macro",
+                                     cv=StratifiedKFold(3, shuffle=True, random_state=seed), random_state=seed)
+        return make_pipeline(make_reducer(n_components, random_state=seed), clf)
 
     return cross_validate(model, features, labels, k=folds, seed=seed)
+
+
+def run_job(job: dict[str, Any], folds: int = 5, seed: int = 0, tune_iter: int = 0) -> list[dict[str, Any]]:
+    """Evaluate one sweep job (a saved feature matrix and a classifier name); returns its CV records."""
+    with np.load(job["features_path"], allow_pickle=False) as matrix:
+        return run_combination(matrix["features"], matrix["labels"], job["classifier"], folds=folds, seed=seed,
+                               tune_iter=tune_iter)
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
@@ -55,46 +73,81 @@ def _features(out: Path, name: str, X_fit: np.ndarray, y_fit: np.ndarray, X_eval
     return F
 
 
-def run_study(data: str | os.PathLike, out: str | os.PathLike, featurizers: list[str], classifiers: list[str],
-              variants: list[str], folds: int = 5, size: int = 128, seed: int = 0,
-              log=print) -> Path:
-    """Run every missing combination, then write results.csv, table3.md, plots and report.md."""
-    from .datasets import group_split, read_labelled_folder, variant_indices
+def _images(data: str | os.PathLike, out: Path, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Preprocessed images (cached in OUT/features), technique labels and groups of a labelled folder."""
+    from .datasets import read_labelled_folder
     from .io import read_pattern
     from .preprocess import preprocess_batch
 
-    out = Path(out)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
     table = read_labelled_folder(data)
-    labels = np.array(table["technique"])
-    images_cache = out / "features" / "images.npy"
-    if images_cache.exists():
-        X = np.load(images_cache, allow_pickle=False)
+    cache = out / "features" / "images.npy"
+    if cache.exists():
+        X = np.load(cache, allow_pickle=False)
     else:
         X = preprocess_batch((read_pattern(p).data for p in table["path"]), size)
-        images_cache.parent.mkdir(parents=True, exist_ok=True)
-        np.save(images_cache, X)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, X)
+    return X, np.array(table["technique"]), np.array(table["group"])
+
+
+def sweep_jobs(data: str | os.PathLike, out: str | os.PathLike, featurizers: list[str], classifiers: list[str],
+               variants: list[str], size: int = 128, seed: int = 0) -> list[dict[str, Any]]:
+    """Featurize each (featurizer, variant) once into ``OUT/features/*.npz`` and list the combinations not yet run.
+
+    A combination is done when its ``OUT/runs/<featurizer>_<variant>_<classifier>.json`` exists (the
+    success marker); matrices whose combinations are all done are not featurized again.
+    """
+    from .datasets import group_split, variant_indices
+    from .features import make_featurizer
+
+    out = Path(out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    X, labels, groups = _images(data, out, size)
     y = np.array([TECHNIQUES.index(t) for t in labels])
-    fit_idx, eval_idx = group_split(labels, np.array(table["group"]), 0.5, seed)
+    fit_idx, eval_idx = group_split(labels, groups, 0.5, seed)
+    jobs = []
     for name in featurizers:
         for variant in variants:
-            idx, turns = variant_indices(labels[eval_idx], variant, seed)
             todo = [c for c in classifiers if not (out / "runs" / f"{name}_{variant}_{c}.json").exists()]
-            if not todo:
-                continue
-            if variant == "BLA":  # rotated copies are featurized on their own
-                from .features import make_featurizer
+            matrix = out / "features" / f"{name}_{variant}.npz"
+            if todo and not matrix.exists():
+                idx, turns = variant_indices(labels[eval_idx], variant, seed)
+                if variant == "BLA":  # rotated copies are featurized on their own
+                    rotated = np.stack([np.rot90(X[eval_idx][i], k) for i, k in zip(idx, turns)])
+                    params = {"seed": seed} if name.startswith("lenet") else {}
+                    F = make_featurizer(name, **params).fit(X[fit_idx], y[fit_idx]).transform(rotated)
+                else:
+                    F = _features(out, name, X[fit_idx], y[fit_idx], X[eval_idx], seed)[idx]
+                np.savez(matrix.with_suffix(".tmp.npz"), features=F, labels=y[eval_idx][idx])
+                os.replace(matrix.with_suffix(".tmp.npz"), matrix)
+            jobs += [{"featurizer": name, "variant": variant, "classifier": c, "features_path": str(matrix),
+                      "run": str(out / "runs" / f"{name}_{variant}_{c}.json")} for c in todo]
+    return jobs
 
-                rotated = np.stack([np.rot90(X[eval_idx][i], k) for i, k in zip(idx, turns)])
-                params = {"seed": seed} if name.startswith("lenet") else {}
-                F = make_featurizer(name, **params).fit(X[fit_idx], y[fit_idx]).transform(rotated)
-            else:
-                F = _features(out, name, X[fit_idx], y[fit_idx], X[eval_idx], seed)[idx]
-            for clf in todo:
-                records = run_combination(F, y[eval_idx][idx], clf, folds=folds, seed=seed)
-                _write_json_atomic(out / "runs" / f"{name}_{variant}_{clf}.json",
-                                   {"featurizer": name, "variant": variant, "classifier": clf, "folds": records})
-                log(f"{name:<11} {variant:<4} {clf:<9} kappa {summarise(records)['kappa_mean']:.4f}")
+
+JobMapper = Callable[[list[dict[str, Any]], dict[str, Any]], Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]]
+"""Maps :func:`run_job` over jobs with shared parameters, yielding (job, records) as each finishes."""
+
+
+def run_in_process(jobs: list[dict[str, Any]], params: dict[str, Any]) -> Iterator[tuple[dict[str, Any], list]]:
+    """The serial :data:`JobMapper`: every job in this process, in order."""
+    for job in jobs:
+        yield job, run_job(job, **params)
+
+
+def run_study(data: str | os.PathLike, out: str | os.PathLike, featurizers: list[str], classifiers: list[str],
+              variants: list[str], folds: int = 5, size: int = 128, seed: int = 0, tune_iter: int = 0,
+              log=print, mapper: JobMapper = run_in_process) -> Path:
+    """Run every missing combination (through ``mapper``), then write results.csv, table3.md, plots and report.md."""
+    jobs = sweep_jobs(data, out, featurizers, classifiers, variants, size=size, seed=seed)
+    start = time.perf_counter()
+    for job, records in mapper(jobs, {"folds": folds, "seed": seed, "tune_iter": tune_iter}):
+        _write_json_atomic(Path(job["run"]), {"featurizer": job["featurizer"], "variant": job["variant"],
+                                              "classifier": job["classifier"], "folds": records})
+        log(f"{job['featurizer']:<11} {job['variant']:<4} {job['classifier']:<9} "
+            f"kappa {summarise(records)['kappa_mean']:.4f}")
+    if jobs:
+        log(f"{len(jobs)} combination(s) evaluated in {time.perf_counter() - start:.1f} s")
     return write_report(out)
 
 

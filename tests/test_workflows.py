@@ -1,0 +1,205 @@
+"""Workflow files, Xi-cam operations and the dask executor: registered ops only, round trips, same results."""
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xicam.camsort import workflows
+from xicam.camsort.errors import CamsortError
+from xicam.camsort.executors import DaskExecutor, run_once
+from xicam.camsort.io import write_tiff
+from xicam.camsort.runner import run_mapped
+from xicam.camsort.simulate import simulate
+from xicam.camsort.sortjob import sort_frames
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ("sort", "gradcam", "lenet_pca_rf", "sweep")
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory) -> Path:
+    """Twelve simulated frames of all four techniques, plus one corrupt file."""
+    folder = tmp_path_factory.mktemp("frames")
+    for i in range(12):
+        technique = ("SAXS", "WAXS", "GISAXS", "GIWAXS")[i % 4]
+        write_tiff(folder / f"{technique.lower()}_{i:02d}.tif", simulate(technique, 100 + i, long_side=300).data)
+    (folder / "broken.tif").write_text("not a tiff")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def two_workers():
+    with DaskExecutor.start("local", workers=2, threads=1) as executor:
+        yield executor
+
+
+def _manifest(path: Path) -> list[tuple]:
+    """Manifest rows without the run's own folder: source, technique, probabilities, error, output name."""
+    with open(path, newline="") as fh:
+        return [(r["source"], r["technique"], *[r[k] for k in r if k.startswith("p_")], r["error"],
+                 Path(r["output"]).relative_to(path.parent).as_posix() if r["output"] else "")
+                for r in csv.DictReader(fh)]
+
+
+def test_every_operation_is_registered_and_discovered_by_xicam():
+    from xicam.camsort.operations import OPERATIONS
+    from xicam.plugins import manager
+
+    manager.collect_plugins()
+    for name, op in OPERATIONS.items():
+        found = manager.get_plugin_by_name(f"camsort_{name}", "OperationPlugin")
+        assert found is not None and found._func is op._func, name
+    categories = {op.categories[0][1] for op in OPERATIONS.values()}
+    assert {"Read", "Preprocess", "Featurize", "Reduce", "Classify", "Evaluate", "Explain"} <= categories
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_workflow_round_trips(name, tmp_path):
+    spec = workflows.load(name)
+    workflow = workflows.to_workflow(spec)
+    assert len(workflow.operations) == len(spec["operations"])
+    assert workflows.from_workflow(workflow) == spec
+    saved = workflows.dump(workflows.from_workflow(workflow), tmp_path / f"{name}.yml")
+    assert workflows.load(saved) == spec
+    assert (ROOT / "workflows" / f"{name}.yml").read_text() == workflows.resolve(name).read_text()
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("operations: {x: {op: os.system}}", "not a registered camsort operation"),
+    ("operations: {x: {op: 'xicam.camsort.io:read_pattern'}}", "not a registered camsort operation"),
+    ("operations: {x: !!python/object/apply:os.system ['true']}", "not a valid YAML workflow"),
+    ("operations: {x: {op: read_frames, params: {evil: 1}}}", "has no inputs ['evil']"),
+    ("operations: {x: {op: read_frames}}\nlinks: ['x.items -> y.items']", "undefined operation 'y'"),
+    ("operations: {x: {op: read_frames}, y: {op: preprocess_frames}}\nlinks: ['x.nope -> y.items']",
+     "has no output 'nope'"),
+    ("operations: {x: {op: read_frames}}\nimport: os", "unknown keys ['import']"),
+    ("- just a list", "a workflow file is a mapping"),
+])
+def test_bad_workflow_files_are_rejected_with_the_reason(tmp_path, text, reason):
+    path = tmp_path / "bad.yml"
+    path.write_text(text)
+    with pytest.raises(CamsortError) as err:
+        workflows.load(path)
+    assert str(path) in str(err.value) and reason in str(err.value)
+
+
+def test_set_overrides_parameters_and_rejects_unknown_nodes():
+    spec = workflows.with_params(workflows.load("sort"), ["place.mode=link", "preprocess.size=64"])
+    assert spec["operations"]["place"]["params"]["mode"] == "link"
+    assert spec["operations"]["preprocess"]["params"]["size"] == 64
+    with pytest.raises(CamsortError, match="NODE.PARAM=VALUE"):
+        workflows.with_params(spec, ["nowhere.size=3"])
+
+
+def test_sort_workflow_on_dask_equals_camsort_sort(frames, tmp_path, cnn_sorter, two_workers):
+    reference = sort_frames([frames], tmp_path / "sorted", cnn_sorter, progress=False)
+    spec = workflows.load("sort")
+    summary = run_mapped(spec, [str(frames)], tmp_path / "run", two_workers, batch_size=3, progress=False)
+    assert summary.counts == reference.counts and len(summary.errors) == 1 and "broken.tif" in summary.errors[0]
+    assert _manifest(tmp_path / "run" / "manifest.csv") == _manifest(tmp_path / "sorted" / "manifest.csv")
+    for copy in (tmp_path / "run").glob("*/*.tif"):
+        assert copy.read_bytes() == (frames / copy.name).read_bytes()
+    again = run_mapped(spec, [str(frames)], tmp_path / "run", two_workers, batch_size=3, progress=False)
+    assert again.skipped == 12 and sum(again.counts.values()) == 0  # only the broken file is retried
+
+
+def test_one_worker_gives_the_same_results_as_two(frames, tmp_path, two_workers):
+    spec = workflows.load("sort")
+    with DaskExecutor.start("local", workers=1) as one:
+        run_mapped(spec, [str(frames)], tmp_path / "one", one, batch_size=2, progress=False, mode="manifest-only")
+    run_mapped(spec, [str(frames)], tmp_path / "two", two_workers, batch_size=5, progress=False, mode="manifest-only")
+    assert _manifest(tmp_path / "one" / "manifest.csv") == _manifest(tmp_path / "two" / "manifest.csv")
+
+
+def test_a_worker_killed_mid_run_still_yields_complete_results(frames, tmp_path, two_workers):
+    spec = workflows.load("sort")
+    client = two_workers.client
+    kwargs = [{"paths": [str(p)], "out": str(tmp_path / "out"), "mode": "manifest-only"}
+              for p in sorted(frames.glob("*.tif"))]
+    pids = list(client.run(os.getpid).values())
+    results = {}
+    for i, result in two_workers.map(spec, kwargs, progress=False):
+        results[i] = result["place"]["rows"]
+        if len(results) == 1:  # a worker process dies while the other tasks are queued or running
+            os.kill(pids[0], signal.SIGKILL)
+    assert sorted(results) == list(range(len(kwargs)))
+    assert [rows[0]["source"] for _, rows in sorted(results.items())] == [str(Path(k["paths"][0]).resolve())
+                                                                         for k in kwargs]
+    client.wait_for_workers(2, timeout=60)
+    assert pids[0] not in client.run(os.getpid).values()  # the worker really died and was replaced
+
+
+def test_xicam_executor_protocol_runs_a_workflow(frames, two_workers):
+    workflow = workflows.to_workflow(workflows.load("sort"))
+    workflow.fill_kwargs(paths=[str(frames / "saxs_00.tif")], mode="manifest-only", out="unused")
+    results = workflow.execute_synchronous(executor=two_workers)
+    assert results[0]["rows"][0]["technique"] in ("SAXS", "UNSURE")
+
+
+def test_lenet_pca_rf_workflow_runs_once_and_scores(tmp_path):
+    from xicam.camsort.datasets import write_dataset
+
+    write_dataset(tmp_path / "data", 40, seed=5, size=64)
+    spec = workflows.with_params(workflows.load("lenet_pca_rf"), ["load.size=32", "evaluate.folds=2"])
+    result = run_once(spec, {"folder": str(tmp_path / "data")})
+    summary = result["evaluate"]["summary"]
+    assert 0 <= summary["accuracy_mean"] <= 1 and len(result["evaluate"]["records"]) == 2
+
+
+def test_sweep_maps_combinations_and_resumes(tmp_path, two_workers):
+    from xicam.camsort.datasets import write_dataset
+    from xicam.camsort.runner import sweep_mapper
+    from xicam.camsort.study import run_study
+
+    write_dataset(tmp_path / "data", 12, seed=6, size=96)
+    mapper = sweep_mapper(two_workers, workflows.load("sweep"), progress=False)
+    log: list[str] = []
+    run_study(tmp_path / "data", tmp_path / "out", ["hist"], ["rf", "et", "lightgbm"], ["BL"], folds=3, size=32,
+              log=log.append, mapper=mapper)
+    assert sorted(p.name for p in (tmp_path / "out" / "runs").glob("*.json")) == [
+        "hist_BL_et.json", "hist_BL_lightgbm.json", "hist_BL_rf.json"]
+    serial = tmp_path / "serial"
+    run_study(tmp_path / "data", serial, ["hist"], ["rf", "et", "lightgbm"], ["BL"], folds=3, size=32,
+              log=lambda *_: None)
+    def metrics(folder: Path) -> list[list[str]]:  # everything but the fit/predict seconds
+        return [line.split(",")[:-2] for line in (folder / "results.csv").read_text().splitlines()]
+
+    assert metrics(serial) == metrics(tmp_path / "out")
+    log.clear()
+    run_study(tmp_path / "data", tmp_path / "out", ["hist"], ["rf", "et", "lightgbm"], ["BL"], folds=3, size=32,
+              log=log.append, mapper=mapper)
+    assert log == []
+
+
+def test_slurm_dry_run_prints_the_configured_job_script(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "xicam.camsort.cli", "run", "sort", "--input", str(tmp_path),
+                          "--out", str(tmp_path / "o"), "--executor", "slurm", "--config",
+                          str(ROOT / "hpc" / "perlmutter.yaml"), "--dry-run"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    for expected in ("#SBATCH -A m0000", "#SBATCH --qos=regular", "#SBATCH --constraint=cpu", "#SBATCH -t 02:00:00",
+                     "distributed.cli.dask_worker", "export CAMSORT_THREADS=4", "source $SCRATCH/camsort/.venv"):
+        assert expected in out.stdout, expected
+    assert not (tmp_path / "o").exists()
+
+
+def test_operations_compose_a_study_graph():
+    from xicam.camsort import operations as ops
+
+    rng = np.random.default_rng(0)
+    images = rng.random((40, 32, 32), dtype=np.float32)
+    labels = np.repeat(np.arange(4), 10)
+    images += labels[:, None, None] * 0.5
+    features, _ = ops.featurize_hist()(images=images)
+    reduced, reducer = ops.reduce_features()(features=features, n_components=3)
+    classifier = ops.fit_rf()(features=reduced, labels=labels)
+    predictions, probabilities = ops.predict()(classifier=classifier, features=reducer.transform(features))
+    assert probabilities.shape == (40, 4)
+    assert ops.score_predictions()(labels=labels, predictions=predictions)["accuracy"] > 0.9

@@ -1,0 +1,94 @@
+"""``camsort run``: execute a workflow file headless over input files through an executor.
+
+A mapped workflow (``map: true``) gets the pending input files in batches, one task per batch, and
+its ``rows`` outputs become ``OUT/manifest.csv`` with exactly the resume and no-overwrite rules of
+``camsort sort`` (:class:`sortjob.SortJob`). A single-execution workflow gets the inputs at once
+and its JSON-able end outputs are written to ``OUT/result.json``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import CamsortError
+from .executors import DaskExecutor
+from .sortjob import SortJob, SortSummary
+
+
+def run_kwargs(spec: dict[str, Any], out: str | os.PathLike, model: str | None, mode: str) -> dict[str, Any]:
+    """Inputs every execution gets: OUT, the mode, the model directory and, for a model, its input size."""
+    kwargs: dict[str, Any] = {"out": str(out), "mode": mode}
+    if model:
+        from .sorter import load_cached
+
+        kwargs.update(model_dir=str(model), size=load_cached(model).size)
+    return kwargs
+
+
+def run_mapped(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, executor: DaskExecutor, *,
+               model: str | None = None, mode: str = "copy", recursive: bool = False, batch_size: int = 32,
+               progress: bool = True) -> SortSummary:
+    """Map a ``map: true`` workflow over batches of the pending files; rows go to the manifest in input order."""
+    from . import manifest
+
+    job = SortJob(inputs, out, mode=mode, recursive=recursive)
+    files = job.pending()
+    common = run_kwargs(spec, job.out, model, mode)
+    batches = [files[i:i + batch_size] for i in range(0, len(files), batch_size)]
+    kwargs_list = []
+    for batch in batches:
+        sources = {str(p.resolve()) for p in batch}
+        done = [list(k) for k in job.done if k[0] in sources]
+        kwargs_list.append({**common, spec["input"]: [str(p) for p in batch], "done": done})
+    with job:
+        for result in executor.map_ordered(spec, kwargs_list, progress, desc="batch"):
+            rows = [row for outputs in result.values() for row in outputs.get("rows", [])]
+            job.record([{k: v for k, v in row.items() if k in manifest.COLUMNS} for row in rows])
+    return job.summary
+
+
+def run_single(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, executor: DaskExecutor, *,
+               model: str | None = None, progress: bool = True) -> Path:
+    """Execute a ``map: false`` workflow once with the input(s); write its JSON-able outputs to OUT/result.json."""
+    if len(inputs) != 1:
+        raise CamsortError(f"workflow {spec['name']!r} takes one --input ({spec['input']}), got {len(inputs)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    kwargs = {**run_kwargs(spec, out.resolve(), model, "copy"), spec["input"]: str(inputs[0])}
+    (_, result), = executor.map(spec, [kwargs], progress, desc="run")
+    path = out / "result.json"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"workflow": spec["name"], "input": str(inputs[0]), "outputs": _jsonable(result)},
+                              indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values; arrays become lists, fitted models become a note of their type."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.size <= 100_000 else f"<array {value.shape} {value.dtype}>"
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return f"<{type(value).__name__}>"
+
+
+def sweep_mapper(executor: DaskExecutor, spec: dict[str, Any], progress: bool = True):
+    """A :data:`study.JobMapper` that runs each combination as one execution of the sweep workflow."""
+    def mapper(jobs: list[dict[str, Any]], params: dict[str, Any]):
+        kwargs_list = [{spec["input"]: job["features_path"], "classifier": job["classifier"], **params} for job in jobs]
+        for i, result in executor.map(spec, kwargs_list, progress, desc="combination"):
+            records = [r for outputs in result.values() for r in outputs.get("records", [])]
+            yield jobs[i], records
+
+    return mapper
