@@ -7,14 +7,17 @@ import math
 from xicam.camsort.cli import main
 
 KEYS = ("gemm_gflops", "read_per_s", "preprocess_per_s", "featurize_per_s", "featurizer_gflop_per_pattern",
-        "efficiency", "sort_per_s", "latency_ms", "camsortxs_style_per_s", "speedup")
+        "efficiency", "sort_per_s", "sort_manifest_only_per_s", "sort_10x_manifest_only_per_s",
+        "scaling_time_ratio_10x", "latency_ms", "camsortxs_style_per_s", "speedup", "dask_1_worker_per_s",
+        "dask_2_worker_per_s", "dask_speedup_2_workers", "lenet_epoch_s", "lenet_best_val_accuracy")
 
 
-def test_bench_quick_writes_every_figure(tmp_path, capsys):
+def test_bench_quick_writes_every_figure(tmp_path, capfd):
     out = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--json", str(out)]) == 0
     results = json.loads(out.read_text())
     for key in KEYS:
         assert isinstance(results[key], float) and math.isfinite(results[key]) and results[key] > 0, key
-    assert results["frames"] == 100 and results["quick"] is True
-    assert "end-to-end sort" in capsys.readouterr().out
+    assert results["frames"] == 100 and results["quick"] is True and results["scaling_frames"] == [100, 1000]
+    assert results["lenet_epochs_to_target"] is None or results["lenet_s_to_target"] > 0
+    assert "end-to-end sort" in capfd.readouterr().out

@@ -8,6 +8,7 @@ in input order. ``DaskExecutor`` also serves as an Xi-cam executor (``execute_sy
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -49,6 +50,12 @@ def load_profile(config: str | os.PathLike) -> dict[str, Any]:
     return dict(data["cluster"])  # $VARS stay literal: the job script expands them on the compute node
 
 
+def worker_env(threads: int) -> dict[str, str]:
+    """Environment that keeps a worker's classifiers, BLAS and TensorFlow to its own ``threads``."""
+    return {name: str(threads) for name in ("CAMSORT_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")} | {
+        "TF_NUM_INTEROP_THREADS": "1"}
+
+
 def slurm_cluster(config: str | os.PathLike, threads: int = 1):
     """A ``dask_jobqueue.SLURMCluster`` from a profile; workers run with ``CAMSORT_THREADS`` = cores per worker."""
     from dask_jobqueue import SLURMCluster
@@ -57,7 +64,7 @@ def slurm_cluster(config: str | os.PathLike, threads: int = 1):
     cores, processes = int(kwargs.get("cores", threads)), int(kwargs.get("processes", 1))
     per_worker = max(1, cores // max(1, processes))
     prologue = list(kwargs.pop("job_script_prologue", []))
-    prologue += [f"export CAMSORT_THREADS={per_worker}", f"export OMP_NUM_THREADS={per_worker}"]
+    prologue += [f"export {k}={v}" for k, v in worker_env(per_worker).items()]
     return SLURMCluster(job_script_prologue=prologue, **kwargs)
 
 
@@ -76,9 +83,9 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         if where == "local":
-            env = {"CAMSORT_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+            env = worker_env(threads)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
-                                   dashboard_address=None, env=env)
+                                   dashboard_address=":0", silence_logs=logging.ERROR, env=env)
         elif where == "slurm":
             if not config:
                 raise CamsortError("the slurm executor needs --config PROFILE.yaml (see hpc/)")

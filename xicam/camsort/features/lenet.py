@@ -13,6 +13,7 @@ batch-norm momentum 0.9 so that validation statistics settle within short epochs
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +108,13 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
             train = train.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
         train = train.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
         stop = keras.callbacks.EarlyStopping("val_loss", patience=self.patience, restore_best_weights=True)
+        start, elapsed = time.perf_counter(), []
+        clock = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: elapsed.append(time.perf_counter() - start))
         history = model.fit(train, validation_data=(X[va], y[va]), epochs=self.epochs, steps_per_epoch=steps,
-                            callbacks=[stop], verbose=self.verbose, shuffle=False)
+                            callbacks=[stop, clock], verbose=self.verbose, shuffle=False)
         self.model_ = model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.history_["elapsed_s"] = elapsed
         self.input_size_ = size
         self._features_model = None
         return self
