@@ -29,3 +29,11 @@ default-model: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# A real single-node Slurm + munge cluster on this machine (root; see hpc/local-slurm.sh).
+.PHONY: slurm-up slurm-down
+slurm-up:
+	bash hpc/local-slurm.sh up
+
+slurm-down:
+	bash hpc/local-slurm.sh down

@@ -83,9 +83,14 @@ def _jsonable(value: Any) -> Any:
     return f"<{type(value).__name__}>"
 
 
+SLOWEST_FIRST = ("catboost", "xgboost", "lightgbm", "et", "rf")
+"""Classifiers by typical fit time on this study's matrices, slowest first."""
+
+
 def sweep_mapper(executor: DaskExecutor, spec: dict[str, Any], progress: bool = True):
     """A :data:`study.JobMapper` that runs each combination as one execution of the sweep workflow."""
     def mapper(jobs: list[dict[str, Any]], params: dict[str, Any]):
+        jobs = sorted(jobs, key=lambda job: SLOWEST_FIRST.index(job["classifier"]))  # long tasks first: short tail
         kwargs_list = [{spec["input"]: job["features_path"], "classifier": job["classifier"], **params} for job in jobs]
         for i, result in executor.map(spec, kwargs_list, progress, desc="combination"):
             records = [r for outputs in result.values() for r in outputs.get("records", [])]
