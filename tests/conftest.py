@@ -36,3 +36,15 @@ def cnn_sorter():
     from xicam.camsort.sorter import load_cached
 
     return load_cached(None)
+
+
+def write_simulated_frames(folder: Path, n: int, seed: int, long_side: int) -> Path:
+    """``n`` simulated TIFFs cycling through the four techniques (named ``<technique>_<i>.tif``)."""
+    from xicam.camsort import TECHNIQUES
+    from xicam.camsort.io import write_tiff
+    from xicam.camsort.simulate import simulate
+
+    for i in range(n):
+        technique = TECHNIQUES[i % 4]
+        write_tiff(folder / f"{technique.lower()}_{i:02d}.tif", simulate(technique, seed + i, long_side=long_side).data)
+    return folder

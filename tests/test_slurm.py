@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from xicam.camsort.io import write_tiff
-from xicam.camsort.simulate import simulate
+from conftest import write_simulated_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "hpc" / "local.yaml"
@@ -60,11 +59,7 @@ def _finished_jobs() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("slurm_frames")
-    for i in range(16):
-        technique = ("SAXS", "WAXS", "GISAXS", "GIWAXS")[i % 4]
-        write_tiff(folder / f"{technique.lower()}_{i:02d}.tif", simulate(technique, 300 + i, long_side=400).data)
-    return folder
+    return write_simulated_frames(tmp_path_factory.mktemp("slurm_frames"), 16, seed=300, long_side=400)
 
 
 def _camsort(*args: str) -> subprocess.CompletedProcess:

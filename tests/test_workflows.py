@@ -14,10 +14,10 @@ import pytest
 from xicam.camsort import workflows
 from xicam.camsort.errors import CamsortError
 from xicam.camsort.executors import DaskExecutor, run_once
-from xicam.camsort.io import write_tiff
 from xicam.camsort.runner import run_mapped
-from xicam.camsort.simulate import simulate
 from xicam.camsort.sortjob import sort_frames
+
+from conftest import write_simulated_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("sort", "gradcam", "lenet_pca_rf", "sweep")
@@ -26,10 +26,7 @@ SHIPPED = ("sort", "gradcam", "lenet_pca_rf", "sweep")
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory) -> Path:
     """Twelve simulated frames of all four techniques, plus one corrupt file."""
-    folder = tmp_path_factory.mktemp("frames")
-    for i in range(12):
-        technique = ("SAXS", "WAXS", "GISAXS", "GIWAXS")[i % 4]
-        write_tiff(folder / f"{technique.lower()}_{i:02d}.tif", simulate(technique, 100 + i, long_side=300).data)
+    folder = write_simulated_frames(tmp_path_factory.mktemp("frames"), 12, seed=100, long_side=300)
     (folder / "broken.tif").write_text("not a tiff")
     return folder
 

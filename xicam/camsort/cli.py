@@ -537,6 +537,22 @@ def _cmd_gradcam(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed == len(args.files) else EXIT_PARTIAL
 
 
+def _add_gui(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gui", help="open Xi-cam with the CamSort plugin (or save a screenshot of it and exit)")
+    p.add_argument("files", nargs="*", help="frames and/or folders to load at start")
+    p.add_argument("--model", help="model directory (default: the model shipped with camsort)")
+    p.add_argument("--screenshot", metavar="PNG", help="render offscreen, wait for the predictions, save PNG, exit")
+    p.add_argument("--select", type=int, default=0, metavar="N", help="table row shown in the screenshot (default 0)")
+    p.set_defaults(func=_cmd_gui)
+
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    from . import compat  # noqa: F401  (before Xi-cam: Python 3.11 / numpy 2 aliases)
+    from .gui.app import run
+
+    return run(args.files, model_dir=args.model, screenshot=args.screenshot, select=args.select)
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_info,
     _add_simulate,
@@ -555,6 +571,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_sweep,
     _add_bench,
     _add_demo,
+    _add_gui,
 ]
 
 

@@ -1,0 +1,271 @@
+"""The CamSort Xi-cam GUI: found by Xi-cam, predicts off the GUI thread, shows, filters, exports, never crashes.
+
+One Xi-cam main window serves the module (as `camsort gui` builds it); each test starts from an
+empty Sort stage. Frames are simulated at a binned size so the whole file runs in well under a minute.
+"""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xicam.camsort import CLASSES, UNSURE
+from xicam.camsort.io import read_pattern, write_tiff
+from xicam.camsort.preprocess import preprocess
+from xicam.camsort.simulate import simulate
+
+pytest.importorskip("pytestqt")
+pytestmark = pytest.mark.gui
+
+WAIT_MS = 120_000
+TECHNIQUES_OF_BATCH = ("SAXS", "WAXS", "GISAXS", "GIWAXS", "SAXS", "GIWAXS")
+
+
+@pytest.fixture(scope="module")
+def xicam(qapp):
+    """Xi-cam's main window with every installed plugin collected and CamSort selected; and the plugin."""
+    from xicam.camsort.gui.app import main_window, settle
+
+    window, plugin = main_window()
+    window.resize(1400, 900)
+    window.show()
+    settle(0.5)  # Xi-cam's own start-up events (its toolbar animations, deferred layouts) run here, not in a test
+    yield window, plugin
+    plugin.sort_stage.shutdown()
+    window.close()
+
+
+@pytest.fixture
+def stage(xicam, qtbot):
+    """The plugin's Sort stage, emptied before and after the test."""
+    stage = xicam[1].sort_stage
+    stage.clear()
+    yield stage
+    stage.cancel()
+    qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
+    stage.clear()
+    stage.table.set_filter("All outcomes")
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> list[Path]:
+    """Six simulated frames (int32 TIFFs with their simulator header) and a corrupt 'bad.tif' last.
+
+    The first (SAXS) frame's header claims a grazing incidence angle, as a stale header would.
+    """
+    folder = tmp_path_factory.mktemp("batch")
+    paths = []
+    for i, technique in enumerate(TECHNIQUES_OF_BATCH):
+        pattern = simulate(technique, 100 + i, long_side=256)
+        paths.append(folder / f"{i}_{technique.lower()}.tif")
+        header = {**pattern.metadata, **({"incidence_angle": 0.3} if i == 0 else {})}
+        write_tiff(paths[-1], pattern.data.astype(np.int32), header)
+    bad = folder / "bad.tif"
+    bad.write_text("this is not a detector frame\n")
+    return [*paths, bad]
+
+
+def _load(stage, qtbot, paths) -> list:
+    stage.add_paths([str(p) for p in paths])
+    qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
+    return stage.results.rows
+
+
+def _pixels(widget) -> np.ndarray:
+    from qtpy.QtGui import QImage
+
+    image = widget.grab().toImage().convertToFormat(QImage.Format_RGB32)
+    bits = image.constBits()
+    bits.setsize(image.byteCount())
+    return np.frombuffer(bits, np.uint8).reshape(image.height(), image.bytesPerLine()).copy()
+
+
+def test_xicam_discovers_the_plugin_and_shows_its_sort_stage(xicam):
+    from xicam.plugins import manager
+
+    from xicam.camsort.gui import CamSortPlugin
+
+    window, plugin = xicam
+    assert isinstance(manager.get_plugin_by_name("camsort", "GUIPlugin"), CamSortPlugin)
+    assert plugin in manager.get_plugins_of_type("GUIPlugin") and plugin.name == "CamSort"
+    nodes = window.pluginmodewidget._nodes  # the main window's plugin/stage list (its toolbar)
+    plugin_node = next(n for n in nodes if n.object is plugin)
+    assert [child.name for child in plugin_node.children] == ["Sort"]
+    assert any(n.name == "Sort" and n.object is plugin.stages["Sort"] for n in nodes)
+    stage = plugin.sort_stage
+    assert window.currentGUIPlugin is plugin
+    assert window.centralWidget().currentWidget() is stage.view
+    assert window.leftwidget.widget() is stage.loader and window.rightwidget.widget() is stage.panel
+    assert window.bottomwidget.widget() is stage.table
+    from xicam.camsort.gui.workflow import parameter
+    from xicam.camsort.workflows import load
+
+    shipped = load("sort")  # the workflow panel shows camsort's shipped sort workflow, as an Xi-cam Workflow
+    assert stage.editor.workflow is stage.workflow and stage.workflow.name == shipped["name"]
+    assert len(stage.workflow.operations) == len(shipped["operations"]) == stage.editor.workflowview.model().rowCount()
+    assert parameter(stage.workflow, "model_dir") is None and parameter(stage.workflow, "mode") == "copy"
+
+
+def test_real_frames_fill_the_table_with_the_cores_predictions(stage, qtbot, real_frames, cnn_sorter):
+    rows = _load(stage, qtbot, real_frames.values())
+    assert len(rows) == 4 and not any(r.error for r in rows)
+    for row in rows:
+        image = preprocess(read_pattern(row.source).data, cnn_sorter.size)
+        expected = cnn_sorter.decide(image[None])[0]
+        assert row.label == expected["label"] and np.allclose(row.probabilities, expected["probabilities"])
+        assert row.cam is not None and row.cam.shape == (cnn_sorter.size,) * 2
+    assert stage.loader.progress.value() == stage.loader.progress.maximum() == 4
+    assert stage.panel.label.text() == rows[0].label.replace("_", " ")  # the first row is shown at once
+
+
+def test_batch_with_a_corrupt_file_gets_an_error_row_not_a_crash(stage, qtbot, batch, monkeypatch):
+    from xicam.camsort.gui import worker
+
+    threads = []
+    predict_files = worker.predict_files
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return predict_files(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "predict_files", spy)
+    rows = _load(stage, qtbot, batch)
+    assert threads and all(t is not threading.main_thread() for t in threads)  # predicted off the GUI thread
+    assert [Path(r.source).name for r in rows] == [p.name for p in batch]
+    good, bad = rows[:-1], rows[-1]
+    assert all(r.label in (*CLASSES, UNSURE) and not r.error for r in good)
+    assert bad.label == "ERROR" and "not a TIFF file" in bad.error
+    table = stage.table.view.model()
+    note = table.index(len(rows) - 1, 4).data()
+    assert note == bad.error and "\n" not in note
+    stage.select(len(rows) - 1)
+    assert stage.panel.label.text() == "ERROR" and bad.error in stage.panel.detail.text()
+    assert stage.view.image_view.image is None and "not a TIFF file" in stage.view.title.text()
+    assert "; 1 error(s)" in stage.loader.status.text()
+
+
+def test_header_contradictions_are_shown(stage, qtbot, batch):
+    from xicam.camsort.metadata_check import check_metadata
+
+    rows = _load(stage, qtbot, batch[:2])
+    for row in rows:
+        assert row.check == check_metadata(read_pattern(row.source).metadata, row.label)
+    stage.select(0)
+    text = stage.panel.check.text()
+    if rows[0].label in ("SAXS", "WAXS"):
+        assert "The header disagrees" in text and "grazing incidence" in text
+    else:
+        assert "Consistent with the header" in text
+    stage.select(1)
+    assert "no incidence angle or distance" in stage.panel.check.text()
+
+
+def test_selecting_a_row_shows_its_frame_and_cam_and_the_overlay_toggles(stage, qtbot, batch):
+    from xicam.camsort.gui.imaging import cam_placement, log_image
+
+    rows = _load(stage, qtbot, batch[:3])
+    stage.select(2)
+    row = rows[2]
+    view = stage.view
+    assert np.array_equal(view.image_view.image, log_image(read_pattern(row.source).data))
+    crop, _ = cam_placement(row.cam, row.shape)
+    assert np.array_equal(view.cam_item.image, crop)
+    assert stage.panel.label.text() == row.label.replace("_", " ")
+    assert stage.panel.bars[row.top].value() == round(row.p_top * 1000)
+
+    view.set_overlay(False)
+    without = _pixels(view.image_view)
+    view.set_overlay(True)
+    with_cam = _pixels(view.image_view)
+    assert np.abs(with_cam.astype(int) - without).sum() > 1000
+    view.opacity.setValue(10)
+    assert not np.array_equal(_pixels(view.image_view), with_cam)
+
+
+def test_filter_shows_only_one_technique(stage, qtbot, batch):
+    rows = _load(stage, qtbot, batch)
+    label = rows[0].label
+    stage.table.set_filter(label)
+    shown = stage.table.visible_rows()
+    assert shown and all(r.label == label for r in shown)
+    assert len(shown) == sum(r.label == label for r in rows) < len(rows)
+    stage.table.set_filter("ERROR")
+    assert [r.error != "" for r in stage.table.visible_rows()] == [True]
+    stage.table.set_filter("All outcomes")
+    assert len(stage.table.visible_rows()) == len(rows)
+
+
+def test_export_copies_files_byte_identical_with_a_manifest(stage, qtbot, batch, tmp_path):
+    rows = _load(stage, qtbot, batch)
+    out = tmp_path / "sorted"
+    with qtbot.waitSignal(stage.sigExported, timeout=WAIT_MS) as exported:
+        stage.export_to(str(out))
+    summary = exported.args[0]
+    assert summary.sorted == len(batch) - 1 and len(summary.errors) == 1
+    for row in rows[:-1]:
+        copy = out / row.label / Path(row.source).name
+        assert copy.read_bytes() == Path(row.source).read_bytes()
+    with open(out / "manifest.csv", newline="") as fh:
+        manifest = {Path(r["source"]).name: r for r in csv.DictReader(fh)}
+    assert {name: r["technique"] for name, r in manifest.items()} == {Path(r.source).name: r.label for r in rows}
+    assert "not a TIFF file" in manifest["bad.tif"]["error"]
+    assert "Exported" in stage.loader.status.text()
+    from xicam.camsort.gui.workflow import parameter
+
+    assert parameter(stage.workflow, "out") == str(out)  # the workflow panel shows where the frames went
+
+
+def test_cancel_stops_the_prediction_and_run_workflow_resumes(stage, qtbot, batch, tmp_path):
+    many = []
+    for i in range(5):  # 30 files: four batches of 8
+        for path in batch[:-1]:
+            many.append(tmp_path / f"{i}_{path.name}")
+            many[-1].write_bytes(path.read_bytes())
+    with qtbot.waitSignal(stage.results.rowsInserted, timeout=WAIT_MS):
+        stage.add_paths([str(p) for p in many])
+    stage.loader.cancel.click()
+    qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
+    assert 0 < len(stage.results.rows) < len(many)
+    assert stage.loader.status.text().startswith("Cancelled")
+    run = stage.editor.workflow_widget.run_button  # Xi-cam's "Run Workflow" predicts the whole batch again
+    assert not run.isChecked()
+    run.click()
+    assert stage.busy and run.isChecked()
+    qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
+    assert len(stage.results.rows) == len(many) and not run.isChecked()
+
+
+def test_a_folder_that_is_not_a_model_is_reported_not_fatal(stage, qtbot, batch, tmp_path):
+    _load(stage, qtbot, batch[:1])
+    stage.set_model(str(tmp_path))
+    qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
+    assert "no camsort model here" in stage.loader.status.text() and not stage.results.rows
+    stage.set_model(None)
+    qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
+    assert len(stage.results.rows) == 1
+
+
+def test_cam_placement_maps_the_letterboxed_square_onto_the_frame():
+    from xicam.camsort.gui.imaging import cam_placement
+
+    cam = np.arange(128 * 128, dtype=np.float32).reshape(128, 128)
+    crop, (x, y, width, height) = cam_placement(cam, (1043, 981))
+    scale = 1043 / 128
+    assert crop.shape[0] == 128 and crop.shape[1] in (121, 122, 123)
+    assert y == 0 and height == pytest.approx(1043)
+    assert -scale < x <= 0 and 981 <= x + width < 981 + scale
+    assert np.array_equal(crop, cam[:, 3:3 + crop.shape[1]])
+
+
+def test_camsort_gui_screenshot_runs_xicam_offscreen(batch, tmp_path):
+    png = tmp_path / "shot.png"
+    exe = Path(sys.executable).parent / "camsort"
+    out = subprocess.run([str(exe), "gui", str(batch[0]), str(batch[-1]), "--screenshot", str(png), "--select", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 50_000

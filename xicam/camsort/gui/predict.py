@@ -1,0 +1,61 @@
+"""Predict a batch of files into table rows (Qt-free; the worker thread calls it).
+
+Files are read and preprocessed by the same loader ``camsort sort`` uses, so a file the GUI shows
+as an error is exactly one the sort job would record as an error, with the same reason.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .. import CLASSES
+from ..errors import CamsortError
+from ..gradcam import gradcam, keras_model_of
+from ..metadata_check import check_metadata
+from ..sortjob import load_items, stack_images
+from .records import FrameResult
+
+
+def cam_model(sorter: Any) -> Any | None:
+    """The sorter's CNN for Grad-CAM, or None when its featurizer is not a CNN."""
+    try:
+        return keras_model_of(sorter)
+    except CamsortError:
+        return None
+
+
+def predict_files(sorter: Any, paths: Iterable[str | os.PathLike], model: Any | None = None) -> list[FrameResult]:
+    """One row per frame of ``paths`` (one error row per unreadable file), in file order.
+
+    ``model`` is the sorter's CNN (see :func:`cam_model`): given, each row carries the Grad-CAM
+    of its most probable class.
+    """
+    items = load_items(paths, size=sorter.size)
+    images = stack_images(items)
+    decisions = sorter.decide(images) if len(images) else []
+    cams = _cams(sorter, model, images, decisions)
+    readable = iter(zip(decisions, cams))
+    rows = []
+    for item in items:
+        if item.error:
+            rows.append(FrameResult(item.source, item.frame, error=item.error))
+            continue
+        decision, cam = next(readable)
+        metadata = item.pattern.metadata
+        rows.append(FrameResult(
+            item.source, item.frame, label=decision["label"], top=decision["top"],
+            probabilities=tuple(decision["probabilities"]), confidence=decision["confidence"],
+            metadata=metadata, shape=item.pattern.shape, check=check_metadata(metadata, decision["label"]),
+            cam=cam))
+    return rows
+
+
+def _cams(sorter: Any, model: Any | None, images: np.ndarray, decisions: list[dict]) -> list[np.ndarray | None]:
+    """Grad-CAM of each image's most probable class, or Nones without a CNN."""
+    if model is None or not len(images):
+        return [None] * len(decisions)
+    classes = np.array([CLASSES.index(d["top"]) for d in decisions])
+    return list(gradcam(model, sorter.featurizer.network_input(images), classes))

@@ -1,0 +1,138 @@
+"""The right of the Sort stage: the outcome in large type, a bar per class, and the header."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QFont
+from qtpy.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QLabel, QProgressBar,
+                            QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from .. import CLASSES, UNSURE
+from ..metadata_check import geometry_hints
+from .palette import color
+from .records import FrameResult
+
+BAR_STEPS = 1000
+
+
+class PredictionPanel(QWidget):
+    """What the model decided about the selected frame, why it might be unsure, and what the header says."""
+
+    def __init__(self):
+        super().__init__()
+        self.setMinimumWidth(340)
+        self.file = QLabel()
+        self.file.setWordWrap(True)
+        self.label = QLabel("—")
+        self.label.setAlignment(Qt.AlignCenter)
+        font = QFont()
+        font.setPointSize(30)
+        font.setBold(True)
+        self.label.setFont(font)
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        detail_font = QFont()
+        detail_font.setPointSize(12)
+        self.detail.setFont(detail_font)
+        self.detail.setAlignment(Qt.AlignCenter)
+        self.check = QLabel()
+        self.check.setWordWrap(True)
+
+        bars = QGridLayout()
+        self.bars: dict[str, QProgressBar] = {}
+        for row, name in enumerate(CLASSES):
+            bars.addWidget(QLabel(name.replace("_", " ")), row, 0)
+            bar = QProgressBar()
+            bar.setRange(0, BAR_STEPS)
+            bar.setTextVisible(True)
+            bar.setAlignment(Qt.AlignCenter)
+            bar.setFixedHeight(24)
+            bars.addWidget(bar, row, 1)
+            self.bars[name] = bar
+
+        self.metadata = QTableWidget(0, 2)
+        self.metadata.setHorizontalHeaderLabels(["Header key", "Value"])
+        self.metadata.verticalHeader().hide()
+        self.metadata.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.metadata.horizontalHeader().resizeSection(0, 150)
+        self.metadata.horizontalHeader().setStretchLastSection(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.file)
+        layout.addWidget(self.label)
+        layout.addWidget(self.detail)
+        layout.addWidget(_rule())
+        layout.addWidget(_heading("Class probabilities (calibrated)"))
+        layout.addLayout(bars)
+        layout.addWidget(_rule())
+        layout.addWidget(_heading("Header check"))
+        layout.addWidget(self.check)
+        layout.addWidget(_heading("Header metadata"))
+        layout.addWidget(self.metadata, 1)
+        self.threshold: float | None = None
+        self.show_result(None)
+
+    def show_result(self, row: FrameResult | None) -> None:
+        """Fill the panel for one row (None: nothing selected)."""
+        self.file.setText("" if row is None else f"<b>{row.name}</b><br><small>{row.source}</small>")
+        label = "—" if row is None else row.label
+        self.label.setText(label.replace("_", " "))
+        self.label.setStyleSheet(f"color: {color(label)};")
+        self.detail.setText(self._detail(row))
+        for name, bar in self.bars.items():
+            p = 0.0 if row is None else row.probability(name)
+            bar.setValue(round(p * BAR_STEPS))
+            bar.setFormat(f"{p:.1%}")
+            top = row is not None and not row.error and name == row.top
+            bar.setStyleSheet(f"QProgressBar::chunk {{ background: {color(name)}; }}"
+                              + ("QProgressBar { font-weight: bold; }" if top else ""))
+        self._show_check(row)
+        self._show_metadata({} if row is None else row.metadata)
+
+    def _detail(self, row: FrameResult | None) -> str:
+        if row is None:
+            return "Select a frame in the table."
+        if row.error:
+            return f"Not sorted: {row.error}"
+        if row.label == UNSURE:
+            limit = "" if self.threshold is None else f" (below the model's threshold of {self.threshold:.0%})"
+            return f"Abstains: best guess <b>{row.top}</b> at {row.p_top:.0%}{limit}"
+        return f"{row.confidence.capitalize()} confidence: p = {row.p_top:.2f}"
+
+    def _show_check(self, row: FrameResult | None) -> None:
+        hints = {} if row is None else geometry_hints(row.metadata)
+        if row is None or row.error:
+            text, style = "", ""
+        elif row.check:
+            text, style = f"⚠ The header disagrees: {row.check}.", "background: #fff3cd; color: #7a5a00; padding: 4px;"
+        elif hints:
+            found = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in hints.items())
+            text, style = f"✓ Consistent with the header ({found}).", "color: #2e7d32;"
+        else:
+            text, style = "The header holds no incidence angle or distance to check against.", "color: #666;"
+        self.check.setText(text)
+        self.check.setStyleSheet(style)
+
+    def _show_metadata(self, metadata: dict[str, Any]) -> None:
+        keys = sorted(metadata, key=str.lower)
+        self.metadata.setRowCount(len(keys))
+        for i, key in enumerate(keys):
+            value = metadata[key]
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            self.metadata.setItem(i, 0, QTableWidgetItem(str(key)))
+            item = QTableWidgetItem(text if len(text) <= 200 else text[:197] + "...")
+            item.setToolTip(text[:2000])
+            self.metadata.setItem(i, 1, item)
+
+
+def _heading(text: str) -> QLabel:
+    return QLabel(f"<b>{text}</b>")
+
+
+def _rule() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.HLine)
+    line.setFrameShadow(QFrame.Sunken)
+    return line

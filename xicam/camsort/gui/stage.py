@@ -1,0 +1,233 @@
+"""The Sort stage: its widgets, the loaded files, and the threads that predict and export them."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from qtpy.QtCore import QObject, Signal
+from qtpy.QtWidgets import QApplication
+from xicam.gui.widgets.linearworkfloweditor import WorkflowEditor
+from xicam.plugins.guiplugin import GUILayout, PanelState
+
+from ..errors import CamsortError
+from ..io import frame_paths, read_pattern
+from .loader import LoaderPanel
+from .prediction_panel import PredictionPanel
+from .records import FrameResult
+from .table import BatchTable, ResultsModel
+from .view import PatternView
+from .worker import ExportWorker, PredictionWorker
+from .workflow import parameter, sort_workflow
+
+
+class SortStage(QObject):
+    """Centre: the frame and its Grad-CAM; right: the prediction; bottom: the batch; left: loader and workflow.
+
+    Files are predicted by one :class:`PredictionWorker` at a time; files added meanwhile wait for
+    the next. ``layout`` is the stage's :class:`GUILayout` for Xi-cam's main window.
+    """
+
+    sigExported = Signal(object)
+    """An export finished: the :class:`~xicam.camsort.sortjob.SortSummary`."""
+
+    def __init__(self):
+        super().__init__()
+        self.results = ResultsModel()
+        self.table = BatchTable(self.results)
+        self.view = PatternView()
+        self.panel = PredictionPanel()
+        self.workflow = sort_workflow()
+        self.editor = WorkflowEditor(self.workflow)
+        self.loader = LoaderPanel(self.editor)
+        self.layout = GUILayout(self.view, left=self.loader, right=self.panel, bottom=self.table,
+                                lefttop=PanelState.Disabled)
+        self.files: list[str] = []
+        self._queue: list[str] = []
+        self._worker: PredictionWorker | None = None
+        self._exporter: ExportWorker | None = None
+        self._predicted = 0
+
+        self.loader.sigAddPaths.connect(self.add_paths)
+        self.loader.sigClear.connect(self.clear)
+        self.loader.sigModel.connect(self.set_model)
+        self.loader.sigCancel.connect(self.cancel)
+        self.loader.sigExport.connect(self.export_to)
+        self.table.sigSelected.connect(self.show_row)
+        run = self.editor.workflow_widget  # Xi-cam's "Run Workflow" button: this workflow over the whole batch
+        run.sigRunWorkflow.disconnect(self.editor.run_workflow)
+        run.sigRunWorkflow.connect(self._run_clicked)
+        run.autorun_checkbox.hide()
+        classify = next(i for i, op in enumerate(self.workflow.operations) if "model_dir" in op.input_names)
+        self.editor.workflowview.setCurrentIndex(self.editor.workflowview.model().index(classify, 0))
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    # -- loading and predicting -----------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """True while files are being (or waiting to be) predicted."""
+        return self._worker is not None or bool(self._queue)
+
+    def add_paths(self, paths: Iterable[str | os.PathLike]) -> None:
+        """Load files and folders (a folder adds its frame files); new files are predicted in the background."""
+        new = list(dict.fromkeys(str(p.resolve()) for p in frame_paths(list(paths))))
+        new = [p for p in new if p not in self.files]
+        self.files += new
+        self._queue += new
+        self.loader.export.setEnabled(bool(self.files))
+        self._start_next()
+
+    def set_model(self, model_dir: str | None) -> None:
+        """Predict with another model (None: the shipped one): every loaded file is predicted again."""
+        self.loader.show_model(model_dir)
+        if model_dir != parameter(self.workflow, "model_dir"):
+            self.workflow.fill_kwargs(model_dir=model_dir or "")
+            self.rerun()
+
+    def rerun(self) -> None:
+        """Predict every loaded file again with the workflow's current model."""
+        self._stop()
+        self.results.clear()
+        self._queue = list(self.files)
+        self._start_next()
+
+    def cancel(self) -> None:
+        """Stop predicting: files not yet done stay loaded, without a row (Run Workflow predicts them)."""
+        if self._worker is not None:
+            self.loader.status.setText(f"Cancelled: {self._predicted} of {len(self.files)} file(s) predicted.")
+        self._stop()
+
+    def clear(self) -> None:
+        """Unload everything."""
+        self._stop()
+        self.files = []
+        self.results.clear()
+        self.view.clear()
+        self.panel.show_result(None)
+        self.loader.export.setEnabled(False)
+        self.loader.set_running(0, 0)
+        self.loader.status.setText("No frames loaded.")
+
+    def shutdown(self) -> None:
+        """Stop the threads before the application quits (a running QThread must not be destroyed)."""
+        if self._worker is not None:
+            self._worker.cancel()
+            self._worker.wait()
+        if self._exporter is not None:
+            self._exporter.wait()
+
+    def _run_clicked(self, checked: bool) -> None:
+        if checked:
+            self.rerun()
+        else:
+            self.cancel()
+
+    def _stop(self) -> None:
+        self._queue = []
+        if self._worker is not None:
+            self._worker.cancel()
+            self._set_run_button(False)
+
+    def _start_next(self) -> None:
+        if self._worker is not None or not self._queue:
+            return
+        self._predicted = len({row.source for row in self.results.rows})
+        worker = PredictionWorker(self._queue, parameter(self.workflow, "model_dir"))
+        self._queue = []
+        worker.sigModel.connect(self._on_model)  # bound slots of this GUI-thread object: queued, run here
+        worker.sigResults.connect(self._on_results)
+        worker.sigProgress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self.loader.set_running(self._predicted, len(self.files))
+        self.loader.status.setText(f"Predicting {len(worker.paths)} file(s)…")
+        self._set_run_button(True)
+        worker.start()
+
+    def _on_model(self, sorter: Any) -> None:
+        self.workflow.fill_kwargs(size=sorter.size)
+        self.panel.threshold = sorter.threshold
+        info = sorter.info
+        self.loader.model_info.setText(
+            f"<small>{info.get('featurizer', type(sorter.featurizer).__name__)} → PCA({info.get('n_components', '?')})"
+            f" → {sorter.classifier_name}; {sorter.size}² px input; abstains (UNSURE) below "
+            f"p = {sorter.threshold:.2f}</small>")
+
+    def _on_results(self, rows: list[FrameResult]) -> None:
+        if self.sender().cancelled:
+            return
+        first = not self.results.rows
+        self.results.append(rows)
+        if first and self.table.visible_rows():
+            self.table.select(0)
+
+    def _on_progress(self, done: int, _total: int) -> None:
+        if not self.sender().cancelled:
+            self.loader.set_running(self._predicted + done, len(self.files))
+
+    def _on_finished(self) -> None:
+        worker = self.sender()
+        if worker is not self._worker:
+            return
+        self._worker = None
+        if worker.error:
+            self.loader.status.setText(f"Prediction stopped: {worker.error}")
+        elif not worker.cancelled:
+            rows = self.results.rows
+            self.loader.status.setText(f"{len(rows)} frame(s) from {len(self.files)} file(s); "
+                                       f"{sum(1 for r in rows if r.error)} error(s).")
+        self.loader.cancel.setEnabled(False)
+        self._start_next()
+        if self._worker is None:
+            self._set_run_button(False)
+
+    def _set_run_button(self, running: bool) -> None:
+        self.editor.workflow_widget.run_button.setChecked(running)
+
+    # -- showing a row --------------------------------------------------------------------
+    def select(self, n: int) -> None:
+        """Select (and show) the n-th row of the table as filtered."""
+        self.table.select(n)
+
+    def show_row(self, row: FrameResult) -> None:
+        """Show one row: its frame and CAM in the centre, its prediction on the right."""
+        self.panel.show_result(row)
+        if row.error:
+            self.view.clear(f"{row.name}: {row.error}")
+            return
+        try:
+            data = read_pattern(row.source, frame=row.frame).data
+        except CamsortError as exc:  # changed or removed since it was predicted
+            self.view.clear(str(exc))
+            return
+        cam = f" · Grad-CAM of {row.top}" if row.cam is not None else ""
+        self.view.show_frame(data, row.cam, f"{row.name}  —  {row.label}{cam}")
+
+    # -- export ---------------------------------------------------------------------------
+    def export_to(self, folder: str | os.PathLike) -> None:
+        """Sort the loaded files into ``folder/<TECHNIQUE>/`` with a manifest, in a thread (``camsort sort``'s job).
+
+        Files are copied unless the workflow's Place frames ``mode`` says otherwise.
+        """
+        if self._exporter is not None or not self.files:
+            return
+        self.workflow.fill_kwargs(out=str(folder))
+        exporter = ExportWorker(self.files, folder, parameter(self.workflow, "model_dir"),
+                                parameter(self.workflow, "mode", "copy"))
+        exporter.finished.connect(self._on_exported)
+        self._exporter = exporter
+        self.loader.export.setEnabled(False)
+        self.loader.status.setText(f"Exporting {len(self.files)} file(s) to {folder}…")
+        exporter.start()
+
+    def _on_exported(self) -> None:
+        exporter, self._exporter = self._exporter, None
+        self.loader.export.setEnabled(bool(self.files))
+        if exporter.error:
+            self.loader.status.setText(f"Export failed: {exporter.error}")
+            return
+        summary = exporter.summary
+        self.loader.status.setText(f"Exported: {summary.lines()[0]}. Manifest: {summary.manifest}")
+        self.sigExported.emit(summary)

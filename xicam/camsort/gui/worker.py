@@ -1,0 +1,93 @@
+"""Background threads of the Sort stage: prediction (cancellable, streaming) and export.
+
+Both load the model in their own thread (the first load takes seconds) and report through Qt
+signals, which Qt queues to the GUI thread; a failure is kept in ``error`` for whoever handles
+``finished``. Neither lets an exception escape ``run``: PyQt5 aborts the whole process on an
+exception that leaves a QThread.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from qtpy.QtCore import QThread, Signal
+
+from ..sorter import load_cached
+from ..sortjob import SortSummary, sort_frames
+from .predict import cam_model, predict_files
+from .records import FrameResult
+
+
+class PredictionWorker(QThread):
+    """Predict files in batches of ``batch_size`` files; each batch's rows are emitted as they finish.
+
+    :meth:`cancel` stops the worker before its next batch (the batch in flight is discarded).
+    """
+
+    sigModel = Signal(object)
+    """The loaded :class:`~xicam.camsort.sorter.Sorter`, once, before any result."""
+    sigResults = Signal(object)
+    """A list of :class:`FrameResult` for one batch of files."""
+    sigProgress = Signal(int, int)
+    """Files done, files in total."""
+
+    def __init__(self, paths: Iterable[str | os.PathLike], model_dir: str | None, batch_size: int = 8):
+        super().__init__()
+        self.paths = [str(p) for p in paths]
+        self.model_dir, self.batch_size = model_dir, batch_size
+        self.error: str | None = None
+        """Why the worker stopped early (a model folder that is not a camsort model, ...)."""
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the worker to stop before its next batch; returns at once."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self) -> None:
+        try:
+            sorter = load_cached(self.model_dir)
+            self.sigModel.emit(sorter)
+            model = cam_model(sorter)
+            total = len(self.paths)
+            for start in range(0, total, self.batch_size):
+                if self.cancelled:
+                    return
+                batch = self.paths[start:start + self.batch_size]
+                try:
+                    rows = predict_files(sorter, batch, model)
+                except Exception as exc:  # a model that fails on some input: those rows are errors, go on
+                    rows = [FrameResult(path, error=f"prediction failed ({type(exc).__name__}: {exc})")
+                            for path in batch]
+                if self.cancelled:
+                    return
+                self.sigResults.emit(rows)
+                self.sigProgress.emit(start + len(batch), total)
+        except Exception as exc:  # e.g. a model folder that is not a camsort model
+            self.error = str(exc)
+
+
+class ExportWorker(QThread):
+    """Run ``camsort sort``'s job (:func:`~xicam.camsort.sortjob.sort_frames`) on the loaded files.
+
+    When ``finished``, ``summary`` holds the :class:`~xicam.camsort.sortjob.SortSummary`, or ``error`` why not.
+    """
+
+    def __init__(self, paths: Iterable[str | os.PathLike], out: str | os.PathLike, model_dir: str | None,
+                 mode: str = "copy"):
+        super().__init__()
+        self.paths, self.out, self.model_dir, self.mode = [str(p) for p in paths], Path(out), model_dir, mode
+        self.summary: SortSummary | None = None
+        self.error: str | None = None
+
+    def run(self) -> None:
+        try:
+            self.summary = sort_frames(self.paths, self.out, load_cached(self.model_dir), mode=self.mode,
+                                       progress=False)
+        except Exception as exc:  # an unwritable folder or a broken model must not take the GUI down
+            self.error = str(exc)
