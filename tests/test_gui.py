@@ -269,3 +269,15 @@ def test_camsort_gui_screenshot_runs_xicam_offscreen(batch, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 50_000
+
+
+def test_xicam_search_line_edit_resizes_without_type_error(qtbot):
+    from xicam.camsort import gui  # noqa: F401  (installs the Xi-cam widget fixes)
+    from xicam.gui.widgets.searchlineedit import SearchLineEdit
+
+    edit = SearchLineEdit()
+    qtbot.addWidget(edit)
+    edit.resize(301, 37)  # odd height: Xi-cam's own resizeEvent would call move() with a float
+    edit.show()
+    qtbot.waitExposed(edit)
+    assert edit.clearButton.y() == (edit.rect().bottom() + 1 - edit.clearButton.sizeHint().height()) // 2

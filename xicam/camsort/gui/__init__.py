@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .. import compat  # noqa: F401  (must precede every xicam and pyqtgraph import)
 
+from . import xicam_fixes  # noqa: F401, E402
 from .plugin import CamSortPlugin  # noqa: E402
 
 __all__ = ["CamSortPlugin"]
