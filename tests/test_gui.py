@@ -281,3 +281,18 @@ def test_xicam_search_line_edit_resizes_without_type_error(qtbot):
     edit.show()
     qtbot.waitExposed(edit)
     assert edit.clearButton.y() == (edit.rect().bottom() + 1 - edit.clearButton.sizeHint().height()) // 2
+
+
+def test_predictions_on_dask_workers_equal_the_threads(stage, qtbot, batch):
+    from xicam.camsort.executors import DaskExecutor
+
+    here = [(r.source, r.label, r.probabilities, r.error) for r in _load(stage, qtbot, batch)]
+    stage.clear()
+    with DaskExecutor.start("local", workers=2) as executor:
+        stage.executor = executor
+        try:
+            rows = _load(stage, qtbot, batch)
+        finally:
+            stage.executor = None
+    assert [(r.source, r.label, r.probabilities, r.error) for r in rows] == here
+    assert all(r.cam is not None for r in rows if not r.error)

@@ -543,6 +543,9 @@ def _add_gui(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model directory (default: the model shipped with camsort)")
     p.add_argument("--screenshot", metavar="PNG", help="render offscreen, wait for the predictions, save PNG, exit")
     p.add_argument("--select", type=int, default=0, metavar="N", help="table row shown in the screenshot (default 0)")
+    p.add_argument("--executor", default="process",
+                   help="where predictions run: process (a thread), local (dask LocalCluster) or a scheduler address")
+    p.add_argument("--workers", type=int, default=2, help="dask workers for --executor local")
     p.set_defaults(func=_cmd_gui)
 
 
@@ -550,7 +553,8 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     from . import compat  # noqa: F401  (before Xi-cam: Python 3.11 / numpy 2 aliases)
     from .gui.app import run
 
-    return run(args.files, model_dir=args.model, screenshot=args.screenshot, select=args.select)
+    return run(args.files, model_dir=args.model, screenshot=args.screenshot, select=args.select,
+               executor=args.executor, workers=args.workers)
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [

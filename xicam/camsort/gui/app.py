@@ -44,13 +44,22 @@ def main_window() -> tuple[Any, CamSortPlugin]:
     return window, plugin
 
 
-def run(files: Sequence[str], model_dir: str | None = None, screenshot: str | None = None, select: int = 0) -> int:
-    """Launch Xi-cam on ``files``; with ``screenshot``, render offscreen, save the PNG and return 0."""
+def run(files: Sequence[str], model_dir: str | None = None, screenshot: str | None = None, select: int = 0,
+        executor: str = "process", workers: int = 2) -> int:
+    """Launch Xi-cam on ``files``; with ``screenshot``, render offscreen, save the PNG and return 0.
+
+    ``executor`` other than ``process`` (``local`` or a scheduler address) predicts on dask workers.
+    """
+    from ..executors import DaskExecutor
+
     if screenshot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     app = QApplication.instance() or QApplication([])
     window, plugin = main_window()
     stage = plugin.sort_stage
+    if executor != "process":
+        stage.executor = DaskExecutor.start(executor, workers)
+        app.aboutToQuit.connect(stage.executor.close)
     if model_dir:
         stage.set_model(model_dir)
     stage.add_paths(files)

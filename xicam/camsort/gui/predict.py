@@ -53,6 +53,14 @@ def predict_files(sorter: Any, paths: Iterable[str | os.PathLike], model: Any | 
     return rows
 
 
+def predict_batch(model_dir: str | None, paths: list[str]) -> list[FrameResult]:
+    """:func:`predict_files` with the (cached) model of ``model_dir``: the task a dask worker runs."""
+    from ..sorter import load_cached
+
+    sorter = load_cached(model_dir)
+    return predict_files(sorter, paths, cam_model(sorter))
+
+
 def _cams(sorter: Any, model: Any | None, images: np.ndarray, decisions: list[dict]) -> list[np.ndarray | None]:
     """Grad-CAM of each image's most probable class, or Nones without a CNN."""
     if model is None or not len(images):

@@ -11,6 +11,7 @@ from xicam.gui.widgets.linearworkfloweditor import WorkflowEditor
 from xicam.plugins.guiplugin import GUILayout, PanelState
 
 from ..errors import CamsortError
+from ..executors import DaskExecutor
 from ..io import frame_paths, read_pattern
 from .loader import LoaderPanel
 from .prediction_panel import PredictionPanel
@@ -47,6 +48,8 @@ class SortStage(QObject):
         self._worker: PredictionWorker | None = None
         self._exporter: ExportWorker | None = None
         self._predicted = 0
+        self.executor: DaskExecutor | None = None
+        """Where predictions run: None for a thread of this process, else the executor's dask workers."""
 
         self.loader.sigAddPaths.connect(self.add_paths)
         self.loader.sigClear.connect(self.clear)
@@ -134,7 +137,7 @@ class SortStage(QObject):
         if self._worker is not None or not self._queue:
             return
         self._predicted = len({row.source for row in self.results.rows})
-        worker = PredictionWorker(self._queue, parameter(self.workflow, "model_dir"))
+        worker = PredictionWorker(self._queue, parameter(self.workflow, "model_dir"), executor=self.executor)
         self._queue = []
         worker.sigModel.connect(self._on_model)  # bound slots of this GUI-thread object: queued, run here
         worker.sigResults.connect(self._on_results)

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from contextlib import closing
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from qtpy.QtCore import QThread, Signal
 
 from ..sorter import load_cached
 from ..sortjob import SortSummary, sort_frames
-from .predict import cam_model, predict_files
+from ..executors import DaskExecutor
+from .predict import cam_model, predict_batch, predict_files
 from .records import FrameResult
 
 
 class PredictionWorker(QThread):
     """Predict files in batches of ``batch_size`` files; each batch's rows are emitted as they finish.
 
-    :meth:`cancel` stops the worker before its next batch (the batch in flight is discarded).
+    :meth:`cancel` stops the worker before its next batch (the batch in flight is discarded). Given
+    a :class:`~xicam.camsort.executors.DaskExecutor` with a cluster, every batch is a dask task
+    (results still arrive in file order; cancelling cancels the tasks not yet done).
     """
 
     sigModel = Signal(object)
@@ -33,10 +37,11 @@ class PredictionWorker(QThread):
     sigProgress = Signal(int, int)
     """Files done, files in total."""
 
-    def __init__(self, paths: Iterable[str | os.PathLike], model_dir: str | None, batch_size: int = 8):
+    def __init__(self, paths: Iterable[str | os.PathLike], model_dir: str | None, batch_size: int = 8,
+                 executor: DaskExecutor | None = None):
         super().__init__()
         self.paths = [str(p) for p in paths]
-        self.model_dir, self.batch_size = model_dir, batch_size
+        self.model_dir, self.batch_size, self.executor = model_dir, batch_size, executor
         self.error: str | None = None
         """Why the worker stopped early (a model folder that is not a camsort model, ...)."""
         self._cancel = threading.Event()
@@ -53,23 +58,35 @@ class PredictionWorker(QThread):
         try:
             sorter = load_cached(self.model_dir)
             self.sigModel.emit(sorter)
-            model = cam_model(sorter)
-            total = len(self.paths)
-            for start in range(0, total, self.batch_size):
-                if self.cancelled:
-                    return
-                batch = self.paths[start:start + self.batch_size]
-                try:
-                    rows = predict_files(sorter, batch, model)
-                except Exception as exc:  # a model that fails on some input: those rows are errors, go on
-                    rows = [FrameResult(path, error=f"prediction failed ({type(exc).__name__}: {exc})")
-                            for path in batch]
-                if self.cancelled:
-                    return
-                self.sigResults.emit(rows)
-                self.sigProgress.emit(start + len(batch), total)
+            batches = [self.paths[i:i + self.batch_size] for i in range(0, len(self.paths), self.batch_size)]
+            done = 0
+            with closing(self._predicted(sorter, batches)) as predicted:
+                for batch, rows in zip(batches, predicted):
+                    if self.cancelled:
+                        return
+                    done += len(batch)
+                    self.sigResults.emit(rows)
+                    self.sigProgress.emit(done, len(self.paths))
         except Exception as exc:  # e.g. a model folder that is not a camsort model
             self.error = str(exc)
+
+    def _predicted(self, sorter, batches: list[list[str]]) -> Iterator[list[FrameResult]]:
+        """Rows of each batch in order: computed here, or by the executor's dask workers."""
+        client = self.executor.client if self.executor is not None else None
+        futures = client.map(predict_batch, [self.model_dir] * len(batches), batches, pure=False) if client else None
+        model = None if client else cam_model(sorter)
+        try:
+            for i, batch in enumerate(batches):
+                if self.cancelled:
+                    return
+                try:
+                    yield futures[i].result() if client else predict_files(sorter, batch, model)
+                except Exception as exc:  # a model that fails on some input: those rows are errors, go on
+                    yield [FrameResult(path, error=f"prediction failed ({type(exc).__name__}: {exc})")
+                           for path in batch]
+        finally:
+            if client:
+                client.cancel(futures)
 
 
 class ExportWorker(QThread):
