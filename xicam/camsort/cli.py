@@ -438,20 +438,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return _cmd_study(args, mapper=sweep_mapper(executor, spec, progress=not args.quiet))
 
 
-def _labelled_images(data: str, size: int):
-    """Preprocessed images, technique indices and paths of a labelled folder."""
-    import numpy as np
-
-    from . import TECHNIQUES
-    from .datasets import read_labelled_folder
-    from .io import read_pattern
-    from .preprocess import preprocess_batch
-
-    table = read_labelled_folder(data)
-    X = preprocess_batch((read_pattern(p).data for p in table["path"]), size)
-    return X, np.array([TECHNIQUES.index(t) for t in table["technique"]]), table["path"]
-
-
 def _add_train_cnn(sub: argparse._SubParsersAction) -> None:
     from .features.lenet import ARCHS
 
@@ -469,7 +455,9 @@ def _add_train_cnn(sub: argparse._SubParsersAction) -> None:
 def _cmd_train_cnn(args: argparse.Namespace) -> int:
     from .features.lenet import LeNetFeatures
 
-    X, y, _ = _labelled_images(args.data, args.size)
+    from .datasets import labelled_images
+
+    X, y, _ = labelled_images(args.data, args.size)
     net = LeNetFeatures(arch=args.arch, epochs=args.epochs, optimizer=args.optimizer, seed=args.seed).fit(X, y)
     net.save(args.out)
     history = net.history_
@@ -494,9 +482,10 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
     import numpy as np
 
     from . import TECHNIQUES
+    from .datasets import labelled_images
     from .features import make_featurizer
 
-    X, y, paths = _labelled_images(args.data, args.size)
+    X, y, table = labelled_images(args.data, args.size)
     featurizer = make_featurizer(args.method)
     if args.method.startswith("lenet"):
         if not args.model:
@@ -505,7 +494,7 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
     else:
         featurizer.fit(X)
     F = featurizer.transform(X)
-    np.savez(args.out, features=F, labels=np.array([TECHNIQUES[i] for i in y]), paths=np.array(paths),
+    np.savez(args.out, features=F, labels=np.array([TECHNIQUES[i] for i in y]), paths=np.array(table["path"]),
              names=np.array(featurizer.get_feature_names_out(), dtype=str))
     print(f"{args.out}: {F.shape[0]} patterns x {F.shape[1]} features")
     return EXIT_OK

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import TECHNIQUES
 from .errors import CamsortError
-from .io import frame_paths, write_tiff
+from .io import frame_paths, read_pattern, write_tiff
 
 TABLE1_TRAIN = {"WAXS": 373, "SAXS": 322, "GIWAXS": 373, "GISAXS": 1756}
 """The paper's UB training counts per technique (Table I)."""
@@ -93,6 +93,15 @@ def read_labelled_folder(root: str | os.PathLike) -> dict[str, list]:
     if unknown:
         raise CamsortError(f"{root}: unknown techniques {unknown} in labels")
     return table
+
+
+def labelled_images(root: str | os.PathLike, size: int) -> tuple[np.ndarray, np.ndarray, dict[str, list]]:
+    """Preprocessed images, technique indices (into TECHNIQUES) and the table of a labelled folder."""
+    from .preprocess import preprocess_batch
+
+    table = read_labelled_folder(root)
+    X = preprocess_batch((read_pattern(p).data for p in table["path"]), size)
+    return X, np.array([TECHNIQUES.index(t) for t in table["technique"]]), table
 
 
 def variant_indices(labels: np.ndarray, variant: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

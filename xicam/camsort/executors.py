@@ -20,10 +20,6 @@ import yaml
 
 from .errors import CamsortError
 
-EXECUTORS = ("process", "local", "slurm")
-"""Where workflows run; anything else given as the executor is taken as a scheduler address."""
-
-
 def run_once(spec: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Execute a workflow spec in this process with ``kwargs`` filled in; outputs of its end nodes by node name."""
     import dask

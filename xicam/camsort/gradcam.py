@@ -77,11 +77,15 @@ def keras_model_of(sorter: Any) -> Any:
     return model
 
 
-def explain_images(sorter: Any, names: list[str], images: np.ndarray, out_dir: str | os.PathLike) -> list[Path]:
-    """One overlay PNG per preprocessed image: the sorter's outcome in the title, the CAM of its top class."""
+def explain_images(sorter: Any, names: list[str], images: np.ndarray, out_dir: str | os.PathLike,
+                   outcomes: list[dict] | None = None) -> list[Path]:
+    """One overlay PNG per preprocessed image: the sorter's outcome in the title, the CAM of its top class.
+
+    ``outcomes`` are the sorter's decisions for ``images`` when the caller already has them.
+    """
     model = keras_model_of(sorter)
     written = []
-    for name, outcome, image in zip(names, sorter.decide(images), images):
+    for name, outcome, image in zip(names, outcomes or sorter.decide(images), images):
         net_input = sorter.featurizer.network_input(image[None])
         cam = gradcam(model, net_input, CLASSES.index(outcome["top"]))[0]
         p = max(outcome["probabilities"])

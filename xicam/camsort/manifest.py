@@ -21,6 +21,11 @@ COLUMNS: tuple[str, ...] = (
 """Manifest columns in order; ``p_<CLASS>`` are the calibrated class probabilities."""
 
 
+def probability_columns(probabilities) -> dict[str, str]:
+    """The ``p_<CLASS>`` manifest cells of one frame's calibrated probabilities."""
+    return {f"p_{t}": f"{p:.4f}" for t, p in zip(CLASSES, probabilities)}
+
+
 def key(source: str, frame: int | str | None) -> tuple[str, str]:
     """The identity of one frame across runs: absolute source path and frame index ('' if single)."""
     return os.path.abspath(source), "" if frame in (None, "") else str(frame)

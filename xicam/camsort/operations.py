@@ -161,18 +161,19 @@ def place_frames(items: list = (), decisions: list = (), out: str = "", mode: st
 @categories(("CamSort", "Explain"))
 def gradcam_frames(items: list = (), images: np.ndarray = None, model_dir: str = "", out: str = "") -> list:
     """Write one Grad-CAM overlay PNG per frame and report where."""
-    from . import CLASSES
     from .gradcam import explain_images
+    from .manifest import probability_columns
     from .sorter import load_cached
 
     readable = [it for it in items if it.pattern is not None]
     sorter = load_cached(model_dir or None)
-    pngs = explain_images(sorter, [it.pattern.name for it in readable], images, out) if readable else []
+    outcomes = sorter.decide(images) if readable else []
+    pngs = explain_images(sorter, [it.pattern.name for it in readable], images, out, outcomes) if readable else []
     rows = []
-    for it, png, outcome in zip(readable, pngs, sorter.decide(images) if readable else []):
+    for it, png, outcome in zip(readable, pngs, outcomes):
         rows.append({"source": it.source, "frame": it.frame, "output": str(png), "technique": outcome["label"],
                      "confidence": outcome["confidence"], "sha256": it.sha256,
-                     **{f"p_{t}": f"{p:.4f}" for t, p in zip(CLASSES, outcome["probabilities"])}})
+                     **probability_columns(outcome["probabilities"])})
     return rows + [{"source": it.source, "frame": it.frame, "technique": "ERROR", "error": it.error}
                    for it in items if it.error]
 
@@ -188,12 +189,10 @@ def gradcam_frames(items: list = (), images: np.ndarray = None, model_dir: str =
 @categories(("CamSort", "Read"))
 def load_labelled(folder: str = "", size: int = _pre.DEFAULT_SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read and preprocess a labelled folder."""
-    from . import TECHNIQUES
-    from .datasets import read_labelled_folder
+    from .datasets import labelled_images
 
-    table = read_labelled_folder(folder)
-    images = _pre.preprocess_batch((_io.read_pattern(p).data for p in table["path"]), size)
-    return images, np.array([TECHNIQUES.index(t) for t in table["technique"]]), np.array(table["group"])
+    images, labels, table = labelled_images(folder, size)
+    return images, labels, np.array(table["group"])
 
 
 @operation

@@ -7,7 +7,6 @@ and its JSON-able end outputs are written to ``OUT/result.json``.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,10 @@ import numpy as np
 from .errors import CamsortError
 from .executors import DaskExecutor
 from .sortjob import SortJob, SortSummary
+from .study import write_json_atomic
 
 
-def run_kwargs(spec: dict[str, Any], out: str | os.PathLike, model: str | None, mode: str) -> dict[str, Any]:
+def run_kwargs(out: str | os.PathLike, model: str | None, mode: str) -> dict[str, Any]:
     """Inputs every execution gets: OUT, the mode, the model directory and, for a model, its input size."""
     kwargs: dict[str, Any] = {"out": str(out), "mode": mode}
     if model:
@@ -37,12 +37,14 @@ def run_mapped(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, 
 
     job = SortJob(inputs, out, mode=mode, recursive=recursive)
     files = job.pending()
-    common = run_kwargs(spec, job.out, model, mode)
-    batches = [files[i:i + batch_size] for i in range(0, len(files), batch_size)]
+    common = run_kwargs(job.out, model, mode)
+    done_by_source: dict[str, list[list[str]]] = {}
+    for source, frame in job.done:  # frames finished inside files that still have work
+        done_by_source.setdefault(source, []).append([source, frame])
     kwargs_list = []
-    for batch in batches:
-        sources = {str(p.resolve()) for p in batch}
-        done = [list(k) for k in job.done if k[0] in sources]
+    for i in range(0, len(files), batch_size):
+        batch = files[i:i + batch_size]
+        done = [k for p in batch for k in done_by_source.get(str(p.resolve()), [])]
         kwargs_list.append({**common, spec["input"]: [str(p) for p in batch], "done": done})
     with job:
         for result in executor.map_ordered(spec, kwargs_list, progress, desc="batch"):
@@ -58,13 +60,10 @@ def run_single(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, 
         raise CamsortError(f"workflow {spec['name']!r} takes one --input ({spec['input']}), got {len(inputs)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    kwargs = {**run_kwargs(spec, out.resolve(), model, "copy"), spec["input"]: str(inputs[0])}
+    kwargs = {**run_kwargs(out.resolve(), model, "copy"), spec["input"]: str(inputs[0])}
     (_, result), = executor.map(spec, [kwargs], progress, desc="run")
     path = out / "result.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"workflow": spec["name"], "input": str(inputs[0]), "outputs": _jsonable(result)},
-                              indent=1))
-    os.replace(tmp, path)
+    write_json_atomic(path, {"workflow": spec["name"], "input": str(inputs[0]), "outputs": _jsonable(result)}, indent=1)
     return path
 
 

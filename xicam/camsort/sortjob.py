@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
+from . import NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
 from .io import frame_paths, iter_patterns, write_tiff
 from .metadata_check import check_metadata
@@ -89,7 +89,6 @@ class SortJob:
                  recursive: bool = False):
         if mode not in MODES:
             raise CamsortError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        self.mode = mode
         self.out = Path(out).resolve()
         self.out.mkdir(parents=True, exist_ok=True)
         self.files = [p for p in frame_paths(list(inputs), recursive=recursive) if self.out not in p.resolve().parents]
@@ -216,7 +215,7 @@ def _place(item: _Item, result: dict, out: Path, mode: str) -> dict[str, object]
     row: dict[str, object] = {
         "source": item.source, "frame": item.frame, "technique": label, "sha256": item.sha256,
         "confidence": result["confidence"], "metadata_check": check_metadata(item.pattern.metadata, label),
-        **{f"p_{t}": f"{p:.4f}" for t, p in zip(CLASSES, result["probabilities"])},
+        **manifest.probability_columns(result["probabilities"]),
     }
     if mode == "manifest-only":
         return row

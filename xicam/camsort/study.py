@@ -52,9 +52,10 @@ def run_job(job: dict[str, Any], folds: int = 5, seed: int = 0, tune_iter: int =
                                tune_iter=tune_iter)
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
+def write_json_atomic(path: Path, data: Any, indent: int | None = None) -> None:
+    """Write JSON through a temp file and a rename, so a reader never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data))
+    tmp.write_text(json.dumps(data, indent=indent))
     os.replace(tmp, path)
 
 
@@ -75,16 +76,13 @@ def _features(out: Path, name: str, X_fit: np.ndarray, y_fit: np.ndarray, X_eval
 
 def _images(data: str | os.PathLike, out: Path, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Preprocessed images (cached in OUT/features), technique labels and groups of a labelled folder."""
-    from .datasets import read_labelled_folder
-    from .io import read_pattern
-    from .preprocess import preprocess_batch
+    from .datasets import labelled_images, read_labelled_folder
 
-    table = read_labelled_folder(data)
     cache = out / "features" / "images.npy"
     if cache.exists():
-        X = np.load(cache, allow_pickle=False)
+        X, table = np.load(cache, allow_pickle=False), read_labelled_folder(data)
     else:
-        X = preprocess_batch((read_pattern(p).data for p in table["path"]), size)
+        X, _, table = labelled_images(data, size)
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, X)
     return X, np.array(table["technique"]), np.array(table["group"])
@@ -142,7 +140,7 @@ def run_study(data: str | os.PathLike, out: str | os.PathLike, featurizers: list
     jobs = sweep_jobs(data, out, featurizers, classifiers, variants, size=size, seed=seed)
     start = time.perf_counter()
     for job, records in mapper(jobs, {"folds": folds, "seed": seed, "tune_iter": tune_iter}):
-        _write_json_atomic(Path(job["run"]), {"featurizer": job["featurizer"], "variant": job["variant"],
+        write_json_atomic(Path(job["run"]), {"featurizer": job["featurizer"], "variant": job["variant"],
                                               "classifier": job["classifier"], "folds": records})
         log(f"{job['featurizer']:<11} {job['variant']:<4} {job['classifier']:<9} "
             f"kappa {summarise(records)['kappa_mean']:.4f}")
