@@ -45,3 +45,12 @@ def test_gradcam_command_writes_overlays_and_names_bad_files(data, tmp_path, cap
     captured = capsys.readouterr()
     assert captured.out.strip().endswith(".gradcam.png") and "bad.tif" in captured.err
     assert len(list((tmp_path / "cam").glob("*.png"))) == 1
+
+
+def test_featurize_keras_application_without_weights_names_the_file(data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    out = tmp_path / "r.npz"
+    assert main(["featurize", "--method", "resnet50", "--data", str(data), "--out", str(out)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(tmp_path / "keras" / "models" / "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5") in err
+    assert "--weights FILE" in err and not out.exists()

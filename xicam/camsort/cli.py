@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import __version__
 from .errors import CamsortError, PatternReadError
@@ -439,30 +440,49 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _add_train_cnn(sub: argparse._SubParsersAction) -> None:
+    from .features.cnn import APPS, MODES
     from .features.lenet import ARCHS
 
-    p = sub.add_parser("train-cnn", help="train a LeNet on a labelled folder and save it as a .keras file")
-    p.add_argument("--arch", choices=ARCHS, default="lenet-fast")
+    p = sub.add_parser("train-cnn", help="train a LeNet or a keras.applications CNN on a labelled folder, save as .keras")
+    p.add_argument("--arch", choices=ARCHS + tuple(APPS), default="lenet-fast")
+    p.add_argument("--mode", choices=MODES, default="finetune",
+                   help="keras.applications networks: from ImageNet weights (finetune), frozen ImageNet features "
+                        "with a fitted softmax head (pretrained) or from random weights (scratch)")
+    p.add_argument("--weights", help="ImageNet weights .h5 for the keras.applications networks "
+                                     "(default: Keras' cache, ~/.keras/models)")
     p.add_argument("--data", required=True, help="labelled folder DIR/<TECHNIQUE>/*")
     p.add_argument("--out", required=True, help="MODEL.keras to write")
     p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--size", type=int, default=128, help="input side (the paper's LeNet used 256)")
+    p.add_argument("--size", type=int, default=128,
+                   help="image side read from the folder (the paper's LeNet used 256; the keras.applications "
+                        "networks resize it to their 224/299 inside the model)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_train_cnn)
 
 
-def _cmd_train_cnn(args: argparse.Namespace) -> int:
-    from .features.lenet import LeNetFeatures
+def _network(arch: str, mode: str, weights: str | None, **params: Any):
+    """A LeNet, or a keras.applications network in ``mode`` with ``weights``."""
+    from .features import make_featurizer
+    from .features.cnn import APPS
 
+    if arch in APPS:
+        params.update(mode=mode, weights_path=weights)
+    return make_featurizer(arch, **params)
+
+
+def _cmd_train_cnn(args: argparse.Namespace) -> int:
     from .datasets import labelled_images
 
     X, y, _ = labelled_images(args.data, args.size)
-    net = LeNetFeatures(arch=args.arch, epochs=args.epochs, optimizer=args.optimizer, seed=args.seed).fit(X, y)
+    net = _network(args.arch, args.mode, args.weights, epochs=args.epochs, optimizer=args.optimizer,
+                   seed=args.seed).fit(X, y)
     net.save(args.out)
     history = net.history_
-    print(json.dumps({"model": args.out, "epochs_run": len(history["loss"]),
-                      "best_val_accuracy": max(history["val_accuracy"])}))
+    accuracy = history.get("val_accuracy") or history["accuracy"]
+    print(json.dumps({"model": args.out, "arch": args.arch, "epochs_run": len(history["loss"]),
+                      "initial_weights": getattr(net, "initial_weights_", "random"),
+                      "best_val_accuracy" if "val_accuracy" in history else "train_accuracy": max(accuracy)}))
     return EXIT_OK
 
 
@@ -473,7 +493,9 @@ def _add_featurize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=sorted(FEATURIZERS), required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True, help="features.npz to write")
-    p.add_argument("--model", help="a .keras file from `camsort train-cnn` (needed for the LeNets)")
+    p.add_argument("--model", help="a .keras file from `camsort train-cnn` (needed for the LeNets; without it a "
+                                   "keras.applications network gives its frozen ImageNet features)")
+    p.add_argument("--weights", help="ImageNet weights .h5 for a keras.applications network without --model")
     p.add_argument("--size", type=int, default=128)
     p.set_defaults(func=_cmd_featurize)
 
@@ -484,13 +506,18 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
     from . import TECHNIQUES
     from .datasets import labelled_images
     from .features import make_featurizer
+    from .features.lenet import LeNetFeatures
 
     X, y, table = labelled_images(args.data, args.size)
     featurizer = make_featurizer(args.method)
-    if args.method.startswith("lenet"):
-        if not args.model:
-            raise CamsortError(f"--method {args.method} needs --model MODEL.keras (train one with `camsort train-cnn`)")
+    if args.model:
+        if not isinstance(featurizer, LeNetFeatures):
+            raise CamsortError(f"--method {args.method} takes no --model (it is not a network)")
         featurizer.load_weights_from(args.model)
+    elif args.method.startswith("lenet"):
+        raise CamsortError(f"--method {args.method} needs --model MODEL.keras (train one with `camsort train-cnn`)")
+    elif isinstance(featurizer, LeNetFeatures):
+        featurizer = _network(args.method, "pretrained", args.weights).fit(X, y)
     else:
         featurizer.fit(X)
     F = featurizer.transform(X)

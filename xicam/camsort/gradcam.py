@@ -17,10 +17,12 @@ from .errors import CamsortError
 
 
 def last_conv_layer(model: Any) -> str:
-    """Name of the last layer with a 4-D output (the deepest spatial feature maps)."""
+    """Name of the deepest convolution whose maps still have extent (more than 1x1 pixel): a 1x1 map,
+    as small inputs give at the end of the deep networks, cannot say where anything is."""
     for layer in reversed(model.layers):
         shape = getattr(layer, "output", None)
-        if shape is not None and len(layer.output.shape) == 4 and "conv" in type(layer).__name__.lower():
+        if shape is not None and len(layer.output.shape) == 4 and "conv" in type(layer).__name__.lower() \
+                and max(layer.output.shape[1:3]) > 1:
             return layer.name
     raise CamsortError(f"model {model.name!r} has no convolutional layer for Grad-CAM")
 

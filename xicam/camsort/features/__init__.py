@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CamsortError
+from .cnn import APPS, KerasAppFeatures
 from .glcm import GLCMFeatures
 from .histogram import HistogramFeatures
 from .lenet import ARCHS as LENET_ARCHS
 from .lenet import LeNetFeatures
 
 FEATURIZERS: dict[str, type] = {"hist": HistogramFeatures, "glcm": GLCMFeatures,
-                                **{arch: LeNetFeatures for arch in LENET_ARCHS}}
+                                **{arch: LeNetFeatures for arch in LENET_ARCHS},
+                                **{arch: KerasAppFeatures for arch in APPS}}
 """Name -> class of every featurizer camsort can build."""
 
 
@@ -26,7 +28,7 @@ def make_featurizer(name: str, **params: Any):
     if name not in FEATURIZERS:
         raise CamsortError(f"unknown featurizer {name!r}; choose one of {', '.join(FEATURIZERS)}")
     cls = FEATURIZERS[name]
-    if cls is LeNetFeatures:
+    if issubclass(cls, LeNetFeatures):
         params = {"arch": name, **params}
     return cls(**params)
 
@@ -48,6 +50,8 @@ def save_featurizer(featurizer: Any, folder: str | os.PathLike) -> dict[str, Any
     if isinstance(featurizer, LeNetFeatures):
         featurizer.save(folder / "model.keras")
         spec["file"] = "model.keras"
+    if hasattr(featurizer, "initial_weights_"):
+        spec["initial_weights"] = featurizer.initial_weights_
     return spec
 
 

@@ -68,6 +68,35 @@ def _augment(x, y):
     return x, y
 
 
+def train_classifier(model, X: np.ndarray, y: np.ndarray, params: Any) -> dict[str, list[float]]:
+    """Compile and fit ``model`` on network inputs ``X`` with the optimiser, schedule, batch, augmentation
+    and early stopping of ``params`` (a LeNet-style featurizer); restores the best validation epoch."""
+    import keras
+    import tensorflow as tf
+    from sklearn.model_selection import train_test_split
+
+    tr, va = train_test_split(np.arange(len(y)), test_size=params.validation_fraction, stratify=y,
+                              random_state=params.seed)
+    steps = max(1, int(np.ceil(len(tr) / params.batch_size)))
+    schedule = keras.optimizers.schedules.InverseTimeDecay(params.learning_rate, decay_steps=1,
+                                                           decay_rate=params.decay)
+    if params.optimizer not in OPTIMIZERS:
+        raise CamsortError(f"unknown optimizer {params.optimizer!r}; choose one of {OPTIMIZERS}")
+    optimizer = (keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True) if params.optimizer == "sgd"
+                 else keras.optimizers.Adam(schedule))
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+    train = tf.data.Dataset.from_tensor_slices((X[tr], y[tr])).shuffle(len(tr), seed=params.seed)
+    if params.augment:
+        train = train.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.batch(params.batch_size).prefetch(tf.data.AUTOTUNE)
+    stop = keras.callbacks.EarlyStopping("val_loss", patience=params.patience, restore_best_weights=True)
+    start, elapsed = time.perf_counter(), []
+    clock = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: elapsed.append(time.perf_counter() - start))
+    history = model.fit(train, validation_data=(X[va], y[va]), epochs=params.epochs, steps_per_epoch=steps,
+                        callbacks=[stop, clock], verbose=params.verbose, shuffle=False)
+    return {**{k: [float(v) for v in vals] for k, vals in history.history.items()}, "elapsed_s": elapsed}
+
+
 class LeNetFeatures(TransformerMixin, BaseEstimator):
     """Train a LeNet on labelled images, then use its FC1 activations (192) as features."""
 
@@ -81,42 +110,24 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         self.patience, self.augment, self.seed, self.verbose = patience, augment, seed, verbose
 
     # -- training -------------------------------------------------------------------------
+    feature_layer = FEATURE_LAYER
+    inference_batch = 256
+
+    def build(self, size: int):
+        """The uncompiled network for ``size``-pixel inputs (subclasses build other networks)."""
+        return build_lenet(self.arch, size)
+
     def fit(self, X: np.ndarray, y: np.ndarray) -> "LeNetFeatures":
         """Train on images (N, H, W) in [0, 1] and integer labels; keeps the best validation epoch."""
         import keras
-        import tensorflow as tf
-        from sklearn.model_selection import train_test_split
 
         keras.utils.set_random_seed(self.seed)
         size = self.input_size or X.shape[1]
-        X = self.network_input(X, size)
-        y = np.asarray(y, dtype=np.int32)
-        tr, va = train_test_split(np.arange(len(y)), test_size=self.validation_fraction, stratify=y,
-                                  random_state=self.seed)
-        model = build_lenet(self.arch, size)
-        steps = max(1, int(np.ceil(len(tr) / self.batch_size)))
-        schedule = keras.optimizers.schedules.InverseTimeDecay(self.learning_rate, decay_steps=1,
-                                                               decay_rate=self.decay)
-        if self.optimizer not in OPTIMIZERS:
-            raise CamsortError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
-        optimizer = (keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True) if self.optimizer == "sgd"
-                     else keras.optimizers.Adam(schedule))
-        model.compile(optimizer=optimizer,
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        train = tf.data.Dataset.from_tensor_slices((X[tr], y[tr])).shuffle(len(tr), seed=self.seed)
-        if self.augment:
-            train = train.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
-        train = train.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
-        stop = keras.callbacks.EarlyStopping("val_loss", patience=self.patience, restore_best_weights=True)
-        start, elapsed = time.perf_counter(), []
-        clock = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: elapsed.append(time.perf_counter() - start))
-        history = model.fit(train, validation_data=(X[va], y[va]), epochs=self.epochs, steps_per_epoch=steps,
-                            callbacks=[stop, clock], verbose=self.verbose, shuffle=False)
-        self.model_ = model
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        self.history_["elapsed_s"] = elapsed
         self.input_size_ = size
         self._features_model = None
+        self.model_ = self.build(size)
+        self.history_ = train_classifier(self.model_, self.network_input(X, size), np.asarray(y, dtype=np.int32),
+                                         self)
         return self
 
     # -- inference ------------------------------------------------------------------------
@@ -131,8 +142,13 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         return X[..., None].astype(np.float32)
 
     def _predict(self, model, X: np.ndarray) -> np.ndarray:
+        """Batched inference; a progress bar when it takes many batches (the big networks on CPU)."""
+        from tqdm.auto import tqdm
+
         X = self.network_input(X)
-        out = [model(X[i:i + 256], training=False) for i in range(0, len(X), 256)]
+        starts = range(0, len(X), self.inference_batch)
+        out = [model(X[i:i + self.inference_batch], training=False)
+               for i in tqdm(starts, desc=f"{self.arch} features", unit="batch", disable=len(starts) < 8 or None)]
         return np.concatenate([np.asarray(o) for o in out]) if out else np.zeros((0, model.output_shape[-1]))
 
     @property
@@ -141,7 +157,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         import keras
 
         if getattr(self, "_features_model", None) is None:
-            self._features_model = keras.Model(self.model_.input, self.model_.get_layer(FEATURE_LAYER).output)
+            self._features_model = keras.Model(self.model_.input, self.model_.get_layer(self.feature_layer).output)
         return self._features_model
 
     def transform(self, X: np.ndarray) -> np.ndarray:
@@ -153,7 +169,8 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         return self._predict(self.model_, X)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        return np.array([f"{FEATURE_LAYER}_{i}" for i in range(192)], dtype=object)
+        width = int(self.features_model.output.shape[-1])
+        return np.array([f"{self.feature_layer}_{i}" for i in range(width)], dtype=object)
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -178,7 +195,3 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         self.input_size_ = int(self.model_.input_shape[1])
         self._features_model = None
         return self
-
-    def describe(self) -> dict[str, Any]:
-        """Parameters to rebuild this featurizer (the weights live in the .keras file)."""
-        return {k: v for k, v in self.get_params().items()}
