@@ -56,6 +56,20 @@ def test_no_scattering_below_the_horizon(technique):
         assert valid_b.mean() < 0.2 * valid_a.mean() + 20, (seed, valid_b.mean(), valid_a.mean())
 
 
+@pytest.mark.parametrize("technique", ["GISAXS", "GIWAXS"])
+def test_the_horizon_is_on_the_frame(technique):
+    """A grazing set-up shows what lies above the horizon: the horizon row falls on the detector, in the
+    band of its technique, whatever the detector, distance and incidence angle drawn."""
+    from xicam.camsort.simulate import HORIZON_ON_FRAME
+
+    lo, hi = HORIZON_ON_FRAME[technique]
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        p = simulate(technique, rng, rotate=0, long_side=256)
+        fraction = p.metadata["horizon_row"] / p.data.shape[0]
+        assert lo - 0.02 <= fraction <= hi + 0.02, (p.metadata["detector"], fraction)
+
+
 def test_waxs_rings_follow_lattice_q_through_geometry():
     """An AgBH-like SAXS ladder and a WAXS ring sit where q = 4 pi sin(theta) / lambda puts them."""
     geo = Geometry(distance_m=2.0, energy_kev=12.0, pixel_m=172e-6, beam_row=520.0, beam_col=490.0)

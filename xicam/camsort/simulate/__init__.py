@@ -34,7 +34,8 @@ def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
 
 
 def _beam_position(technique: str, det: Detector, rng: np.random.Generator) -> tuple[float, float]:
-    """Direct-beam (row, col): central for SAXS, anywhere incl. off-detector for WAXS, low for GI."""
+    """Direct-beam (row, col): central for SAXS, anywhere incl. off-detector for WAXS, low for GI
+    (whose row :func:`simulate` then sets from the horizon)."""
     rows, cols = det.shape
     strip = min(rows, cols) < 300
     u = rng.random()
@@ -59,6 +60,18 @@ def _beam_position(technique: str, det: Detector, rng: np.random.Generator) -> t
         fr = rng.uniform(0.3, 0.7) if rows < cols else fr
         fc = rng.uniform(0.3, 0.7) if cols < rows else fc
     return float(fr * rows), float(fc * cols)
+
+
+HORIZON_ON_FRAME = {"GISAXS": (0.2, 0.8), "GIWAXS": (0.45, 0.97)}
+"""Where the sample horizon falls, as a fraction of the detector height from the top: a grazing set-up
+is aligned so that the detector sees the scattering above the horizon (and GIWAXS detectors sit low to
+see the most of it); a horizon off the frame would leave nothing that tells the technique apart."""
+
+
+def _beam_row_below_horizon(technique: str, det: Detector, rng: np.random.Generator, horizon_offset: float) -> float:
+    """Direct-beam row that puts the horizon (``horizon_offset`` pixels above the beam) on the frame."""
+    lo, hi = HORIZON_ON_FRAME[technique]
+    return float(rng.uniform(lo, hi) * det.shape[0] + horizon_offset)
 
 
 def _far_edge(det: Detector, row: float, col: float) -> float:
@@ -95,15 +108,18 @@ def simulate(technique: str, rng: np.random.Generator | int | None = None, **ove
     lo, hi = Q_MAX[technique]
     q_max = float(overrides.get("q_max", np.exp(rng.uniform(np.log(lo), np.log(hi)))))
     distance = distance_for_q(q_max, energy, _far_edge(det, row, col), det.pixel_m)
-    geo = Geometry(distance, energy, det.pixel_m, row, col)
-    meta: dict[str, Any] = {"technique": technique, "detector": det.name, "energy_kev": energy,
-                            "distance_m": distance, "pixel_um": det.pixel_m * 1e6, "beam_row": row,
-                            "beam_col": col, "q_max": q_max}
     grazing = technique.startswith("GI")
     if grazing:
         alpha_c = np.radians(rng.uniform(0.08, 0.25))
         alpha_i = np.radians(float(overrides.get("alpha_i_deg", rng.uniform(0.08, 0.4) if technique == "GISAXS"
                                                   else rng.uniform(0.1, 0.5))))
+        if "beam" not in overrides:
+            row = _beam_row_below_horizon(technique, det, rng, distance * np.tan(alpha_i) / det.pixel_m)
+    geo = Geometry(distance, energy, det.pixel_m, row, col)
+    meta: dict[str, Any] = {"technique": technique, "detector": det.name, "energy_kev": energy,
+                            "distance_m": distance, "pixel_um": det.pixel_m * 1e6, "beam_row": row,
+                            "beam_col": col, "q_max": q_max}
+    if grazing:
         g = geo.grazing(det.shape, alpha_i)
         make = gisaxs_map if technique == "GISAXS" else giwaxs_map
         image, params = make(g, alpha_i, alpha_c, rng, q_max, geo.k)
