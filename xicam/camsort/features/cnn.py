@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,15 @@ MODES = ("pretrained", "finetune", "scratch")
 WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 
+@dataclass(frozen=True)
 class App:
     """What camsort needs to know of one keras.applications network."""
 
-    def __init__(self, constructor: str, size: int, normalisation: str, feature_layer: str, weights_file: str):
-        self.constructor, self.size, self.normalisation = constructor, size, normalisation
-        self.feature_layer, self.weights_file = feature_layer, weights_file
+    constructor: str
+    size: int
+    normalisation: str
+    feature_layer: str
+    weights_file: str
 
     @property
     def include_top(self) -> bool:
