@@ -132,3 +132,17 @@ def test_detectors_have_real_shapes():
     assert DETECTORS["pilatus300kw"].shape == (195, 1475)
     assert DETECTORS["pilatus100k"].shape == (195, 487)
     assert DETECTORS["pilatus1m"].gap_mask()[195:212].all()
+
+
+def test_spill_over_is_the_direct_beam_below_the_horizon():
+    """Beam that misses the sample lands at the direct-beam pixel, under the horizon, and falls off around it."""
+    from xicam.camsort.simulate.grazing import _spill_over
+
+    geo = Geometry(distance_m=3.0, energy_kev=10.0, pixel_m=172e-6, beam_row=400.0, beam_col=250.0)
+    alpha_i = np.radians(0.2)
+    spill = _spill_over(geo.grazing((500, 500), alpha_i), alpha_i, np.random.default_rng(0), 100.0, chance=1.0)
+    row, col = np.unravel_index(np.argmax(spill), spill.shape)
+    assert abs(row - 400) <= 1 and abs(col - 250) <= 1 and row > geo.horizon_row(alpha_i)
+    assert spill[400, 250] > 30 * spill[400, 480] > 0
+    nothing = _spill_over(geo.grazing((500, 500), alpha_i), alpha_i, np.random.default_rng(0), 100.0, chance=0.0)
+    assert not nothing.any()

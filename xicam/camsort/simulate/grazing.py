@@ -30,6 +30,22 @@ def _shadow(alpha_f: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(0.5 + alpha_f / (2 * edge), leak, 1.0).astype(np.float32)
 
 
+SPILL_OVER = {"GISAXS": 0.5, "GIWAXS": 0.3}
+"""Fraction of grazing frames where part of the beam passes the sample and reaches the detector."""
+
+
+def _spill_over(g: dict[str, np.ndarray], alpha_i: float, rng: np.random.Generator, level: float,
+                chance: float) -> np.ndarray:
+    """Direct beam that missed the sample (beam wider than the footprint, or through the substrate's
+    edge): a bright spot below the horizon at alpha_f = -alpha_i with a halo of parasitic scattering,
+    which the beamstop then partly hides. Not shadowed by the substrate: it never met it."""
+    if rng.random() >= chance:
+        return np.zeros_like(g["alpha_f"])
+    width = rng.uniform(3e-4, 3e-3)
+    d2 = ((g["alpha_f"] + alpha_i) ** 2 + g["two_theta_f"] ** 2) / np.float32(width * width)
+    return (level * 10 ** rng.uniform(-0.5, 1.5) * (1 + d2) ** -1.5).astype(np.float32)
+
+
 def _specular_rod(g: dict[str, np.ndarray], alpha_i: float, rng: np.random.Generator, k: float) -> np.ndarray:
     """Reflectivity along q_z at q_xy ~ 0 (the specular rod) with a bright specular spot at alpha_f = alpha_i."""
     sigma = rng.uniform(0.0004, 0.003)
@@ -62,7 +78,8 @@ def gisaxs_map(g: dict[str, np.ndarray], alpha_i: float, alpha_c: float, rng: np
     rod = _specular_rod(g, alpha_i, rng, k)
     image += rod * image.max() * rng.uniform(0.05, 2.0) / max(float(rod.max()), 1e-12)
     params.update(vertical_size_a=height)
-    return image * _shadow(g["alpha_f"], rng), params
+    spill = _spill_over(g, alpha_i, rng, float(np.percentile(image[::7, ::7], 99.9)), SPILL_OVER["GISAXS"])
+    return image * _shadow(g["alpha_f"], rng) + spill, params
 
 
 def giwaxs_map(g: dict[str, np.ndarray], alpha_i: float, alpha_c: float, rng: np.random.Generator,
@@ -94,5 +111,6 @@ def giwaxs_map(g: dict[str, np.ndarray], alpha_i: float, alpha_c: float, rng: np
     image *= 0.3 + yoneda(g["alpha_f"], alpha_c)
     rod = _specular_rod(g, alpha_i, rng, k)
     image += rod * image.max() * rng.uniform(0.0, 0.5) / max(float(rod.max()), 1e-12)
-    return image * _shadow(g["alpha_f"], rng), {"model": name, "texture": texture, "ring_width": width,
-                                                 "arc_sigma_deg": float(np.degrees(sigma))}
+    spill = _spill_over(g, alpha_i, rng, float(np.percentile(image[::7, ::7], 99.9)), SPILL_OVER["GIWAXS"])
+    return image * _shadow(g["alpha_f"], rng) + spill, {"model": name, "texture": texture, "ring_width": width,
+                                                        "arc_sigma_deg": float(np.degrees(sigma))}
