@@ -23,7 +23,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
-# Rebuild the model shipped in xicam/camsort/default_model by its recipe (about 20 min on 2 cores).
+# Rebuild the model shipped in xicam/camsort/default_model by its recipe (about 21 min on 2 cores).
 default-model: $(STAMP)
 	$(BIN)/camsort train --default
 

@@ -15,7 +15,7 @@ from xicam.camsort.simulate import simulate
 from xicam.camsort.sorter import DEFAULT_MODEL_DIR, load_cached
 from xicam.camsort.training import evaluate, simulated_set
 
-HELD_OUT_BAR = 0.80
+HELD_OUT_BAR = 0.85
 """Top-1 accuracy the shipped model must keep on native frames of an unseen seed (measured: see docs/results.md)."""
 
 

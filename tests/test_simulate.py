@@ -45,15 +45,20 @@ def test_every_technique_on_every_detector_kind():
 
 
 @pytest.mark.parametrize("technique", ["GISAXS", "GIWAXS"])
-def test_no_scattering_below_the_horizon(technique):
-    """Below the horizon (minus a few pixels of edge) only the substrate shadow's noise remains."""
+def test_no_scattering_below_the_horizon(technique, monkeypatch):
+    """Below the horizon (minus a few pixels of edge) only the substrate shadow's noise remains
+    (when no beam spills past the sample: that is tested on its own)."""
+    from xicam.camsort.simulate import grazing
+
+    monkeypatch.setitem(grazing.SPILL_OVER, technique, 0.0)
     for seed in range(4):
         p = simulate(technique, seed, detector="pilatus1m", rotate=0, beam=(700.0, 490.0), peak_counts=1e5)
         horizon = int(p.metadata["horizon_row"])
         below = p.data[horizon + 25:]
         above = p.data[max(0, horizon - 300):horizon - 5]
         valid_b, valid_a = below[below >= 0], above[above >= 0]
-        assert valid_b.mean() < 0.2 * valid_a.mean() + 20, (seed, valid_b.mean(), valid_a.mean())
+        # air and window scattering downstream of the sample are not shadowed: a floor remains
+        assert valid_b.mean() < 0.3 * valid_a.mean() + 20, (seed, valid_b.mean(), valid_a.mean())
 
 
 @pytest.mark.parametrize("technique", ["GISAXS", "GIWAXS"])
