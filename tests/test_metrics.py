@@ -25,3 +25,21 @@ def test_cross_validation_records_and_summary():
     for m in METRICS:
         assert 0 <= summary[f"{m}_std"] <= summary[f"{m}_mean"] <= 1
     assert summary["accuracy_mean"] > 0.7
+
+
+def test_copies_of_one_frame_never_span_training_and_test():
+    """BLA holds four turns of every frame; rotation-invariant features make them identical rows. Split
+    row by row, a forest recognises the copies (a leak that scores noise as signal); split by group,
+    noise scores chance."""
+    from xicam.camsort.study import run_combination
+
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.normal(size=(120, 6)), 4, axis=0)
+    y = np.repeat(rng.integers(0, 4, 120), 4)
+    groups = np.repeat(np.arange(120), 4)
+    forest = lambda *train: RandomForestClassifier(50, random_state=0)  # noqa: E731
+    leaky = summarise(cross_validate(forest, X, y, k=5))["accuracy_mean"]
+    honest = summarise(cross_validate(forest, X, y, k=5, groups=groups))["accuracy_mean"]
+    assert leaky > 0.9 and honest < 0.45, (leaky, honest)
+    tuned = summarise(run_combination(X, y, "rf", folds=3, tune_iter=2, groups=groups))["accuracy_mean"]
+    assert tuned < 0.45

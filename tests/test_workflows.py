@@ -158,19 +158,19 @@ def test_sweep_maps_combinations_and_resumes(tmp_path, two_workers):
     write_dataset(tmp_path / "data", 12, seed=6, size=96)
     mapper = sweep_mapper(two_workers, workflows.load("sweep"), progress=False)
     log: list[str] = []
-    run_study(tmp_path / "data", tmp_path / "out", ["hist"], ["rf", "et", "lightgbm"], ["BL"], folds=3, size=32,
+    run_study(tmp_path / "data", tmp_path / "out", ["hist"], ["rf", "et", "lightgbm"], ["BL", "BLA"], folds=3, size=32,
               log=log.append, mapper=mapper)
-    assert sorted(p.name for p in (tmp_path / "out" / "runs").glob("*.json")) == [
-        "hist_BL_et.json", "hist_BL_lightgbm.json", "hist_BL_rf.json"]
+    assert sorted(p.name for p in (tmp_path / "out" / "runs").glob("*.json")) == sorted([
+        f"hist_{v}_{c}.json" for v in ("BL", "BLA") for c in ("et", "lightgbm", "rf")])
     serial = tmp_path / "serial"
-    run_study(tmp_path / "data", serial, ["hist"], ["rf", "et", "lightgbm"], ["BL"], folds=3, size=32,
+    run_study(tmp_path / "data", serial, ["hist"], ["rf", "et", "lightgbm"], ["BL", "BLA"], folds=3, size=32,
               log=lambda *_: None)
     def metrics(folder: Path) -> list[list[str]]:  # everything but the fit/predict seconds
         return [line.split(",")[:-2] for line in (folder / "results.csv").read_text().splitlines()]
 
-    assert metrics(serial) == metrics(tmp_path / "out")
+    assert metrics(serial) == metrics(tmp_path / "out")  # BLA's groups reach the workflow's CV too
     log.clear()
-    run_study(tmp_path / "data", tmp_path / "out", ["hist"], ["rf", "et", "lightgbm"], ["BL"], folds=3, size=32,
+    run_study(tmp_path / "data", tmp_path / "out", ["hist"], ["rf", "et", "lightgbm"], ["BL", "BLA"], folds=3, size=32,
               log=log.append, mapper=mapper)
     assert log == []
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import (accuracy_score, cohen_kappa_score, confusion_matrix, f1_score, matthews_corrcoef,
                              precision_score, recall_score)
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 METRICS = ("accuracy", "recall", "precision", "f1", "kappa", "mcc")
 
@@ -25,13 +25,19 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def cross_validate(make_model: Callable[[], Any], X: np.ndarray, y: np.ndarray, k: int = 5, seed: int = 0
-                   ) -> list[dict[str, Any]]:
-    """Stratified k-fold: one record per fold with the six metrics, fit/predict seconds and the confusion."""
+def cross_validate(make_model: Callable[..., Any], X: np.ndarray, y: np.ndarray, k: int = 5, seed: int = 0,
+                   groups: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Stratified k-fold: one record per fold with the six metrics, fit/predict seconds and the confusion.
+
+    With ``groups`` (the source frame of BLA's rotated copies) a group never spans training and test
+    rows (StratifiedGroupKFold), and ``make_model`` is called with the training rows' indices.
+    """
     records = []
     labels = np.unique(y)
-    for fold, (tr, te) in enumerate(StratifiedKFold(k, shuffle=True, random_state=seed).split(X, y)):
-        model = make_model()
+    splitter = (StratifiedKFold(k, shuffle=True, random_state=seed) if groups is None
+                else StratifiedGroupKFold(k, shuffle=True, random_state=seed))
+    for fold, (tr, te) in enumerate(splitter.split(X, y, groups)):
+        model = make_model() if groups is None else make_model(tr)
         t0 = time.perf_counter()
         model.fit(X[tr], y[tr])
         t1 = time.perf_counter()

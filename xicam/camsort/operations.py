@@ -308,31 +308,33 @@ def score_predictions(labels: np.ndarray, predictions: np.ndarray) -> dict:
 @display_name("Cross-validate")
 @describe_input("classifier", "rf, et, lightgbm, xgboost or catboost")
 @describe_input("tune_iter", "Randomized-search candidates inside each training fold (0: defaults)")
+@describe_input("groups", "Source frame per row (BLA's rotated copies): a group never spans training and test")
 @describe_output("records", "Per fold: the six metrics, fit/predict seconds, confusion matrix")
 @describe_output("summary", "Mean and standard deviation of every metric over folds")
 @limits("folds", [2, 20])
 @categories(("CamSort", "Evaluate"))
 def cross_validate_classifier(features: np.ndarray, labels: np.ndarray, classifier: str = "rf",
-                              n_components: int = 5, folds: int = 5, seed: int = 0, tune_iter: int = 0
-                              ) -> tuple[list, dict]:
-    """Scaler -> PCA -> classifier under stratified k-fold: one combination of Algorithm 1."""
+                              n_components: int = 5, folds: int = 5, seed: int = 0, tune_iter: int = 0,
+                              groups: np.ndarray = None) -> tuple[list, dict]:
+    """Scaler -> PCA -> classifier under stratified k-fold (by group when given): one combination of Algorithm 1."""
     from .metrics import summarise
     from .study import run_combination
 
     records = run_combination(features, labels, classifier, n_components=n_components, folds=folds, seed=seed,
-                              tune_iter=tune_iter)
+                              tune_iter=tune_iter, groups=groups)
     return records, summarise(records)
 
 
 @operation
-@output_names("features", "labels")
+@output_names("features", "labels", "groups")
 @display_name("Load feature matrix")
 @describe_input("features_path", "An .npz with arrays 'features' and 'labels' (camsort featurize / sweep)")
+@describe_output("groups", "The source frame of each row when the matrix has them (BLA), else None")
 @categories(("CamSort", "Read"))
-def load_feature_matrix(features_path: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """A saved feature matrix and its labels (no pickles are loaded)."""
+def load_feature_matrix(features_path: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A saved feature matrix, its labels and row groups if stored (no pickles are loaded)."""
     with np.load(features_path, allow_pickle=False) as matrix:
-        return matrix["features"], matrix["labels"]
+        return matrix["features"], matrix["labels"], matrix["groups"] if "groups" in matrix.files else None
 
 
 OPERATIONS: dict[str, type] = {

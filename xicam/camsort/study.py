@@ -23,33 +23,39 @@ from .metrics import METRICS, cross_validate, summarise
 
 
 def run_combination(features: np.ndarray, labels: np.ndarray, classifier: str, n_components: int = 5,
-                    folds: int = 5, seed: int = 0, tune_iter: int = 0) -> list[dict[str, Any]]:
+                    folds: int = 5, seed: int = 0, tune_iter: int = 0,
+                    groups: np.ndarray | None = None) -> list[dict[str, Any]]:
     """CV records of scaler -> PCA -> ``classifier`` on one feature matrix (pure: a sweep's work unit).
 
     With ``tune_iter`` > 0 the classifier is tuned inside every training fold (nested randomized
-    search over :data:`classify.SEARCH_SPACES`), so the scores stay honest.
+    search over :data:`classify.SEARCH_SPACES`), so the scores stay honest. ``groups`` keeps rows of one
+    source frame (BLA's rotated copies) on one side of every split, outer and inner.
     """
-    from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold
+    from sklearn.model_selection import RandomizedSearchCV, StratifiedGroupKFold, StratifiedKFold
     from sklearn.pipeline import make_pipeline
 
     from .classify import SEARCH_SPACES, make_classifier
     from .reduce import make_reducer
 
-    def model():
+    def model(train: np.ndarray | None = None):
         clf = make_classifier(classifier, random_state=seed)
         if tune_iter > 0:
+            inner = (StratifiedKFold(3, shuffle=True, random_state=seed) if train is None else
+                     list(StratifiedGroupKFold(3, shuffle=True, random_state=seed).split(
+                         features[train], labels[train], groups[train])))
             clf = RandomizedSearchCV(clf, SEARCH_SPACES[classifier], n_iter=tune_iter, scoring="f1_macro",
-                                     cv=StratifiedKFold(3, shuffle=True, random_state=seed), random_state=seed)
+                                     cv=inner, random_state=seed)
         return make_pipeline(make_reducer(n_components, random_state=seed), clf)
 
-    return cross_validate(model, features, labels, k=folds, seed=seed)
+    return cross_validate(model, features, labels, k=folds, seed=seed, groups=groups)
 
 
 def run_job(job: dict[str, Any], folds: int = 5, seed: int = 0, tune_iter: int = 0) -> list[dict[str, Any]]:
     """Evaluate one sweep job (a saved feature matrix and a classifier name); returns its CV records."""
     with np.load(job["features_path"], allow_pickle=False) as matrix:
+        groups = matrix["groups"] if "groups" in matrix.files else None
         return run_combination(matrix["features"], matrix["labels"], job["classifier"], folds=folds, seed=seed,
-                               tune_iter=tune_iter)
+                               tune_iter=tune_iter, groups=groups)
 
 
 def write_json_atomic(path: Path, data: Any, indent: int | None = None) -> None:
@@ -110,13 +116,16 @@ def sweep_jobs(data: str | os.PathLike, out: str | os.PathLike, featurizers: lis
             matrix = out / "features" / f"{name}_{variant}.npz"
             if todo and not matrix.exists():
                 idx, turns = variant_indices(labels[eval_idx], variant, seed)
+                arrays = {"labels": y[eval_idx][idx]}
                 if variant == "BLA":  # rotated copies are featurized on their own
-                    rotated = np.stack([np.rot90(X[eval_idx][i], k) for i, k in zip(idx, turns)])
+                    evaluated = X[eval_idx]  # indexed once: each X[eval_idx] is a copy its views would keep alive
+                    rotated = np.stack([np.rot90(evaluated[i], k) for i, k in zip(idx, turns)])
                     params = {"seed": seed} if name.startswith("lenet") else {}
-                    F = make_featurizer(name, **params).fit(X[fit_idx], y[fit_idx]).transform(rotated)
+                    arrays["features"] = make_featurizer(name, **params).fit(X[fit_idx], y[fit_idx]).transform(rotated)
+                    arrays["groups"] = idx  # the four turns of a frame share a group: CV never splits them
                 else:
-                    F = _features(out, name, X[fit_idx], y[fit_idx], X[eval_idx], seed)[idx]
-                np.savez(matrix.with_suffix(".tmp.npz"), features=F, labels=y[eval_idx][idx])
+                    arrays["features"] = _features(out, name, X[fit_idx], y[fit_idx], X[eval_idx], seed)[idx]
+                np.savez(matrix.with_suffix(".tmp.npz"), **arrays)
                 os.replace(matrix.with_suffix(".tmp.npz"), matrix)
             jobs += [{"featurizer": name, "variant": variant, "classifier": c, "features_path": str(matrix),
                       "run": str(out / "runs" / f"{name}_{variant}_{c}.json")} for c in todo]
