@@ -461,8 +461,8 @@ def _add_train_cnn(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_train_cnn)
 
 
-def _network(arch: str, mode: str, weights: str | None, **params: Any):
-    """A LeNet, or a keras.applications network in ``mode`` with ``weights``."""
+def _featurizer(arch: str, mode: str, weights: str | None, **params: Any):
+    """The featurizer ``arch`` by name; a keras.applications network also gets ``mode`` and ``weights``."""
     from .features import make_featurizer
     from .features.cnn import APPS
 
@@ -475,7 +475,7 @@ def _cmd_train_cnn(args: argparse.Namespace) -> int:
     from .datasets import labelled_images
 
     X, y, _ = labelled_images(args.data, args.size)
-    net = _network(args.arch, args.mode, args.weights, epochs=args.epochs, optimizer=args.optimizer,
+    net = _featurizer(args.arch, args.mode, args.weights, epochs=args.epochs, optimizer=args.optimizer,
                    seed=args.seed).fit(X, y)
     net.save(args.out)
     history = net.history_
@@ -505,19 +505,19 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
 
     from . import TECHNIQUES
     from .datasets import labelled_images
-    from .features import make_featurizer
+    from .features.cnn import KerasAppFeatures
     from .features.lenet import LeNetFeatures
 
     X, y, table = labelled_images(args.data, args.size)
-    featurizer = make_featurizer(args.method)
+    featurizer = _featurizer(args.method, "pretrained", args.weights)  # used without --model
     if args.model:
         if not isinstance(featurizer, LeNetFeatures):
             raise CamsortError(f"--method {args.method} takes no --model (it is not a network)")
         featurizer.load_weights_from(args.model)
-    elif args.method.startswith("lenet"):
-        raise CamsortError(f"--method {args.method} needs --model MODEL.keras (train one with `camsort train-cnn`)")
+    elif isinstance(featurizer, KerasAppFeatures):
+        featurizer.fit(X, y)
     elif isinstance(featurizer, LeNetFeatures):
-        featurizer = _network(args.method, "pretrained", args.weights).fit(X, y)
+        raise CamsortError(f"--method {args.method} needs --model MODEL.keras (train one with `camsort train-cnn`)")
     else:
         featurizer.fit(X)
     F = featurizer.transform(X)

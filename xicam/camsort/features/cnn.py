@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import CLASSES
 from ..errors import CamsortError
-from .lenet import LeNetFeatures
+from .lenet import LeNetFeatures, history_floats
 
 log = logging.getLogger(__name__)
 
@@ -162,15 +162,12 @@ class KerasAppFeatures(LeNetFeatures):
             return super().fit(X, y)
         import keras
 
-        keras.utils.set_random_seed(self.seed)
-        self.input_size_ = self.input_size or X.shape[1]
-        self._features_model = None
-        self.model_ = self.build(self.input_size_)
+        self.new_network(X)
         features = self.transform(X)
         head = keras.Sequential([keras.Input(features.shape[1:]), keras.layers.Dense(len(CLASSES), activation="softmax")])
         head.compile(keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         history = head.fit(features, np.asarray(y, np.int32), epochs=max(self.epochs, 50), batch_size=64,
                            verbose=self.verbose)
         self.model_.get_layer("softmax").set_weights(head.layers[-1].get_weights())
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.history_ = history_floats(history)
         return self

@@ -94,7 +94,12 @@ def train_classifier(model, X: np.ndarray, y: np.ndarray, params: Any) -> dict[s
     clock = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: elapsed.append(time.perf_counter() - start))
     history = model.fit(train, validation_data=(X[va], y[va]), epochs=params.epochs, steps_per_epoch=steps,
                         callbacks=[stop, clock], verbose=params.verbose, shuffle=False)
-    return {**{k: [float(v) for v in vals] for k, vals in history.history.items()}, "elapsed_s": elapsed}
+    return {**history_floats(history), "elapsed_s": elapsed}
+
+
+def history_floats(history: Any) -> dict[str, list[float]]:
+    """A Keras ``History`` as plain floats per metric (JSON-safe)."""
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 
 class LeNetFeatures(TransformerMixin, BaseEstimator):
@@ -117,23 +122,25 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         """The uncompiled network for ``size``-pixel inputs (subclasses build other networks)."""
         return build_lenet(self.arch, size)
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "LeNetFeatures":
-        """Train on images (N, H, W) in [0, 1] and integer labels; keeps the best validation epoch."""
+    def new_network(self, X: np.ndarray) -> None:
+        """Seed, then build a fresh ``model_`` for the image size of ``X`` (dropping any earlier network)."""
         import keras
 
         keras.utils.set_random_seed(self.seed)
-        size = self.input_size or X.shape[1]
-        self.input_size_ = size
+        self.input_size_ = self.input_size or X.shape[1]
         self._features_model = None
-        self.model_ = self.build(size)
-        self.history_ = train_classifier(self.model_, self.network_input(X, size), np.asarray(y, dtype=np.int32),
-                                         self)
+        self.model_ = self.build(self.input_size_)
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "LeNetFeatures":
+        """Train on images (N, H, W) in [0, 1] and integer labels; keeps the best validation epoch."""
+        self.new_network(X)
+        self.history_ = train_classifier(self.model_, self.network_input(X), np.asarray(y, dtype=np.int32), self)
         return self
 
     # -- inference ------------------------------------------------------------------------
-    def network_input(self, X: np.ndarray, size: int | None = None) -> np.ndarray:
+    def network_input(self, X: np.ndarray) -> np.ndarray:
         """Images (N, H, W) as the network takes them: (N, size, size, 1), resized if needed."""
-        size = size or self.input_size_
+        size = self.input_size_
         X = np.asarray(X, np.float32)
         if X.shape[1] != size:
             from skimage.transform import resize

@@ -46,6 +46,14 @@ def _spill_over(g: dict[str, np.ndarray], alpha_i: float, rng: np.random.Generat
     return (level * 10 ** rng.uniform(-0.5, 1.5) * (1 + d2) ** -1.5).astype(np.float32)
 
 
+def _on_substrate(image: np.ndarray, g: dict[str, np.ndarray], alpha_i: float, rng: np.random.Generator,
+                  technique: str) -> np.ndarray:
+    """The film's scattering as the detector sees it over a substrate: shadowed below the horizon, plus
+    any beam that spilled past the sample (scaled to the scattering's bright end)."""
+    spill = _spill_over(g, alpha_i, rng, float(np.percentile(image[::7, ::7], 99.9)), SPILL_OVER[technique])
+    return image * _shadow(g["alpha_f"], rng) + spill
+
+
 def _specular_rod(g: dict[str, np.ndarray], alpha_i: float, rng: np.random.Generator, k: float) -> np.ndarray:
     """Reflectivity along q_z at q_xy ~ 0 (the specular rod) with a bright specular spot at alpha_f = alpha_i."""
     sigma = rng.uniform(0.0004, 0.003)
@@ -78,8 +86,7 @@ def gisaxs_map(g: dict[str, np.ndarray], alpha_i: float, alpha_c: float, rng: np
     rod = _specular_rod(g, alpha_i, rng, k)
     image += rod * image.max() * rng.uniform(0.05, 2.0) / max(float(rod.max()), 1e-12)
     params.update(vertical_size_a=height)
-    spill = _spill_over(g, alpha_i, rng, float(np.percentile(image[::7, ::7], 99.9)), SPILL_OVER["GISAXS"])
-    return image * _shadow(g["alpha_f"], rng) + spill, params
+    return _on_substrate(image, g, alpha_i, rng, "GISAXS"), params
 
 
 def giwaxs_map(g: dict[str, np.ndarray], alpha_i: float, alpha_c: float, rng: np.random.Generator,
@@ -111,6 +118,5 @@ def giwaxs_map(g: dict[str, np.ndarray], alpha_i: float, alpha_c: float, rng: np
     image *= 0.3 + yoneda(g["alpha_f"], alpha_c)
     rod = _specular_rod(g, alpha_i, rng, k)
     image += rod * image.max() * rng.uniform(0.0, 0.5) / max(float(rod.max()), 1e-12)
-    spill = _spill_over(g, alpha_i, rng, float(np.percentile(image[::7, ::7], 99.9)), SPILL_OVER["GIWAXS"])
-    return image * _shadow(g["alpha_f"], rng) + spill, {"model": name, "texture": texture, "ring_width": width,
-                                                        "arc_sigma_deg": float(np.degrees(sigma))}
+    return _on_substrate(image, g, alpha_i, rng, "GIWAXS"), {"model": name, "texture": texture, "ring_width": width,
+                                                             "arc_sigma_deg": float(np.degrees(sigma))}
