@@ -19,7 +19,7 @@ import pytest
 import tifffile
 
 from xicam.camsort import CLASSES, TECHNIQUES, manifest
-from xicam.camsort.sortjob import sort_frames
+from xicam.camsort.sortjob import SortJob, sort_frames
 
 
 class ByQuadrantSorter:
@@ -184,7 +184,11 @@ def test_output_inside_input_is_not_resorted(tmp_path):
 
 
 def test_interrupted_run_resumes_exactly(tmp_path):
-    """Kill a real sort process mid-way; the re-run completes exactly the frames that are missing."""
+    """Kill a real sort process mid-way; the re-run completes exactly the frames that are missing.
+
+    The kill comes while the 4th batch is classified and the 3rd is being delivered: 8 frames are
+    in the manifest, the 3rd batch's outputs may be complete or half-written. The re-run redoes 32
+    frames, reuses complete outputs (same checksum) and clears the dead process's ``.part`` files."""
     src = tmp_path / "in"
     src.mkdir()
     for i in range(40):
@@ -205,13 +209,43 @@ def test_interrupted_run_resumes_exactly(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 9, proc.stderr[-2000:]
     done_before = _outcomes(out)
-    assert len(done_before) == 12
+    assert len(done_before) == 8
     resumed = ByQuadrantSorter()
     sort_frames([src], out, resumed, progress=False)
-    assert resumed.calls == 28
+    assert resumed.calls == 32
     rows = _outcomes(out)
     assert len(rows) == 40 and all(r["error"] == "" for r in rows.values())
     files = [p for p in out.rglob("*.tif")]
     assert len(files) == 40 and not list(out.rglob("*.part"))
     with open(out / "manifest.csv", newline="") as fh:
         assert sum(1 for _ in csv.reader(fh)) == 41
+
+
+def test_dead_process_parts_are_cleared_live_ones_kept(tmp_path):
+    """A ``.part`` left by a process that no longer exists is removed when a job starts; one of a live process is not."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folder = tmp_path / "out" / "SAXS"
+    folder.mkdir(parents=True)
+    stale = folder / f".f00.tif.{int(dead.stdout)}.part"
+    live = folder / f".f01.tif.{os.getpid()}.part"
+    stale.write_bytes(b"half")
+    live.write_bytes(b"in flight")
+    SortJob([], tmp_path / "out")
+    assert not stale.exists() and live.read_bytes() == b"in flight"
+
+
+def test_reading_runs_ahead_by_a_bounded_window():
+    """Files are read ahead of classification, but never more than the window: a folder of 4 MB
+    frames must not be held in memory at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from xicam.camsort.sortjob import _read_ahead
+
+    started = []
+    with ThreadPoolExecutor(2) as pool:
+        results = _read_ahead(pool, lambda i: started.append(i) or i * i, list(range(100)), window=8)
+        first = next(results)
+        in_flight = len(started)
+        rest = list(results)
+    assert first == 0 and rest == [i * i for i in range(1, 100)]
+    assert in_flight <= 8

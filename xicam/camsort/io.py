@@ -286,7 +286,7 @@ def _validated(path: str, data: np.ndarray) -> np.ndarray:
     if min(data.shape) < 2:
         raise PatternReadError(path, f"frame of shape {data.shape} is too small to be a detector image")
     out = np.asarray(data, dtype=np.float32)
-    if out.dtype.kind == "f" and not np.isfinite(out).any():
+    if data.dtype.kind == "f" and not np.isfinite(out).any():  # integer counts are always finite
         raise PatternReadError(path, "no finite pixel (all NaN/inf)")
     return out
 

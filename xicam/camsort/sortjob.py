@@ -11,7 +11,7 @@ import hashlib
 import os
 import shutil
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -93,6 +93,7 @@ class SortJob:
         self.out.mkdir(parents=True, exist_ok=True)
         self.files = [p for p in frame_paths(list(inputs), recursive=recursive) if self.out not in p.resolve().parents]
         self.manifest = self.out / "manifest.csv"
+        _remove_stale_parts(self.out)
         self.done = {k for k, row in manifest.read(self.manifest).items() if not row["error"]}
         self.summary = SortSummary(manifest=self.manifest)
         self._order: list[tuple[str, str]] = []
@@ -127,20 +128,43 @@ class SortJob:
 def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sorter, *, mode: str = "copy",
                 recursive: bool = False, workers: int = 2, batch_size: int = 32,
                 progress: bool = True) -> SortSummary:
-    """Predict every frame under ``inputs`` and place it in ``out/<LABEL>/``; returns the summary."""
+    """Predict every frame under ``inputs`` and place it in ``out/<LABEL>/``; returns the summary.
+
+    Three stages overlap: ``workers`` threads read, hash and preprocess a bounded window of files
+    ahead; the calling thread classifies a batch; one writer thread delivers the previous batch
+    (copying is I/O, which releases the GIL). Manifest rows are recorded in input order.
+    """
     from tqdm import tqdm
 
     job = SortJob(inputs, out, mode=mode, recursive=recursive)
     bar = tqdm(total=len(job.files), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    with job, ThreadPoolExecutor(max(1, workers)) as pool:
+    with job, ThreadPoolExecutor(max(1, workers)) as pool, ThreadPoolExecutor(1) as writer:
         loader = _Loader(job.done, sorter.size)
-        for batch in _batches(pool.map(loader, job.files), batch_size):
-            bar.update(sum(1 for it in batch if it.frame in (None, 0) or it.error))
+        delivering = None
+        for batch in _batches(_read_ahead(pool, loader, job.files, 4 * batch_size), batch_size):
             job.summary.skipped += sum(1 for it in batch if it.pattern is None and not it.error)
             images = stack_images(batch)
-            job.record(batch_rows(batch, sorter.decide(images) if len(images) else [], job.out, mode))
+            decisions = sorter.decide(images) if len(images) else []
+            if delivering is not None:
+                job.record(delivering.result())
+            delivering = writer.submit(batch_rows, batch, decisions, job.out, mode)
+            bar.update(sum(1 for it in batch if it.frame in (None, 0) or it.error))
+        if delivering is not None:
+            job.record(delivering.result())
     bar.close()
     return job.summary
+
+
+def _read_ahead(pool: ThreadPoolExecutor, fn, items: list, window: int) -> Iterator:
+    """``map(fn, items)`` on ``pool``, in order, with at most ``window`` calls in flight or waiting:
+    reading runs ahead of classification without holding a whole folder of frames in memory."""
+    queue: deque = deque()
+    for item in items:
+        queue.append(pool.submit(fn, item))
+        if len(queue) >= window:
+            yield queue.popleft().result()
+    while queue:
+        yield queue.popleft().result()
 
 
 def load_items(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (), size: int | None = None
@@ -248,6 +272,21 @@ def _materialise(src: Path, tmp: Path, mode: str) -> None:
         os.link(src, tmp)
     else:
         os.symlink(src, tmp)
+
+
+def _remove_stale_parts(out: Path) -> None:
+    """Delete half-written ``.NAME.PID.part`` files in ``out/<LABEL>/`` left by a camsort process that
+    died mid-copy (its PID is gone); a live process's parts are left alone."""
+    for part in out.glob("*/.*.part"):
+        pid = part.name.rsplit(".", 2)[-2]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            part.unlink(missing_ok=True)
+        except PermissionError:  # alive, owned by someone else
+            continue
 
 
 def _link_unique(folder: Path, name: str, make, same_sha: str | None) -> Path:
