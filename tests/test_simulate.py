@@ -151,3 +151,14 @@ def test_spill_over_is_the_direct_beam_below_the_horizon():
     assert spill[400, 250] > 30 * spill[400, 480] > 0
     nothing = _spill_over(geo.grazing((500, 500), alpha_i), alpha_i, np.random.default_rng(0), 100.0, chance=0.0)
     assert not nothing.any()
+
+
+@pytest.mark.parametrize("name", ["pilatus100k", "pilatus1m", "eiger1m", "ccd1k"])
+def test_defects_never_blank_a_whole_frame(name):
+    """Dead pixels, a dead module, masked corners and partial read-outs leave most of the frame: a
+    single-module detector whose one module is dead records nothing, and nobody keeps such a frame."""
+    from xicam.camsort.simulate.detector import DETECTORS, add_defects
+
+    det = DETECTORS[name]
+    valid = [(add_defects(np.full(det.shape, 5.0), det, np.random.default_rng(s)) > 0).mean() for s in range(300)]
+    assert min(valid) > 0.05, name

@@ -111,7 +111,7 @@ def add_defects(counts: np.ndarray, det: Detector, rng: np.random.Generator) -> 
     out.flat[dead] = gap_value
     hot = rng.integers(0, n, int(rng.integers(0, 12)))
     out.flat[hot] = rng.integers(10**4, det.max_count, hot.size)
-    if det.module is not None and rng.random() < 0.05:  # one dead module
+    if det.module is not None and rng.random() < 0.05 and det.module != det.shape:  # one dead module of several
         (mh, mw), (gh, gw) = det.module, det.gap
         r = int(rng.integers(0, max(1, det.shape[0] // (mh + gh)))) * (mh + gh)
         c = int(rng.integers(0, max(1, det.shape[1] // (mw + gw)))) * (mw + gw)
