@@ -77,3 +77,36 @@ def test_contact_sheet_renders_rows_and_real_frames(tmp_path):
 
     image = matplotlib.image.imread(out)
     assert image.shape[0] > 400 and image.shape[1] > 300 and image[..., :3].std() > 0.05
+
+
+def test_beamline_dataset_fixes_each_techniques_set_up(tmp_path):
+    """``--beamline als733``: per technique one detector, energy, q-range and mounting; the beam sits at
+    the same fraction of the frame for the transmission set-ups; samples and exposures still vary."""
+    import json
+
+    from xicam.camsort.simulate.beamlines import BEAMLINES, setup
+
+    write_dataset(tmp_path, 3, seed=5, size=128, beamline="als733")
+    table = read_labelled_folder(tmp_path)
+    params = [json.loads(row) for row in _label_params(tmp_path)]
+    for technique in TECHNIQUES:
+        mine = [p for p, t in zip(params, table["technique"]) if t == technique]
+        fixed = BEAMLINES["als733"][technique]
+        assert {p["detector"].split("/")[0] for p in mine} == {fixed["detector"]}
+        assert {(p["energy_kev"], p["q_max"], p["rotate"]) for p in mine} == {(10.0, fixed["q_max"], 0)}
+        assert len({round(p["peak_counts"]) for p in mine}) == 3  # exposures are not fixed
+        if "beam_fraction" in fixed:
+            shape = read_pattern(str(tmp_path / [r for r, t in zip(table["path"], table["technique"])
+                                                 if t == technique][0])).shape
+            assert {(round(p["beam_row"] / shape[0], 3), round(p["beam_col"] / shape[1], 3)) for p in mine} == \
+                {tuple(round(f, 3) for f in fixed["beam_fraction"])}
+    assert setup(None, "SAXS") == {}
+    with pytest.raises(CamsortError, match="unknown beamline 'nsls'"):
+        setup("nsls", "SAXS")
+
+
+def _label_params(root):
+    import csv
+
+    with open(root / "labels.csv", newline="") as fh:
+        return [row["params"] for row in csv.DictReader(fh)]

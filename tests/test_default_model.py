@@ -79,3 +79,26 @@ def test_demo_end_to_end(tmp_path, capsys):
     report = (tmp_path / "demo" / "report.md").read_text()
     assert "Confusion" in report
     assert len(list((tmp_path / "demo" / "gradcam").glob("*.png"))) == 4
+
+
+def test_cli_evaluate_scores_a_labelled_folder_and_names_unreadable_files(tmp_path, capsys):
+    """``camsort evaluate``: the report's numbers agree with its own confusion matrix, a corrupt frame
+    is named on stderr and counted (exit 3), and frames filed under the wrong technique are rendered."""
+    from xicam.camsort.io import write_tiff
+
+    for technique, seeds in (("SAXS", (1, 2, 3)), ("GIWAXS", (4, 5, 6))):
+        folder = tmp_path / "data" / technique
+        folder.mkdir(parents=True)
+        for seed in seeds:  # the GIWAXS folder holds SAXS frames: mislabelled on purpose
+            write_tiff(folder / f"f{seed}.tif", simulate("SAXS", seed, long_side=256).data.astype(np.int32))
+    (tmp_path / "data" / "SAXS" / "broken.tif").write_bytes(b"II*\0 not really a tiff")
+    png = tmp_path / "errors.png"
+    assert main(["evaluate", str(tmp_path / "data"), "--json", "--errors", str(png)]) == 3
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert "broken.tif" in captured.err and report["unreadable"] == 1 and report["n"] == 6
+    confusion = np.array(report["confusion"])
+    assert confusion.sum() == 6 and confusion[TECHNIQUES.index("GIWAXS")].sum() == 3
+    assert report["top1_accuracy"] == pytest.approx(np.trace(confusion) / 6)
+    assert report["top1_accuracy"] <= 0.5 + 1e-9  # at most the SAXS half can be right
+    assert png.stat().st_size > 10_000 and report["errors_png"] == str(png)

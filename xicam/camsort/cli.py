@@ -27,6 +27,10 @@ def _shape(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"shape must look like ROWSxCOLS, e.g. 1043x981, not {text!r}")
 
 
+def _model_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model directory (default: the model shipped with camsort)")
+
+
 def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print shape, dtype, value range and metadata keys of frames")
     p.add_argument("files", nargs="+", help="detector frames (TIFF, EDF, CBF, HDF5, npy, raw, ...)")
@@ -116,7 +120,7 @@ def _add_sort(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sort", help="sort frames into OUT/<TECHNIQUE>/ with a manifest (originals untouched)")
     p.add_argument("inputs", nargs="+", help="files and/or folders of detector frames")
     p.add_argument("--out", required=True, help="output folder (created; existing files are never overwritten)")
-    p.add_argument("--model", help="model directory (default: the model shipped with camsort)")
+    _model_option(p)
     p.add_argument("--mode", choices=MODES, default="copy")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="reader threads")
@@ -140,7 +144,7 @@ def _cmd_sort(args: argparse.Namespace) -> int:
 def _add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="print the technique and class probabilities of frames")
     p.add_argument("files", nargs="+")
-    p.add_argument("--model", help="model directory (default: the model shipped with camsort)")
+    _model_option(p)
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.add_argument("--gradcam", metavar="DIR", help="also write a Grad-CAM overlay PNG per frame into DIR")
     p.set_defaults(func=_cmd_predict)
@@ -186,6 +190,41 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed == len(args.files) else EXIT_PARTIAL
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score a model on a labelled folder: accuracy, UNSURE rate, confusion matrix")
+    p.add_argument("data", help="labelled folder DIR/<TECHNIQUE>/* or with labels.csv (e.g. from `camsort simulate`)")
+    _model_option(p)
+    p.add_argument("--errors", metavar="PNG", help="also render the frames whose top class is wrong")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import CLASSES
+    from .sorter import load_cached
+    from .training import evaluate_folder
+
+    report, wrong = evaluate_folder(args.data, load_cached(args.model))
+    for error in report["errors"]:
+        print(f"camsort: error: {error}", file=sys.stderr)
+    if args.errors and wrong:
+        from .contact_sheet import error_sheet
+
+        report["errors_png"] = str(error_sheet(wrong, args.errors))
+    if args.json:
+        print(json.dumps({"model": str(args.model or "default"), **report}, indent=1))
+    else:
+        print(f"{report['n']} frames: top-1 accuracy {report['top1_accuracy']:.4f}, accuracy with UNSURE counted "
+              f"wrong {report['accuracy']:.4f}, UNSURE {report['abstained']:.4f}, unreadable {report['unreadable']}")
+        print("truth/predicted ".ljust(16) + "".join(f"{c[:8]:>9}" for c in CLASSES))
+        for name, row in zip(CLASSES, report["confusion"]):
+            if any(row):
+                print(f"{name:<16}" + "".join(f"{v:9d}" for v in row))
+        if "errors_png" in report:
+            print(f"misclassified frames: {report['errors_png']}")
+    return EXIT_OK if not report["errors"] else EXIT_PARTIAL
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="simulate a mixed folder, sort it with the default model, report")
     p.add_argument("--out", default="demo-output", help="folder for the demo's inputs and results")
@@ -201,6 +240,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    from .simulate.beamlines import BEAMLINES
+
     p = sub.add_parser("simulate", help="write a labelled dataset of simulated frames (OUT/<TECHNIQUE>/*.tif + labels.csv)")
     p.add_argument("--out", required=True)
     p.add_argument("--per-class", type=int, default=100, help="frames per technique (BL); total for UB")
@@ -208,6 +249,8 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                    help="BL: equal counts; UB: --per-class x 4 frames in the paper's Table I proportions")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", default="native", help="'native' or a long-side size to sum-bin frames to, e.g. 256")
+    p.add_argument("--beamline", choices=sorted(BEAMLINES),
+                   help="one fixed set-up per technique, as in the paper's data (default: randomised instruments)")
     p.set_defaults(func=_cmd_simulate)
 
 
@@ -216,7 +259,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     size = None if args.size == "native" else int(args.size)
     counts = ub_counts(4 * args.per_class) if args.dataset == "UB" else args.per_class
-    labels = write_dataset(args.out, counts, seed=args.seed, size=size, progress=True)
+    labels = write_dataset(args.out, counts, seed=args.seed, size=size, progress=True, beamline=args.beamline)
     print(f"labels: {labels}\ncatalog: {labels.with_name('catalog.yml')}")
     return EXIT_OK
 
@@ -556,7 +599,7 @@ def _cmd_gradcam(args: argparse.Namespace) -> int:
 def _add_gui(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open Xi-cam with the CamSort plugin (or save a screenshot of it and exit)")
     p.add_argument("files", nargs="*", help="frames and/or folders to load at start")
-    p.add_argument("--model", help="model directory (default: the model shipped with camsort)")
+    _model_option(p)
     p.add_argument("--screenshot", metavar="PNG", help="render offscreen, wait for the predictions, save PNG, exit")
     p.add_argument("--select", type=int, default=0, metavar="N", help="table row shown in the screenshot (default 0)")
     p.add_argument("--executor", default="process",
@@ -590,6 +633,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run,
     _add_sweep,
     _add_bench,
+    _add_evaluate,
     _add_demo,
     _add_gui,
 ]

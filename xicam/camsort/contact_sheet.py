@@ -52,3 +52,15 @@ def contact_sheet(root: str | os.PathLike, out_png: str | os.PathLike, per_class
                 ax.axis("off")
         axes[r, 0].set_ylabel(technique, fontsize=12)
     return save_figure(fig, out_png)
+
+
+def error_sheet(cells: list[tuple[str, str]], out_png: str | os.PathLike, cols: int = 8) -> Path:
+    """Render misclassified frames to a PNG grid: ``cells`` are (frame path, caption) pairs."""
+    rows = max(1, -(-len(cells) // cols))
+    fig, axes = subplots(rows, cols, figsize=(2.2 * cols, 2.5 * rows))
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, (path, caption) in zip(axes.ravel(), cells):
+        ax.imshow(_log_image(read_pattern(path).data), cmap="inferno", interpolation="nearest")
+        ax.set_title(f"{Path(path).name[:26]}\n{caption}", fontsize=6)
+    return save_figure(fig, out_png)

@@ -31,14 +31,16 @@ def ub_counts(total: int) -> dict[str, int]:
 
 
 def write_dataset(root: str | os.PathLike, counts: int | dict[str, int], seed: int, size: int | None = None,
-                  workers: int = 2, progress: bool = False) -> Path:
+                  workers: int = 2, progress: bool = False, beamline: str | None = None) -> Path:
     """Simulate a labelled dataset into ``root`` (resumable: existing frames are kept); returns labels.csv.
 
-    ``size`` simulates binned read-outs with a long side of about ``size`` pixels (fast, small files).
+    ``size`` simulates binned read-outs with a long side of about ``size`` pixels (fast, small files);
+    ``beamline`` fixes each technique's instrument set-up (:mod:`~xicam.camsort.simulate.beamlines`).
     """
     from tqdm import tqdm
 
     from .simulate import simulate
+    from .simulate.beamlines import setup
 
     root = Path(root)
     counts = {t: counts for t in TECHNIQUES} if isinstance(counts, int) else dict(counts)
@@ -52,7 +54,7 @@ def write_dataset(root: str | os.PathLike, counts: int | dict[str, int], seed: i
         if path.exists():
             params = {"seed": child}
         else:
-            pattern = simulate(technique, np.random.default_rng(child), long_side=size)
+            pattern = simulate(technique, np.random.default_rng(child), long_side=size, **setup(beamline, technique))
             params = {**pattern.metadata, "seed": child}
             write_tiff(path, pattern.data.astype(np.int32), params)
         rows.append({"path": path.relative_to(root).as_posix(), "technique": technique,

@@ -51,9 +51,13 @@ def folder_set(root: str | os.PathLike, size: int, negatives: int = 0, seed: int
 
 def evaluate(sorter: Sorter, X: np.ndarray, y: np.ndarray) -> dict:
     """Accuracy (abstentions count as wrong), abstention rate and confusion matrix on labelled images."""
+    return score_outcomes(sorter.decide(X), y)
+
+
+def score_outcomes(outcome: list[dict], y: np.ndarray) -> dict:
+    """Score :meth:`Sorter.decide` outcomes against the true labels ``y`` (see :func:`evaluate`)."""
     from sklearn.metrics import confusion_matrix
 
-    outcome = sorter.decide(X)
     top = np.array([o["top"] for o in outcome])
     labels = np.array([o["label"] for o in outcome])
     y = np.asarray(y).astype(str)
@@ -65,6 +69,35 @@ def evaluate(sorter: Sorter, X: np.ndarray, y: np.ndarray) -> dict:
         "classes": list(CLASSES),
         "confusion": confusion_matrix(y, top, labels=list(CLASSES)).tolist(),
     }
+
+
+def evaluate_folder(root: str | os.PathLike, sorter: Sorter) -> tuple[dict, list[tuple[str, str]]]:
+    """Score ``sorter`` on a labelled folder, skipping unreadable frames (named in ``report["errors"]``).
+
+    Also returns (path, "truth -> top (probability)") of every frame whose top class is wrong.
+    """
+    from .datasets import read_labelled_folder
+    from .errors import CamsortError
+    from .io import read_pattern
+    from .preprocess import preprocess
+
+    table = read_labelled_folder(root)
+    paths, truth, images, errors = [], [], [], []
+    for path, technique in zip(table["path"], table["technique"]):
+        try:
+            images.append(preprocess(read_pattern(path).data, sorter.size))
+        except CamsortError as exc:
+            errors.append(str(exc))
+            continue
+        paths.append(path)
+        truth.append(technique)
+    if not images:
+        raise CamsortError(f"{root}: no readable labelled frame")
+    outcome = sorter.decide(np.stack(images))
+    report = {"data": str(root), **score_outcomes(outcome, truth), "unreadable": len(errors), "errors": errors}
+    wrong = [(p, f"{t} -> {o['top']} ({max(o['probabilities']):.2f})")
+             for p, t, o in zip(paths, truth, outcome) if o["top"] != t]
+    return report, wrong
 
 
 def train_default(out: str | os.PathLike = DEFAULT_MODEL_DIR, **overrides) -> tuple[Sorter, dict]:

@@ -94,7 +94,7 @@ def simulate(technique: str, rng: np.random.Generator | int | None = None, **ove
     """One native-size detector frame of ``technique`` (int counts as float32, gaps -1 or 0).
 
     ``overrides`` fix parameters otherwise drawn: ``detector`` (name), ``energy_kev``, ``q_max``,
-    ``beam`` ((row, col)), ``alpha_i_deg`` (GI), ``peak_counts``, ``rotate`` (0-3 quarter turns),
+    ``beam`` ((row, col)) or ``beam_fraction`` (of the detector's rows, cols), ``alpha_i_deg`` (GI), ``peak_counts``, ``rotate`` (0-3 quarter turns),
     ``long_side`` (simulate the detector binned so its long side is about this many pixels).
     """
     if technique not in TECHNIQUES:
@@ -105,6 +105,8 @@ def simulate(technique: str, rng: np.random.Generator | int | None = None, **ove
         det = binned(det, max(1, max(det.shape) // int(overrides["long_side"])))
     energy = float(overrides.get("energy_kev", rng.choice(ENERGIES_KEV) if rng.random() < 0.4 else rng.uniform(7, 20)))
     row, col = overrides.get("beam", _beam_position(technique, det, rng))
+    if "beam_fraction" in overrides:  # a fixed set-up, whatever the binning
+        row, col = (float(f) * n for f, n in zip(overrides["beam_fraction"], det.shape))
     lo, hi = Q_MAX[technique]
     q_max = float(overrides.get("q_max", np.exp(rng.uniform(np.log(lo), np.log(hi)))))
     distance = distance_for_q(q_max, energy, _far_edge(det, row, col), det.pixel_m)
