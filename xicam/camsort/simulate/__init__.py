@@ -94,8 +94,9 @@ def simulate(technique: str, rng: np.random.Generator | int | None = None, **ove
     """One native-size detector frame of ``technique`` (int counts as float32, gaps -1 or 0).
 
     ``overrides`` fix parameters otherwise drawn: ``detector`` (name), ``energy_kev``, ``q_max``,
-    ``beam`` ((row, col)) or ``beam_fraction`` (of the detector's rows, cols), ``alpha_i_deg`` (GI), ``peak_counts``, ``rotate`` (0-3 quarter turns),
-    ``long_side`` (simulate the detector binned so its long side is about this many pixels).
+    ``beam`` ((row, col)) or ``beam_fraction`` (of the detector's rows, cols), ``alpha_i_deg`` (GI),
+    ``peak_counts``, ``rotate`` (0-3 quarter turns), ``long_side`` (simulate the detector binned so
+    its long side is about this many pixels).
     """
     if technique not in TECHNIQUES:
         raise ValueError(f"unknown technique {technique!r}; expected one of {TECHNIQUES}")
