@@ -96,8 +96,7 @@ def test_beamline_dataset_fixes_each_techniques_set_up(tmp_path):
         assert {(p["energy_kev"], p["q_max"], p["rotate"]) for p in mine} == {(10.0, fixed["q_max"], 0)}
         assert len({round(p["peak_counts"]) for p in mine}) == 3  # exposures are not fixed
         if "beam_fraction" in fixed:
-            shape = read_pattern(str(tmp_path / [r for r, t in zip(table["path"], table["technique"])
-                                                 if t == technique][0])).shape
+            shape = read_pattern(next(p for p, t in zip(table["path"], table["technique"]) if t == technique)).shape
             assert {(round(p["beam_row"] / shape[0], 3), round(p["beam_col"] / shape[1], 3)) for p in mine} == \
                 {tuple(round(f, 3) for f in fixed["beam_fraction"])}
     assert setup(None, "SAXS") == {}
