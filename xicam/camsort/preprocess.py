@@ -26,8 +26,11 @@ LOW_PERCENTILE, HIGH_PERCENTILE = 1.0, 99.9
 
 
 def valid_mask(frames: np.ndarray) -> np.ndarray:
-    """Pixels that carry a measurement: finite, non-negative and below the overflow marker."""
-    return np.isfinite(frames) & (frames >= 0) & (frames < OVERFLOW)
+    """Pixels that carry a measurement: finite, non-negative and below the overflow marker.
+
+    Two comparisons suffice: NaN fails both, -inf the first and +inf the second.
+    """
+    return (frames >= 0) & (frames < OVERFLOW)
 
 
 @lru_cache(maxsize=64)

@@ -278,15 +278,26 @@ def _remove_stale_parts(out: Path) -> None:
     """Delete half-written ``.NAME.PID.part`` files in ``out/<LABEL>/`` left by a camsort process that
     died mid-copy (its PID is gone); a live process's parts are left alone."""
     for part in out.glob("*/.*.part"):
-        pid = part.name.rsplit(".", 2)[-2]
-        if not pid.isdigit():
+        pid = _part_owner(part)
+        if pid is None:
             continue
         try:
-            os.kill(int(pid), 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             part.unlink(missing_ok=True)
         except PermissionError:  # alive, owned by someone else
             continue
+
+
+def _part_path(folder: Path, name: str) -> Path:
+    """Where this process writes ``name`` before linking it into place: ``.NAME.PID.part``."""
+    return folder / f".{name}.{os.getpid()}.part"
+
+
+def _part_owner(part: Path) -> int | None:
+    """The PID that wrote a ``.NAME.PID.part`` file (None for a name not of that form)."""
+    pid = part.name.rsplit(".", 2)[-2]
+    return int(pid) if pid.isdigit() else None
 
 
 def _link_unique(folder: Path, name: str, make, same_sha: str | None) -> Path:
@@ -297,7 +308,7 @@ def _link_unique(folder: Path, name: str, make, same_sha: str | None) -> Path:
     """
     stem, suffix = (name.split(".", 1) + [""])[:2]
     suffix = f".{suffix}" if suffix else ""
-    tmp = folder / f".{name}.{os.getpid()}.part"
+    tmp = _part_path(folder, name)
     if tmp.exists() or tmp.is_symlink():
         tmp.unlink()
     make(tmp)
