@@ -6,7 +6,7 @@ import csv
 import numpy as np
 
 from xicam.camsort import study
-from xicam.camsort.datasets import write_dataset
+from xicam.camsort.datasets import group_split, write_dataset
 
 
 def test_study_writes_results_and_resumes(tmp_path, monkeypatch):
@@ -44,3 +44,20 @@ def test_run_combination_scores_separable_features():
     F = rng.normal(size=(120, 10)) + y[:, None] * 2.0
     records = study.run_combination(F, y, "rf", folds=3)
     assert len(records) == 3 and min(r["accuracy"] for r in records) > 0.9
+
+
+def test_pretrained_lenet_is_the_shipped_network_frozen(tmp_path):
+    """``lenet-pretrained`` featurizes with the default model's network as shipped: no training on the study's half."""
+    from xicam.camsort.sorter import load_cached
+
+    write_dataset(tmp_path / "data", 24, seed=3, size=128)
+    shipped = load_cached().featurizer
+    before = [w.copy() for w in shipped.model_.get_weights()]
+    out = tmp_path / "results"
+    study.run_study(tmp_path / "data", out, [study.PRETRAINED], ["rf"], ["UB"], folds=2, size=128, log=lambda *_: None)
+    assert all(np.array_equal(a, b) for a, b in zip(before, shipped.model_.get_weights()))
+    X, labels, groups = study._images(tmp_path / "data", out, 128)
+    _, eval_idx = group_split(labels, groups, 0.5, 0)
+    cached = np.load(out / "features" / f"{study.PRETRAINED}.npy")
+    np.testing.assert_allclose(cached, shipped.transform(X[eval_idx]), atol=1e-5)
+    assert f"| {study.PRETRAINED} | UB | rf |" in (out / "table3.md").read_text()

@@ -65,16 +65,28 @@ def write_json_atomic(path: Path, data: Any, indent: int | None = None) -> None:
     os.replace(tmp, path)
 
 
+PRETRAINED = "lenet-pretrained"
+"""The shipped default model's network, frozen: a LeNet pretrained on the simulator (the paper's
+pretrained featurizations were ImageNet CNNs), set beside LeNets trained on the study's own half."""
+
+
+def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int):
+    """The featurizer ``name`` fitted on the network half (``lenet-pretrained`` needs no fitting)."""
+    from .features import make_featurizer
+    from .sorter import load_cached
+
+    if name == PRETRAINED:
+        return load_cached().featurizer
+    params = {"seed": seed} if name.startswith("lenet") else {}
+    return make_featurizer(name, **params).fit(X_fit, y_fit)
+
+
 def _features(out: Path, name: str, X_fit: np.ndarray, y_fit: np.ndarray, X_eval: np.ndarray, seed: int) -> np.ndarray:
     """Features of the evaluation half, cached per featurizer (networks fit on the other half)."""
-    from .features import make_featurizer
-
     cache = out / "features" / f"{name}.npy"
     if cache.exists():
         return np.load(cache, allow_pickle=False)
-    params = {"seed": seed} if name.startswith("lenet") else {}
-    featurizer = make_featurizer(name, **params).fit(X_fit, y_fit)
-    F = featurizer.transform(X_eval)
+    F = fitted_featurizer(name, X_fit, y_fit, seed).transform(X_eval)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.save(cache, F)
     return F
@@ -102,7 +114,6 @@ def sweep_jobs(data: str | os.PathLike, out: str | os.PathLike, featurizers: lis
     success marker); matrices whose combinations are all done are not featurized again.
     """
     from .datasets import group_split, variant_indices
-    from .features import make_featurizer
 
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -120,8 +131,7 @@ def sweep_jobs(data: str | os.PathLike, out: str | os.PathLike, featurizers: lis
                 if variant == "BLA":  # rotated copies are featurized on their own
                     evaluated = X[eval_idx]  # indexed once: each X[eval_idx] is a copy its views would keep alive
                     rotated = np.stack([np.rot90(evaluated[i], k) for i, k in zip(idx, turns)])
-                    params = {"seed": seed} if name.startswith("lenet") else {}
-                    arrays["features"] = make_featurizer(name, **params).fit(X[fit_idx], y[fit_idx]).transform(rotated)
+                    arrays["features"] = fitted_featurizer(name, X[fit_idx], y[fit_idx], seed).transform(rotated)
                     arrays["groups"] = idx  # the four turns of a frame share a group: CV never splits them
                 else:
                     arrays["features"] = _features(out, name, X[fit_idx], y[fit_idx], X[eval_idx], seed)[idx]
