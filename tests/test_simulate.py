@@ -162,3 +162,36 @@ def test_defects_never_blank_a_whole_frame(name):
     det = DETECTORS[name]
     valid = [(add_defects(np.full(det.shape, 5.0), det, np.random.default_rng(s)) > 0).mean() for s in range(300)]
     assert min(valid) > 0.05, name
+
+
+@pytest.mark.parametrize("name", ["ccd1k", "pilatus1m"])
+def test_exposure_records_the_pattern_without_saturating_the_frame(name):
+    """Exposures range from weak to the detector's full scale: the brightest pixels may clip, never more
+    than a sliver of the frame (a CCD's 16-bit range at 4 ADU per photon included), and no frame is
+    left empty because a specular spot set the scale (the mean exposure is drawn, not the peak)."""
+    det = DETECTORS[name]
+    saturated, means = [], []
+    for seed in range(40):
+        p = simulate(TECHNIQUES[seed % 4], seed, detector=name, long_side=256)
+        valid = p.data[p.data >= 0]
+        saturated.append((valid >= det.max_count).mean())
+        means.append(valid.mean())
+    assert max(saturated) < 0.01, name
+    assert min(means) > 0.1 and max(means) / min(means) > 30  # never empty, still weak to well exposed
+
+
+def test_wide_angle_crystals_show_a_ring_on_the_detector():
+    """A wide-angle set-up records its sample's reflections: a crystal whose rings all fall outside
+    the detector's q-range is redrawn, for transmission WAXS and for the lattice draw GIWAXS uses."""
+    from xicam.camsort.simulate.profiles import crystal_reflections
+
+    for seed in range(200):
+        _, q, _ = crystal_reflections(np.random.default_rng(seed), q_max=2.3, q_min=2.0)
+        assert ((q > 2.0) & (q < 2.3)).any(), seed
+    for seed in range(30):  # beam beyond an edge: the detector sees a narrow band of q
+        p = simulate("WAXS", seed, detector="pilatus300k", beam=(-300.0, 240.0), long_side=256, rotate=0)
+        m = p.metadata
+        if "rings_q" in m["sample"]:  # a crystal, not an amorphous halo
+            geo = Geometry(m["distance_m"], m["energy_kev"], m["pixel_um"] * 1e-6, m["beam_row"], m["beam_col"])
+            q = geo.transmission(p.data.shape)[0]
+            assert any(q.min() < ring < q.max() for ring in m["sample"]["rings_q"]), seed

@@ -11,8 +11,8 @@ from .negatives import not_scattering_batch
 from .preprocess import preprocess_batch
 from .sorter import DEFAULT_MODEL_DIR, Sorter
 
-DEFAULT_RECIPE = {"per_class": 2000, "seed": 20261125, "negatives": 800, "featurizer": "lenet-fast",
-                  "featurizer_params": {"epochs": 80, "patience": 8}, "classifier": "xgboost", "n_components": 32,
+DEFAULT_RECIPE = {"per_class": 4000, "seed": 20261125, "negatives": 1600, "featurizer": "lenet-fast",
+                  "featurizer_params": {"epochs": 50, "patience": 6}, "classifier": "xgboost", "n_components": 32,
                   "size": 128, "threshold": 0.6, "held_out_per_class": 75}
 """How the shipped default model is trained: ``camsort train --default`` (``make default-model``)."""
 

@@ -2,9 +2,10 @@
 
 Each frame draws a real detector, an X-ray energy, a q-range (hence a sample-detector distance),
 a beam position (centred, near or beyond an edge), a sample from the technique's physics, a
-beamstop, background, exposure from weak to saturated with Poisson noise, detector defects and
-sometimes a 90-degree mounting. Ranges overlap where nature overlaps, and every technique appears
-on every detector, so neither frame size nor intensity statistics give the class away.
+beamstop, background, exposure from weak to the detector's full scale with Poisson noise,
+detector defects and sometimes a 90-degree mounting. Ranges overlap where nature overlaps, and
+every technique appears on every detector, so neither frame size nor intensity statistics give
+the class away.
 """
 from __future__ import annotations
 
@@ -142,12 +143,33 @@ def simulate(technique: str, rng: np.random.Generator | int | None = None, **ove
         image *= _stops_wide(det, geo, rng, grazing, meta)
     else:
         image *= _stops_small(det, geo, rng, grazing, meta)
-    peak = float(overrides.get("peak_counts", 10 ** rng.uniform(1.3, 6.3)))
+    peak = float(overrides.get("peak_counts", _exposure(image, det, rng)))
     counts = add_defects(expose(image, det, rng, peak), det, rng)
     turns = int(overrides.get("rotate", rng.choice(4, p=[0.85, 0.06, 0.03, 0.06])))
     counts = np.rot90(counts, turns)
     meta.update(peak_counts=peak, rotate=turns)
     return Pattern(data=np.ascontiguousarray(counts, dtype=np.float32), metadata=meta)
+
+
+MEAN_COUNTS = (0.2, 2000.0)
+"""Range of the exposure as mean counts per pixel (log-uniform). The real example frames hold 10 to 150;
+below 0.2 most pixels read 0 and a frame holds nothing that tells its technique."""
+
+
+def _exposure(intensity: np.ndarray, det: Detector, rng: np.random.Generator) -> float:
+    """Counts at the frame's 99.99th percentile (what :func:`expose` scales to) for a mean exposure drawn
+    from :data:`MEAN_COUNTS`, lowered where it would clip more than the brightest pixels.
+
+    The mean, not the peak, sets the exposure: a specular spot can outshine a film's scattering by 10^4,
+    and a peak of 20 counts then leaves the film at 0. Users set exposure times so that at most the
+    brightest pixels clip; a CCD's full scale in photons is its ADU range over its highest gain
+    (4 ADU per photon, see expose).
+    """
+    sample = intensity.ravel()[::7]
+    top = float(np.percentile(sample, 99.99)) or 1.0
+    mean = float(sample.mean()) or top
+    full_scale = det.max_count * rng.uniform(0.6, 1.2) / (1 if det.counting else 4)
+    return float(min(10 ** rng.uniform(*np.log10(MEAN_COUNTS)) * top / mean, full_scale))
 
 
 def _stops_small(det: Detector, geo: Geometry, rng: np.random.Generator, grazing: bool, meta: dict) -> np.ndarray:

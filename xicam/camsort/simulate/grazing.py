@@ -92,7 +92,7 @@ def gisaxs_map(g: dict[str, np.ndarray], alpha_i: float, alpha_c: float, rng: np
 def giwaxs_map(g: dict[str, np.ndarray], alpha_i: float, alpha_c: float, rng: np.random.Generator,
                q_max: float, k: float) -> tuple[np.ndarray, dict[str, Any]]:
     """A crystalline thin film: rings, arcs or Bragg spots by texture, missing wedge from exact q_xy, Yoneda."""
-    name, positions, intensities = P.crystal_reflections(rng, q_max)
+    name, positions, intensities = P.crystal_reflections(rng, q_max, float(g["q"].min()))
     texture = str(rng.choice(["isotropic", "face-on", "edge-on", "mixed"], p=[0.25, 0.35, 0.25, 0.15]))
     width = P.ring_width(rng)
     qabs = g["q"]

@@ -70,8 +70,23 @@ def _multiplicity(hkl: tuple[int, int, int]) -> int:
                 for perm in permutations(hkl) for signs in product((1, -1), repeat=3)})
 
 
-def crystal_reflections(rng: np.random.Generator, q_max: float) -> tuple[str, np.ndarray, np.ndarray]:
-    """A random real-like lattice: its name, reflection positions q (1/A) below ``q_max`` and intensities."""
+def crystal_reflections(rng: np.random.Generator, q_max: float, q_min: float = 0.0,
+                        tries: int = 25) -> tuple[str, np.ndarray, np.ndarray]:
+    """A random real-like lattice with at least one reflection between ``q_min`` and ``q_max`` (1/A):
+    its name, reflection positions below ``q_max`` and intensities.
+
+    Wide-angle set-ups are chosen to record the sample's reflections, so a crystal whose rings all
+    miss the detector's q-range is redrawn (up to ``tries`` times) rather than simulated as a blank.
+    """
+    for _ in range(tries):
+        name, q, intensity = _lattice(rng, q_max)
+        if ((q > q_min) & (q < q_max)).any():
+            break
+    return name, q, intensity
+
+
+def _lattice(rng: np.random.Generator, q_max: float) -> tuple[str, np.ndarray, np.ndarray]:
+    """One random lattice: name, reflection positions below ``q_max`` and their normalised intensities."""
     kind = str(rng.choice(["cubic", "hexagonal", "lamellar_polymer", "orthorhombic"], p=[0.45, 0.2, 0.15, 0.2]))
     if kind == "cubic":
         lattice = str(rng.choice(list(CUBIC_HKL)))

@@ -49,13 +49,16 @@ def saxs_profile(rng: np.random.Generator, q_max: float) -> tuple[np.ndarray, np
     return q, diffuse, peaks * scale, params
 
 
-def waxs_profile(rng: np.random.Generator, q_max: float) -> tuple[np.ndarray, list[tuple[float, float, float]], np.ndarray, dict[str, Any]]:
-    """A random WAXS sample: grid q, rings [(q, intensity, width)], smooth background I(q), parameters."""
+def waxs_profile(rng: np.random.Generator, q_max: float, q_min: float = 0.0
+                 ) -> tuple[np.ndarray, list[tuple[float, float, float]], np.ndarray, dict[str, Any]]:
+    """A random WAXS sample: grid q, rings [(q, intensity, width)], smooth background I(q), parameters.
+
+    A crystal has at least one ring between ``q_min`` and ``q_max``, the q-range the detector sees."""
     q = _grid(q_max)
     halo = P.amorphous_halo(q, rng.uniform(1.1, 2.0), rng.uniform(0.15, 0.5))
     if rng.random() < 0.12:  # nothing crystalline: a glass, a liquid, a solution
         return q, [], halo, {"model": "amorphous"}
-    name, positions, intensities = P.crystal_reflections(rng, q_max)
+    name, positions, intensities = P.crystal_reflections(rng, q_max, q_min)
     width = P.ring_width(rng)
     rings = [(float(p), float(i), width * (1 + 0.3 * p)) for p, i in zip(positions, intensities)]
     halo_weight = rng.uniform(0.0, 0.5)
@@ -87,7 +90,7 @@ def saxs_map(q_map: np.ndarray, chi: np.ndarray, rng: np.random.Generator, q_max
 
 def waxs_map(q_map: np.ndarray, chi: np.ndarray, rng: np.random.Generator, q_max: float) -> tuple[np.ndarray, dict[str, Any]]:
     """2-D WAXS intensity: Debye-Scherrer rings (smooth, textured or spotty) over a halo background."""
-    q, rings, background, params = waxs_profile(rng, q_max)
+    q, rings, background, params = waxs_profile(rng, q_max, float(q_map.min()))
     image = np.interp(q_map, q, background).astype(np.float32)
     style = str(rng.choice(["powder", "textured", "spotty"], p=[0.55, 0.25, 0.2]))
     n_pix = q_map.size
