@@ -5,7 +5,7 @@ import csv
 
 import numpy as np
 
-from xicam.camsort import study
+from xicam.camsort import TECHNIQUES, study
 from xicam.camsort.datasets import group_split, write_dataset
 
 
@@ -61,3 +61,26 @@ def test_pretrained_lenet_is_the_shipped_network_frozen(tmp_path):
     cached = np.load(out / "features" / f"{study.PRETRAINED}.npy")
     np.testing.assert_allclose(cached, shipped.transform(X[eval_idx]), atol=1e-5)
     assert f"| {study.PRETRAINED} | UB | rf |" in (out / "table3.md").read_text()
+
+
+def test_finetuned_lenet_starts_from_the_shipped_network_and_leaves_it_unchanged(tmp_path):
+    """``lenet-finetuned`` trains a copy of the shipped network on the study's half; the shipped model stays as it was."""
+    from xicam.camsort.sorter import load_cached
+
+    write_dataset(tmp_path / "data", 24, seed=4, size=128)
+    X, labels, groups = study._images(tmp_path / "data", tmp_path / "results", 128)
+    fit_idx, _ = group_split(labels, groups, 0.5, 0)
+    y = np.array([TECHNIQUES.index(t) for t in labels])
+    shipped = load_cached().featurizer
+    before = [w.copy() for w in shipped.model_.get_weights()]
+    tuned = study.fitted_featurizer(study.FINETUNED, X[fit_idx], y[fit_idx], seed=0)
+    assert tuned is not shipped and tuned.learning_rate == study.FINETUNE_LEARNING_RATE
+    assert len(tuned.history_["loss"]) >= 1
+    assert all(np.array_equal(a, b) for a, b in zip(before, shipped.model_.get_weights()))
+    after = tuned.model_.get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))  # it trained
+    # it started from the shipped weights: far closer to them than a fresh network is
+    fresh = study.fitted_featurizer("lenet-fast", X[fit_idx][:8], y[fit_idx][:8], seed=0).model_.get_weights()
+    def distance(ws):
+        return sum(float(np.abs(a - b).sum()) for a, b in zip(before, ws))
+    assert distance(after) < 0.2 * distance(fresh)

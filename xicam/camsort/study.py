@@ -65,18 +65,26 @@ def write_json_atomic(path: Path, data: Any, indent: int | None = None) -> None:
     os.replace(tmp, path)
 
 
-PRETRAINED = "lenet-pretrained"
-"""The shipped default model's network, frozen: a LeNet pretrained on the simulator (the paper's
-pretrained featurizations were ImageNet CNNs), set beside LeNets trained on the study's own half."""
+PRETRAINED, FINETUNED = "lenet-pretrained", "lenet-finetuned"
+"""The shipped default model's network, a LeNet pretrained on the simulator, frozen or fine-tuned on
+the study's network half (the paper's pretrained and fine-tuned featurizations were ImageNet CNNs)."""
+
+FINETUNE_LEARNING_RATE = 1e-4
+"""A tenth of the LeNets' rate from scratch, as for the Keras networks' fine-tuning."""
 
 
 def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int):
     """The featurizer ``name`` fitted on the network half (``lenet-pretrained`` needs no fitting)."""
     from .features import make_featurizer
-    from .sorter import load_cached
+    from .sorter import DEFAULT_MODEL_DIR, load_cached
 
-    if name == PRETRAINED:
-        return load_cached().featurizer
+    if name in (PRETRAINED, FINETUNED):
+        shipped = load_cached()  # verifies the shipped files' checksums
+        if name == PRETRAINED:
+            return shipped.featurizer
+        spec = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())["featurizer"]
+        featurizer = make_featurizer(spec["name"], seed=seed, learning_rate=FINETUNE_LEARNING_RATE)
+        return featurizer.load_weights_from(DEFAULT_MODEL_DIR / "featurizer" / spec["file"]).fine_tune(X_fit, y_fit)
     params = {"seed": seed} if name.startswith("lenet") else {}
     return make_featurizer(name, **params).fit(X_fit, y_fit)
 

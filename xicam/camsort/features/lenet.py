@@ -137,6 +137,16 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         self.history_ = train_classifier(self.model_, self.network_input(X), np.asarray(y, dtype=np.int32), self)
         return self
 
+    def fine_tune(self, X: np.ndarray, y: np.ndarray) -> "LeNetFeatures":
+        """Go on training the network already loaded (:meth:`load_weights_from`) on images ``X`` and
+        labels ``y``, at this featurizer's learning rate; keeps the best validation epoch."""
+        import keras
+
+        keras.utils.set_random_seed(self.seed)
+        self._features_model = None
+        self.history_ = train_classifier(self.model_, self.network_input(X), np.asarray(y, dtype=np.int32), self)
+        return self
+
     # -- inference ------------------------------------------------------------------------
     def network_input(self, X: np.ndarray) -> np.ndarray:
         """Images (N, H, W) as the network takes them: (N, size, size, 1), resized if needed."""
