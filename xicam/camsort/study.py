@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import time
+from itertools import product
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -216,10 +217,14 @@ def write_report(out: str | os.PathLike) -> Path:
 def _plots(out: Path, runs: list[dict], best: dict) -> None:
     from .figures import save_figure, subplots
 
-    groups = sorted({(r["featurizer"], r["variant"]) for r in runs})
-    fig, axes = subplots(1, len(groups), figsize=(3.2 * len(groups), 3.2))
-    for ax, (name, variant) in zip(axes[0], groups):
+    names, variants = sorted({r["featurizer"] for r in runs}), sorted({r["variant"] for r in runs})
+    fig, axes = subplots(len(names), len(variants), figsize=(3.2 * len(variants), 2.8 * len(names)))
+    for (i, name), (j, variant) in product(enumerate(names), enumerate(variants)):  # a row per featurization
+        ax = axes[i, j]
         chosen = [r for r in runs if (r["featurizer"], r["variant"]) == (name, variant)]
+        if not chosen:
+            ax.axis("off")
+            continue
         ax.boxplot([[f["kappa"] for f in r["folds"]] for r in chosen])
         ax.set_xticks(range(1, len(chosen) + 1), [r["classifier"] for r in chosen], rotation=45, fontsize=7)
         ax.set_title(f"{name} / {variant}", fontsize=8)
