@@ -18,7 +18,7 @@ import numpy as np
 from .. import TECHNIQUES
 from ..pattern import Pattern
 from .beamstop import holder_stop, rod_stop, spot_stop
-from .detector import DETECTORS, Detector, add_defects, binned, choose_detector, expose
+from .detector import DETECTORS, Detector, add_defects, binned, bright_end, choose_detector, expose
 from .geometry import Geometry, distance_for_q
 from .grazing import giwaxs_map, gisaxs_map
 from .transmission import saxs_map, waxs_map
@@ -143,8 +143,9 @@ def simulate(technique: str, rng: np.random.Generator | int | None = None, **ove
         image *= _stops_wide(det, geo, rng, grazing, meta)
     else:
         image *= _stops_small(det, geo, rng, grazing, meta)
-    peak = float(overrides.get("peak_counts", _exposure(image, det, rng)))
-    counts = add_defects(expose(image, det, rng, peak), det, rng)
+    top = bright_end(image)
+    peak = float(overrides.get("peak_counts", _exposure(image, top, det, rng)))
+    counts = add_defects(expose(image, det, rng, peak / top), det, rng)
     turns = int(overrides.get("rotate", rng.choice(4, p=[0.85, 0.06, 0.03, 0.06])))
     counts = np.rot90(counts, turns)
     meta.update(peak_counts=peak, rotate=turns)
@@ -156,18 +157,16 @@ MEAN_COUNTS = (0.2, 2000.0)
 below 0.2 most pixels read 0 and a frame holds nothing that tells its technique."""
 
 
-def _exposure(intensity: np.ndarray, det: Detector, rng: np.random.Generator) -> float:
-    """Counts at the frame's 99.99th percentile (what :func:`expose` scales to) for a mean exposure drawn
-    from :data:`MEAN_COUNTS`, lowered where it would clip more than the brightest pixels.
+def _exposure(intensity: np.ndarray, top: float, det: Detector, rng: np.random.Generator) -> float:
+    """Counts at the frame's bright end ``top`` (:func:`bright_end`) for a mean exposure drawn from
+    :data:`MEAN_COUNTS`, lowered where it would clip more than the brightest pixels.
 
     The mean, not the peak, sets the exposure: a specular spot can outshine a film's scattering by 10^4,
     and a peak of 20 counts then leaves the film at 0. Users set exposure times so that at most the
     brightest pixels clip; a CCD's full scale in photons is its ADU range over its highest gain
     (4 ADU per photon, see expose).
     """
-    sample = intensity.ravel()[::7]
-    top = float(np.percentile(sample, 99.99)) or 1.0
-    mean = float(sample.mean()) or top
+    mean = float(intensity.ravel()[::7].mean()) or top
     full_scale = det.max_count * rng.uniform(0.6, 1.2) / (1 if det.counting else 4)
     return float(min(10 ** rng.uniform(*np.log10(MEAN_COUNTS)) * top / mean, full_scale))
 

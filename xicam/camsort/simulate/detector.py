@@ -73,10 +73,15 @@ def choose_detector(rng: np.random.Generator, name: str | None = None) -> Detect
     return DETECTORS[names[rng.choice(len(names), p=p / p.sum())]]
 
 
-def expose(intensity: np.ndarray, det: Detector, rng: np.random.Generator, peak_counts: float) -> np.ndarray:
-    """Counts from an intensity map: scale to ``peak_counts``, Poisson noise, detector response."""
-    top = float(np.percentile(intensity.ravel()[::7], 99.99)) or 1.0
-    rate = np.clip(intensity * (peak_counts / top), 0, None)
+def bright_end(intensity: np.ndarray) -> float:
+    """The 99.99th percentile of an intensity map (over every 7th pixel): the level a frame's
+    ``peak_counts`` refers to."""
+    return float(np.percentile(intensity.ravel()[::7], 99.99)) or 1.0
+
+
+def expose(intensity: np.ndarray, det: Detector, rng: np.random.Generator, counts_per_unit: float) -> np.ndarray:
+    """Counts from an intensity map: scale by ``counts_per_unit``, Poisson noise, detector response."""
+    rate = np.clip(intensity * counts_per_unit, 0, None)
     gain = np.ones(det.shape, np.float32)
     if det.module is not None:  # module-to-module sensitivity
         (mh, mw), (gh, gw) = det.module, det.gap
