@@ -76,7 +76,7 @@ FINETUNE_LEARNING_RATE = 1e-4
 
 def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int):
     """The featurizer ``name`` fitted on the network half (``lenet-pretrained`` needs no fitting)."""
-    from .features import make_featurizer
+    from .features import load_featurizer, make_featurizer
     from .sorter import DEFAULT_MODEL_DIR, load_cached
 
     if name in (PRETRAINED, FINETUNED):
@@ -84,8 +84,8 @@ def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int
         if name == PRETRAINED:
             return shipped.featurizer
         spec = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())["featurizer"]
-        featurizer = make_featurizer(spec["name"], seed=seed, learning_rate=FINETUNE_LEARNING_RATE)
-        return featurizer.load_weights_from(DEFAULT_MODEL_DIR / "featurizer" / spec["file"]).fine_tune(X_fit, y_fit)
+        params = {"seed": seed, "learning_rate": FINETUNE_LEARNING_RATE}  # a fresh copy, trained further
+        return load_featurizer({**spec, "params": params}, DEFAULT_MODEL_DIR / "featurizer").fine_tune(X_fit, y_fit)
     params = {"seed": seed} if name.startswith("lenet") else {}
     return make_featurizer(name, **params).fit(X_fit, y_fit)
 
