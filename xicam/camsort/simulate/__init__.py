@@ -19,7 +19,7 @@ from .. import TECHNIQUES
 from ..pattern import Pattern
 from .beamstop import holder_stop, rod_stop, spot_stop
 from .detector import DETECTORS, Detector, add_defects, binned, bright_end, choose_detector, expose
-from .geometry import Geometry, distance_for_q
+from .geometry import HC_KEV_A, Geometry, distance_for_q
 from .grazing import giwaxs_map, gisaxs_map
 from .transmission import saxs_map, waxs_map
 
@@ -28,6 +28,13 @@ Q_MAX = {"SAXS": (0.06, 0.7), "GISAXS": (0.06, 0.6), "WAXS": (1.2, 5.0), "GIWAXS
 and wide-angle ranges touch (a short-distance SAXS and a long-distance WAXS look alike), as in nature."""
 
 ENERGIES_KEV = (8.04, 10.0, 12.0, 13.5, 16.0, 17.48)
+
+HIGH_ENERGY = {"share": 0.25, "energy_kev": (30.0, 90.0), "q_max": (4.0, 12.0)}
+"""WAXS at a high-energy powder-diffraction or total-scattering beamline (XPD, PDF): a hard beam and a
+detector close to the sample, so dozens of thin rings out to q of 12 1/A (Dioptas' CeO2 frame)."""
+
+MAX_TWO_THETA_DEG = 75.0
+"""Largest scattering angle a flat detector facing the beam records at its far corner."""
 
 
 def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -105,11 +112,14 @@ def simulate(technique: str, rng: np.random.Generator | int | None = None, **ove
     det = choose_detector(rng, overrides.get("detector"))
     if overrides.get("long_side"):  # simulate a binned read-out directly: same physics, fewer pixels
         det = binned(det, max(1, max(det.shape) // int(overrides["long_side"])))
-    energy = float(overrides.get("energy_kev", rng.choice(ENERGIES_KEV) if rng.random() < 0.4 else rng.uniform(7, 20)))
+    hard = technique == "WAXS" and rng.random() < HIGH_ENERGY["share"]
+    energy = float(overrides.get("energy_kev", rng.uniform(*HIGH_ENERGY["energy_kev"]) if hard else
+                                 rng.choice(ENERGIES_KEV) if rng.random() < 0.4 else rng.uniform(7, 20)))
     row, col = overrides.get("beam", _beam_position(technique, det, rng))
     if "beam_fraction" in overrides:  # a fixed set-up, whatever the binning
         row, col = (float(f) * n for f, n in zip(overrides["beam_fraction"], det.shape))
-    lo, hi = Q_MAX[technique]
+    lo, hi = HIGH_ENERGY["q_max"] if hard else Q_MAX[technique]
+    hi = min(hi, 4 * np.pi * np.sin(np.radians(MAX_TWO_THETA_DEG / 2)) * energy / HC_KEV_A)
     q_max = float(overrides.get("q_max", np.exp(rng.uniform(np.log(lo), np.log(hi)))))
     distance = distance_for_q(q_max, energy, _far_edge(det, row, col), det.pixel_m)
     grazing = technique.startswith("GI")

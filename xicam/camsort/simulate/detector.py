@@ -134,14 +134,12 @@ def hardware_shadow(frame: np.ndarray, rng: np.random.Generator, masked_value: i
     way a dark straight-edged region that is not a sample horizon, as in many real frames.
     """
     rows, cols = frame.shape
-    h, w = int(rows * rng.uniform(0.15, 0.6)), int(cols * rng.uniform(0.15, 0.6))
+    h, w = rows * rng.uniform(0.15, 0.6), cols * rng.uniform(0.15, 0.6)
+    if rng.random() < 0.3:  # a full-width or full-height band instead of a corner, at most 40 % deep
+        h, w = (min(h, 0.4 * rows), cols) if rng.random() < 0.5 else (rows, min(w, 0.4 * cols))
+    h, w = int(h), int(w)
     r0 = 0 if rng.random() < 0.5 else rows - h
     c0 = 0 if rng.random() < 0.5 else cols - w
-    if rng.random() < 0.3:  # a full-width or full-height band instead of a corner
-        if rng.random() < 0.5:
-            c0, w = 0, cols
-        else:
-            r0, h = 0, rows
     region = frame[r0:r0 + h, c0:c0 + w]
     if rng.random() < 0.5:
         region[...] = masked_value

@@ -34,6 +34,11 @@ SPILL_OVER = {"GISAXS": 0.5, "GIWAXS": 0.3}
 """Fraction of grazing frames where part of the beam passes the sample and reaches the detector."""
 
 
+FILM_DIFFUSE = 0.6
+"""Share of GIWAXS films that also scatter at small angles (grains, voids, roughness): a diffuse glow
+around the beam that the Yoneda band and the horizon shape, as next to a real film's first reflections."""
+
+
 def _spill_over(g: dict[str, np.ndarray], alpha_i: float, rng: np.random.Generator, level: float,
                 chance: float) -> np.ndarray:
     """Direct beam that missed the sample (beam wider than the footprint, or through the substrate's
@@ -113,8 +118,13 @@ def giwaxs_map(g: dict[str, np.ndarray], alpha_i: float, alpha_c: float, rng: np
                 centre = rng.uniform(0.2, 1.4)
             angular = 0.05 * (texture == "mixed") + np.exp(-0.5 * ((chi.flat[idx] - centre) / sigma) ** 2)
         image.flat[idx] += (radial * angular).astype(np.float32)
-    halo = P.amorphous_halo(np.linspace(0, q_max * 1.2, 2048), rng.uniform(1.2, 2.0), rng.uniform(0.2, 0.5))
-    image += np.interp(qabs, np.linspace(0, q_max * 1.2, 2048), halo).astype(np.float32) * rng.uniform(0.005, 0.15)
+    grid = np.linspace(0, q_max * 1.2, 2048)
+    halo = P.amorphous_halo(grid, rng.uniform(1.2, 2.0), rng.uniform(0.2, 0.5))
+    image += np.interp(qabs, grid, halo).astype(np.float32) * rng.uniform(0.005, 0.15)
+    rg, slope, strength = 10 ** rng.uniform(1.0, 2.3), rng.uniform(2.5, 4.0), rng.uniform(0.05, 3.0)
+    if rng.random() < FILM_DIFFUSE:  # drawn either way: the rest of the frame does not depend on it
+        diffuse = np.interp(qabs, grid, P.guinier_porod(grid, rg, 0.0, slope))
+        image += (diffuse * (strength / max(float(diffuse.max()), 1e-12))).astype(np.float32)
     image *= 0.3 + yoneda(g["alpha_f"], alpha_c)
     rod = _specular_rod(g, alpha_i, rng, k)
     image += rod * image.max() * rng.uniform(0.0, 0.5) / max(float(rod.max()), 1e-12)

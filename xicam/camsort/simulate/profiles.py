@@ -5,8 +5,6 @@ which keeps a megapixel frame to a few interpolations.
 """
 from __future__ import annotations
 
-from itertools import permutations, product
-
 import numpy as np
 
 AGBH_D_A = 58.38
@@ -55,19 +53,42 @@ ORDER_RATIOS = {
 }
 """Peak-position ratios q/q* of ordered mesophases (SAXS correlation peaks)."""
 
-CUBIC_HKL = {
-    "sc": [(1, 0, 0), (1, 1, 0), (1, 1, 1), (2, 0, 0), (2, 1, 0), (2, 1, 1), (2, 2, 0), (3, 0, 0), (3, 1, 0), (3, 1, 1), (2, 2, 2)],
-    "bcc": [(1, 1, 0), (2, 0, 0), (2, 1, 1), (2, 2, 0), (3, 1, 0), (2, 2, 2), (3, 2, 1), (4, 0, 0), (4, 1, 1), (4, 2, 0)],
-    "fcc": [(1, 1, 1), (2, 0, 0), (2, 2, 0), (3, 1, 1), (2, 2, 2), (4, 0, 0), (3, 3, 1), (4, 2, 0), (4, 2, 2), (5, 1, 1)],
-    "diamond": [(1, 1, 1), (2, 2, 0), (3, 1, 1), (4, 0, 0), (3, 3, 1), (4, 2, 2), (5, 1, 1), (4, 4, 0), (5, 3, 1)],
-}
-"""Allowed reflections (first ones) of cubic lattices."""
+MAX_RINGS = 60
+"""Strongest reflections kept per lattice: beyond a few dozen, high-q rings of a large cell merge."""
+
+CUBIC_CENTRING = ("sc", "bcc", "fcc", "diamond")
+"""Cubic lattices by their reflection conditions (CeO2 and Si are fcc and diamond, LaB6 sc)."""
 
 
-def _multiplicity(hkl: tuple[int, int, int]) -> int:
-    """Number of cubic-equivalent reflections {hkl}: signed permutations of the indices."""
-    return len({tuple(s * v for s, v in zip(signs, perm))
-                for perm in permutations(hkl) for signs in product((1, -1), repeat=3)})
+def _cubic_allowed(lattice: str, hkl: np.ndarray) -> np.ndarray:
+    """Reflections of a cubic lattice that its centring does not extinguish."""
+    h, k, l = hkl.T
+    if lattice == "bcc":
+        return (h + k + l) % 2 == 0
+    parity = hkl % 2
+    fcc = (parity.min(1) == parity.max(1))  # all odd or all even
+    if lattice == "fcc":
+        return fcc
+    if lattice == "diamond":
+        return fcc & ((parity.min(1) == 1) | ((h + k + l) % 4 == 0))
+    return np.ones(len(hkl), bool)
+
+
+def _indices(q_max: float, cell: np.ndarray) -> np.ndarray:
+    """All (h, k, l) with 0 <= indices, not all zero, up to the largest index a reflection below
+    ``q_max`` can have in a cell of edges ``cell`` (A): high-energy powder frames show dozens of rings."""
+    top = [int(np.ceil(q_max * 1.05 * c / (2 * np.pi))) for c in cell]
+    grid = np.stack(np.meshgrid(*[np.arange(t + 1) for t in top], indexing="ij"), -1).reshape(-1, 3)
+    return grid[grid.any(1)]
+
+
+def _cubic_multiplicity(hkl: np.ndarray) -> np.ndarray:
+    """Number of cubic-equivalent reflections of each h >= k >= l >= 0: distinct permutations of
+    the indices times a sign choice per non-zero index."""
+    h, k, l = hkl.T
+    equal = (h == k).astype(int) + (k == l)
+    permutations = np.where(equal == 2, 1, np.where(equal == 1, 3, 6))
+    return (permutations * 2 ** (hkl > 0).sum(1)).astype(float)
 
 
 def crystal_reflections(rng: np.random.Generator, q_max: float, q_min: float = 0.0,
@@ -89,35 +110,37 @@ def _lattice(rng: np.random.Generator, q_max: float) -> tuple[str, np.ndarray, n
     """One random lattice: name, reflection positions below ``q_max`` and their normalised intensities."""
     kind = str(rng.choice(["cubic", "hexagonal", "lamellar_polymer", "orthorhombic"], p=[0.45, 0.2, 0.15, 0.2]))
     if kind == "cubic":
-        lattice = str(rng.choice(list(CUBIC_HKL)))
+        lattice = str(rng.choice(CUBIC_CENTRING))
         a = rng.uniform(3.0, 9.0)
-        hkls = CUBIC_HKL[lattice]
-        q = np.array([2 * np.pi * np.sqrt(h * h + k * k + l * l) / a for h, k, l in hkls])
-        mult = np.array([_multiplicity(hkl) for hkl in hkls], float)
+        hkl = _indices(q_max, np.array([a, a, a]))
+        hkl = hkl[(hkl[:, 0] >= hkl[:, 1]) & (hkl[:, 1] >= hkl[:, 2]) & _cubic_allowed(lattice, hkl)]
+        q = 2 * np.pi * np.sqrt((hkl**2).sum(1)) / a
+        mult = _cubic_multiplicity(hkl)
         name = f"{lattice} a={a:.2f}"
     elif kind == "hexagonal":
         a, c = rng.uniform(2.5, 6.0), rng.uniform(4.0, 10.0)
-        hkls = [(h, k, l) for h in range(0, 4) for k in range(0, 4) for l in range(0, 5) if (h, k, l) != (0, 0, 0)]
-        q = np.array([2 * np.pi * np.sqrt(4 / 3 * (h * h + h * k + k * k) / a**2 + l * l / c**2) for h, k, l in hkls])
-        mult = np.array([6.0 if l == 0 else 12.0 for h, k, l in hkls])
+        h, k, l = _indices(q_max, np.array([a * np.sqrt(3) / 2, a * np.sqrt(3) / 2, c])).T
+        q = 2 * np.pi * np.sqrt(4 / 3 * (h * h + h * k + k * k) / a**2 + l * l / c**2)
+        mult = np.where(l == 0, 6.0, 12.0)
         name = f"hexagonal a={a:.2f} c={c:.2f}"
     elif kind == "orthorhombic":
-        a, b, c = rng.uniform(3, 12, 3)
-        hkls = [(h, k, l) for h in range(0, 4) for k in range(0, 4) for l in range(0, 4) if (h, k, l) != (0, 0, 0)]
-        q = np.array([2 * np.pi * np.sqrt((h / a) ** 2 + (k / b) ** 2 + (l / c) ** 2) for h, k, l in hkls])
+        cell = rng.uniform(3, 12, 3)
+        hkl = _indices(q_max, cell)
+        q = 2 * np.pi * np.sqrt(((hkl / cell) ** 2).sum(1))
         mult = np.full(len(q), 8.0)
-        name = f"orthorhombic {a:.1f}/{b:.1f}/{c:.1f}"
+        name = "orthorhombic {:.1f}/{:.1f}/{:.1f}".format(*cell)
     else:  # semicrystalline polymer: lamellar orders plus sub-cell reflections
         d = rng.uniform(12, 45)
         q = np.concatenate([2 * np.pi * np.arange(1, 6) / d, rng.uniform(1.3, 1.7, 3)])
         mult = np.concatenate([np.geomspace(8, 0.5, 5), rng.uniform(2, 10, 3)])
         name = f"lamellar polymer d={d:.1f}"
-    q, idx = np.unique(np.round(q, 4), return_index=True)
-    mult = mult[idx]
+    q, which = np.unique(np.round(q, 4), return_inverse=True)
+    mult = np.bincount(which.ravel(), mult)  # reflections at one q add up to one ring
     structure = rng.uniform(0.05, 1.0, len(q)) ** 1.5  # unknown structure factors: random but fixed per sample
     debye_waller = np.exp(-rng.uniform(0.5, 3.0) * q**2 / (8 * np.pi**2) * 4)
     intensity = mult * structure * debye_waller / np.maximum(q, 0.05) ** 2
     keep = (q < q_max * 1.05) & (q > 0.05)
+    keep[keep] = intensity[keep] >= np.sort(intensity[keep])[-MAX_RINGS:][0] if keep.sum() > MAX_RINGS else True
     return name, q[keep], intensity[keep] / max(intensity[keep].max(), 1e-12) if keep.any() else intensity[keep]
 
 
