@@ -41,6 +41,20 @@ def test_accuracy_on_native_frames_of_an_unseen_seed(sorter):
     assert (top[confident] == y[confident]).mean() >= (top == y).mean()
 
 
+def test_frames_in_other_units_than_counts_sort_as_their_counts(sorter):
+    """Beamlines write frames divided by a monitor or an exposure time, flat-field corrected or on an
+    absolute scale; the technique does not change with the unit."""
+    rng = np.random.default_rng(8)
+    frames = [simulate(t, rng).data for t in TECHNIQUES for _ in range(8)]
+    units = {"counts": frames,
+             "per monitor": [np.where(f >= 0, f * np.float32(3e-7), -1) for f in frames],
+             "flat field, absolute": [np.where(f >= 0, f * 2e-4 * rng.uniform(0.9, 1.1, f.shape), -1).astype(np.float32)
+                                      for f in frames]}
+    tops = {name: [o["top"] for o in sorter.decide(preprocess_batch(fs, sorter.size))] for name, fs in units.items()}
+    assert tops["per monitor"] == tops["counts"]
+    assert np.mean(np.array(tops["flat field, absolute"]) == np.array(tops["counts"])) >= 0.9
+
+
 def test_gisaxs_cam_lies_on_the_scattering_not_in_the_shadow(sorter, monkeypatch):
     """The hottest 5 % of the GISAXS Grad-CAM sits at or above the horizon, not in the substrate shadow.
 

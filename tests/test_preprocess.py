@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from xicam.camsort.io import read_pattern
-from xicam.camsort.preprocess import bin_to_square, preprocess, preprocess_batch, valid_mask
+from xicam.camsort.preprocess import bin_to_square, count_scale, preprocess, preprocess_batch, valid_mask
 
 
 def test_invalid_pixels_are_masked():
@@ -66,3 +67,18 @@ def test_real_frames_keep_their_structure(real_frames):
     assert out.shape == (4, 256, 256)
     for img in out:
         assert 0.05 < img.mean() < 0.8 and img.std() > 0.05
+
+
+def test_normalised_frames_are_put_back_on_a_count_scale():
+    """A frame divided by a monitor or put on an absolute scale (values far below 1) preprocesses as
+    its counts do; frames of counts, with or without gap markers, are left exactly as they are."""
+    from xicam.camsort.simulate import simulate
+
+    counts = simulate("GISAXS", 4, detector="pilatus1m", long_side=512, rotate=0).data
+    assert count_scale(counts) == 1.0 and count_scale(np.where(counts < 0, 0, counts)) == 1.0
+    assert count_scale(counts * 100) == 1.0  # large units need no help: log1p is already a log there
+    normalised = np.where(counts >= 0, counts * np.float32(2.5e-6), -1).astype(np.float32)
+    assert count_scale(normalised) == pytest.approx(2.5e-6, rel=1e-3)
+    assert np.abs(preprocess(normalised, 128) - preprocess(counts, 128)).max() < 1e-3
+    flat_field = np.where(counts >= 0, normalised * np.random.default_rng(0).uniform(0.9, 1.1, counts.shape), -1)
+    assert np.abs(preprocess(flat_field.astype(np.float32), 128) - preprocess(counts, 128)).mean() < 0.02

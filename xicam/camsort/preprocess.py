@@ -33,6 +33,22 @@ def valid_mask(frames: np.ndarray) -> np.ndarray:
     return (frames >= 0) & (frames < OVERFLOW)
 
 
+def count_scale(frame: np.ndarray) -> float:
+    """The value one detected photon has in ``frame``: 1 for frames of counts.
+
+    Frames divided by a monitor, an exposure time or a transmission, or put on an absolute scale,
+    hold values far below 1, where ``log1p`` is linear and a pattern's contrast is lost. Their lowest
+    recorded level (1st percentile of the positive values, on every 7th pixel of every 7th row)
+    stands in for one photon. A frame whose positive values are all at least 1 (any frame of counts)
+    is left as it is.
+    """
+    sample = frame[::7, ::7]
+    positive = sample[(sample > 0) & (sample < OVERFLOW)]
+    if positive.size == 0 or positive.min() >= 1:
+        return 1.0
+    return float(np.percentile(positive, 1))
+
+
 @lru_cache(maxsize=64)
 def _area_matrix(n_in: int, side: int, size: int) -> sparse.csr_matrix:
     """Sparse (size, n_in) overlap weights of ``n_in`` pixels centred in ``side`` onto ``size`` bins.
@@ -63,7 +79,8 @@ def _area_resample(frame: np.ndarray, rows: sparse.csr_matrix, cols: sparse.csr_
 def bin_to_square(frames: np.ndarray, size: int = DEFAULT_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Letterbox (N, H, W) frames to squares and area-resample them to (N, size, size).
 
-    Returns the mean of the valid counts per output pixel and the fraction of it that had valid pixels.
+    Returns the mean of the valid counts per output pixel (in photons: see :func:`count_scale`) and the
+    fraction of it that had valid pixels.
     """
     frames = np.asarray(frames, dtype=np.float32)
     n, h, w = frames.shape
@@ -73,7 +90,7 @@ def bin_to_square(frames: np.ndarray, size: int = DEFAULT_SIZE) -> tuple[np.ndar
     weight = np.empty((n, size, size), np.float32)
     for i, frame in enumerate(frames):  # frame by frame: a stacked product thrashes the cache
         valid = valid_mask(frame)
-        counts[i] = _area_resample(np.where(valid, frame, np.float32(0)), rows, cols)
+        counts[i] = _area_resample(np.where(valid, frame, np.float32(0)), rows, cols) / np.float32(count_scale(frame))
         weight[i] = _area_resample(valid.astype(np.float32), rows, cols)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(weight > 1e-6, counts / np.maximum(weight, 1e-6), 0.0).astype(np.float32)
