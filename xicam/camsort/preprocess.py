@@ -3,8 +3,9 @@
 Order of operations, chosen for speed and for physics: invalid pixels (gaps, dead, NaN, overflow)
 are masked; the frame is letterboxed to a square (so rings stay round whatever the detector's
 aspect) and area-resampled by averaging the valid counts with sparse overlap matrices (binning
-before the log, as a coarser detector would, and fast: two sparse products per batch); then ``log1p`` and a robust percentile stretch to [0, 1]. Frames of one shape are
-processed together as one 3-D array.
+before the log, as a coarser detector would, and fast: two sparse products per batch); frames in
+other units than counts are put back on a count scale; then ``log1p`` and a robust percentile
+stretch to [0, 1]. Frames of one shape are processed together as one 3-D array.
 """
 from __future__ import annotations
 
