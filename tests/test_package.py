@@ -64,7 +64,12 @@ def test_cli_info_json_and_errors(tmp_path, capsys):
     bad.write_text("nope")
     assert main(["info", "--json", str(good)]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["shape"] == [3, 4] and info["dtype"] == "uint16" and info["max"] == 11
+    assert info["shape"] == [3, 4] and info["dtype"] == "uint16" and info["max"] == 11 and info["count_scale"] == 1
+    normalised = tmp_path / "per_monitor.tif"  # counts divided by a monitor: named as not counts
+    counts = np.random.default_rng(0).poisson(3, (200, 200)).astype(np.float32)
+    tifffile.imwrite(normalised, counts * np.float32(2e-6))
+    assert main(["info", str(normalised)]) == 0
+    assert "not photon counts: one photon reads about 2e-06" in capsys.readouterr().out
     assert main(["info", str(good), str(bad)]) == EXIT_PARTIAL
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.tif" in err and "Traceback" not in err

@@ -65,8 +65,10 @@ def _print_info(info: dict) -> None:
     rng = "no valid pixel" if info["min"] is None else f"{info['min']:g} .. {info['max']:g} (mean {info['mean']:.4g})"
     keys = info["metadata_keys"]
     shown = ", ".join(keys[:12]) + (f", ... ({len(keys)} keys)" if len(keys) > 12 else "")
+    units = "" if info["count_scale"] == 1 else (f"\n  not photon counts: one photon reads about {info['count_scale']:.3g}"
+                                                 " (camsort divides by it before the log)")
     print(f"{name}\n  format {info['format']}, shape {info['shape'][0]}x{info['shape'][1]}, dtype {info['dtype']}"
-          f"\n  values {rng}, invalid pixels {info['invalid_pixels']}\n  metadata: {shown or '(none)'}")
+          f"\n  values {rng}, invalid pixels {info['invalid_pixels']}{units}\n  metadata: {shown or '(none)'}")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:

@@ -311,7 +311,10 @@ _READERS = {"tiff": _read_tiff, "hdf5": _read_hdf5, "npy": _read_npy, "raw": _re
 
 
 def describe(pattern: Pattern) -> dict[str, Any]:
-    """Summary of a frame for ``camsort info``: shape, dtype, value range, invalid pixels, metadata keys."""
+    """Summary of a frame for ``camsort info``: shape, dtype, value range, invalid pixels, the value of one
+    photon (1 for frames of counts; see :func:`preprocess.count_scale`), metadata keys."""
+    from .preprocess import count_scale
+
     data = pattern.data
     finite = np.isfinite(data)
     valid = finite & (data >= 0)
@@ -322,6 +325,7 @@ def describe(pattern: Pattern) -> dict[str, Any]:
         "min": float(vals.min()) if vals.size else None, "max": float(vals.max()) if vals.size else None,
         "mean": float(vals.mean()) if vals.size else None,
         "invalid_pixels": int(data.size - valid.sum()),
+        "count_scale": count_scale(np.asarray(data, dtype=np.float32)),
         "metadata_keys": sorted(k for k in pattern.metadata if k not in ("format", "dtype")),
     }
 
