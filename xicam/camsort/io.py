@@ -325,7 +325,7 @@ def describe(pattern: Pattern) -> dict[str, Any]:
         "min": float(vals.min()) if vals.size else None, "max": float(vals.max()) if vals.size else None,
         "mean": float(vals.mean()) if vals.size else None,
         "invalid_pixels": int(data.size - valid.sum()),
-        "count_scale": count_scale(np.asarray(data, dtype=np.float32)),
+        "count_scale": count_scale(data),
         "metadata_keys": sorted(k for k in pattern.metadata if k not in ("format", "dtype")),
     }
 

@@ -19,7 +19,7 @@ from .. import TECHNIQUES
 from ..pattern import Pattern
 from .beamstop import holder_stop, rod_stop, spot_stop
 from .detector import DETECTORS, Detector, add_defects, binned, bright_end, choose_detector, expose
-from .geometry import HC_KEV_A, Geometry, distance_for_q
+from .geometry import Geometry, distance_for_q, q_at_two_theta
 from .grazing import giwaxs_map, gisaxs_map
 from .transmission import saxs_map, waxs_map
 
@@ -119,7 +119,7 @@ def simulate(technique: str, rng: np.random.Generator | int | None = None, **ove
     if "beam_fraction" in overrides:  # a fixed set-up, whatever the binning
         row, col = (float(f) * n for f, n in zip(overrides["beam_fraction"], det.shape))
     lo, hi = HIGH_ENERGY["q_max"] if hard else Q_MAX[technique]
-    hi = min(hi, 4 * np.pi * np.sin(np.radians(MAX_TWO_THETA_DEG / 2)) * energy / HC_KEV_A)
+    hi = min(hi, q_at_two_theta(MAX_TWO_THETA_DEG, energy))
     q_max = float(overrides.get("q_max", np.exp(rng.uniform(np.log(lo), np.log(hi)))))
     distance = distance_for_q(q_max, energy, _far_edge(det, row, col), det.pixel_m)
     grazing = technique.startswith("GI")

@@ -77,6 +77,11 @@ class Geometry:
         return self.beam_row - self.distance_m * np.tan(alpha_i) / self.pixel_m
 
 
+def q_at_two_theta(two_theta_deg: float, energy_kev: float) -> float:
+    """q (1/A) scattered at the angle 2 theta: 4 pi sin(theta) / lambda."""
+    return float(4 * np.pi * np.sin(np.radians(two_theta_deg / 2)) * energy_kev / HC_KEV_A)
+
+
 def distance_for_q(q_edge: float, energy_kev: float, r_pixels: float, pixel_m: float) -> float:
     """Sample-detector distance that puts ``q_edge`` at ``r_pixels`` from the beam."""
     lam = HC_KEV_A / energy_kev

@@ -140,7 +140,8 @@ def _lattice(rng: np.random.Generator, q_max: float) -> tuple[str, np.ndarray, n
     debye_waller = np.exp(-rng.uniform(0.5, 3.0) * q**2 / (8 * np.pi**2) * 4)
     intensity = mult * structure * debye_waller / np.maximum(q, 0.05) ** 2
     keep = (q < q_max * 1.05) & (q > 0.05)
-    keep[keep] = intensity[keep] >= np.sort(intensity[keep])[-MAX_RINGS:][0] if keep.sum() > MAX_RINGS else True
+    if keep.sum() > MAX_RINGS:
+        keep &= intensity >= np.sort(intensity[keep])[-MAX_RINGS]
     return name, q[keep], intensity[keep] / max(intensity[keep].max(), 1e-12) if keep.any() else intensity[keep]
 
 
