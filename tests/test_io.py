@@ -102,6 +102,20 @@ def test_pilatus_raw_by_known_shape_and_given_shape(tmp_path):
     np.testing.assert_array_equal(read_pattern(tmp_path / "odd.raw", shape=(40, 30)).data, FRAME)
 
 
+def test_raw_ccd_and_float_frames_read_by_size_and_values(tmp_path):
+    """A 16-bit CCD .raw is known by its size; a float32 .raw (a corrected frame) by its values."""
+    ccd = RNG.poisson(300, size=(1024, 1024)).astype("<u2")
+    ccd.tofile(tmp_path / "ccd.raw")
+    np.testing.assert_array_equal(read_pattern(tmp_path / "ccd.raw").data, ccd)
+    corrected = (RNG.poisson(5, size=(195, 487)) / 3.7).astype("<f4")
+    corrected.tofile(tmp_path / "corrected.raw")
+    np.testing.assert_array_equal(read_pattern(tmp_path / "corrected.raw").data, corrected)
+    FRAME.clip(0).astype("<u2").tofile(tmp_path / "small16.raw")
+    np.testing.assert_array_equal(read_pattern(tmp_path / "small16.raw", shape=(40, 30)).data, FRAME.clip(0))
+    with pytest.raises(PatternReadError, match="does not match shape 41x30"):
+        read_pattern(tmp_path / "small16.raw", shape=(41, 30))
+
+
 def _bad_inputs(tmp_path):
     (tmp_path / "empty.tif").write_bytes(b"")
     (tmp_path / "text.tif").write_text("this is not an image\n")

@@ -1,7 +1,7 @@
 """Read any detector frame into a :class:`Pattern`, whatever the format, or fail with a named reason.
 
-TIFF goes through tifffile, HDF5/NeXus through h5py, ``.npy`` through numpy, headerless Pilatus
-``.raw`` by shape, and everything else fabio reads (EDF, CBF, MarCCD, ...) through fabio. The format
+TIFF goes through tifffile, HDF5/NeXus through h5py, ``.npy`` through numpy, headerless
+``.raw`` by shape and size (int32, float32 or uint16), and everything else fabio reads (EDF, CBF, MarCCD, ...) through fabio. The format
 is sniffed from the file's first bytes, so a frame with a wrong extension still reads.
 """
 from __future__ import annotations
@@ -29,7 +29,16 @@ RAW_SHAPES: tuple[tuple[int, int], ...] = (
     (2527, 2463), (3269, 3110), (1065, 1030), (2167, 2070), (514, 1030), (1024, 1024),
     (2048, 2048),
 )
-"""Pilatus/Eiger frame shapes (rows, cols) tried for a headerless int32 ``.raw`` file by its size."""
+"""Pilatus/Eiger frame shapes (rows, cols) tried for a headerless 4-byte ``.raw`` file by its size."""
+
+RAW_CCD_SHAPES: tuple[tuple[int, int], ...] = (
+    (1024, 1024), (2048, 2048), (4096, 4096), (960, 960), (1536, 1536), (3072, 3072), (2880, 2880),
+)
+"""CCD and flat-panel frame shapes tried for a headerless 16-bit ``.raw`` file by its size."""
+
+FLOAT_BITS = 2**26
+"""A 4-byte ``.raw`` whose typical value read as int32 exceeds this holds float32: counts never
+reach it in most pixels, while float32 bit patterns of ordinary values (1.0 reads 1065353216) do."""
 
 _MAGIC = (
     (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"), (b"MM\x00+", "tiff"),
@@ -229,16 +238,24 @@ def _read_npy(path: str, **_: Any) -> _Frames:
 
 
 def _read_raw(path: str, *, shape: tuple[int, int] | None = None, size: int = 0, **_: Any) -> _Frames:
+    """A headerless frame: little-endian int32 (or float32) of a photon-counting detector, or
+    uint16 of a CCD, told apart by the file size and, for 4 bytes per pixel, by the values."""
     if shape is None:
-        matches = [s for s in RAW_SHAPES if s[0] * s[1] * 4 == size]
+        matches = ([s for s in RAW_SHAPES if s[0] * s[1] * 4 == size]
+                   or [s for s in RAW_CCD_SHAPES if s[0] * s[1] * 2 == size])
         if not matches:
             raise PatternReadError(path, f"headerless .raw of {size} bytes matches no known detector "
                                          "shape; give the shape (--shape ROWSxCOLS)")
         shape = matches[0]
     rows, cols = shape
-    if rows * cols * 4 != size:
-        raise PatternReadError(path, f"size {size} bytes does not match int32 shape {rows}x{cols}")
+    if size not in (rows * cols * 2, rows * cols * 4):
+        raise PatternReadError(path, f"size {size} bytes does not match shape {rows}x{cols} "
+                                     "at 2 (uint16) or 4 (int32, float32) bytes per pixel")
+    if size == rows * cols * 2:
+        return _Frames(path, np.fromfile(path, dtype="<u2").reshape(rows, cols), {"raw_shape": [rows, cols]}, "raw")
     data = np.fromfile(path, dtype="<i4").reshape(rows, cols)
+    if np.median(np.abs(data[::7, ::7].astype(np.int64))) > FLOAT_BITS:
+        data = data.view("<f4")
     return _Frames(path, data, {"raw_shape": [rows, cols]}, "raw")
 
 
