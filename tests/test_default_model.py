@@ -121,4 +121,8 @@ def test_cli_evaluate_scores_a_labelled_folder_and_names_unreadable_files(tmp_pa
     assert confusion.sum() == 6 and confusion[TECHNIQUES.index("GIWAXS")].sum() == 3
     assert report["top1_accuracy"] == pytest.approx(np.trace(confusion) / 6)
     assert report["top1_accuracy"] <= 0.5 + 1e-9  # at most the SAXS half can be right
+    sure = report["abstained"] < 1
+    assert not sure or report["sorted_accuracy"] == pytest.approx(report["accuracy"] / (1 - report["abstained"]))
+    coverage = [v["coverage"] for v in report["coverage_at"].values()]
+    assert coverage == sorted(coverage, reverse=True) and coverage[0] <= 1  # a higher threshold keeps fewer
     assert png.stat().st_size > 10_000 and report["errors_png"] == str(png)

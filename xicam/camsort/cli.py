@@ -218,6 +218,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print(f"{report['n']} frames: top-1 accuracy {report['top1_accuracy']:.4f}, accuracy with UNSURE counted "
               f"wrong {report['accuracy']:.4f}, UNSURE {report['abstained']:.4f}, unreadable {report['unreadable']}")
+        print(f"sorted into a folder (not UNSURE): {1 - report['abstained']:.1%} of frames, "
+              f"{_percent(report['sorted_accuracy'])} of them right")
+        print("confidence at least " + ", ".join(f"{t}: {v['coverage']:.0%} of frames, {_percent(v['accuracy'])} right"
+                                                 for t, v in report["coverage_at"].items()))
         print("truth/predicted ".ljust(16) + "".join(f"{c[:8]:>9}" for c in CLASSES))
         for name, row in zip(CLASSES, report["confusion"]):
             if any(row):
@@ -225,6 +229,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if "errors_png" in report:
             print(f"misclassified frames: {report['errors_png']}")
     return EXIT_OK if not report["errors"] else EXIT_PARTIAL
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:

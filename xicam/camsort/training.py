@@ -50,7 +50,8 @@ def folder_set(root: str | os.PathLike, size: int, negatives: int = 0, seed: int
 
 
 def evaluate(sorter: Sorter, X: np.ndarray, y: np.ndarray) -> dict:
-    """Accuracy (abstentions count as wrong), abstention rate and confusion matrix on labelled images."""
+    """Accuracy (abstentions count as wrong), abstention rate, accuracy of the frames not abstained on
+    (what lands in technique folders), coverage and accuracy per confidence threshold, and confusion."""
     return score_outcomes(sorter.decide(X), y)
 
 
@@ -61,14 +62,27 @@ def score_outcomes(outcome: list[dict], y: np.ndarray) -> dict:
     top = np.array([o["top"] for o in outcome])
     labels = np.array([o["label"] for o in outcome])
     y = np.asarray(y).astype(str)
+    sorted_ = labels != UNSURE
+    confidence = np.array([max(o["probabilities"]) for o in outcome])
     return {
         "n": int(len(y)),
         "accuracy": float((labels == y).mean()),
         "top1_accuracy": float((top == y).mean()),
         "abstained": float((labels == UNSURE).mean()),
+        "sorted_accuracy": float((labels == y)[sorted_].mean()) if sorted_.any() else None,
+        "coverage_at": {f"{t:.2f}": _selective(confidence >= t, top == y) for t in SELECTIVE_THRESHOLDS},
         "classes": list(CLASSES),
         "confusion": confusion_matrix(y, top, labels=list(CLASSES)).tolist(),
     }
+
+
+SELECTIVE_THRESHOLDS = (0.6, 0.7, 0.8, 0.9, 0.95)
+"""Confidence thresholds at which :func:`score_outcomes` reports how many frames pass and how many of those are right."""
+
+
+def _selective(kept: np.ndarray, right: np.ndarray) -> dict:
+    """Coverage (share of frames at or above a threshold) and the accuracy of those frames (None if none)."""
+    return {"coverage": float(kept.mean()), "accuracy": float(right[kept].mean()) if kept.any() else None}
 
 
 def evaluate_folder(root: str | os.PathLike, sorter: Sorter) -> tuple[dict, list[tuple[str, str]]]:
