@@ -120,6 +120,27 @@ def test_corpus_sorted_losslessly_with_named_errors(tmp_path, capsys):
     assert rows["dup_a.npy"]["sha256"] == rows["dup_b.npy"]["sha256"] == before["dup_a.npy"]
 
 
+def test_frames_of_an_eiger_master_file_are_written_as_the_detector_wrote_them(tmp_path):
+    """Masked pixels read as NaN (so preprocessing ignores them), yet the TIFF written for each frame
+    holds the detector's own values, gaps at 2**32 - 1 included."""
+    src = tmp_path / "in"
+    src.mkdir()
+    stack = np.stack([_frame(0, seed=1), _frame(3, seed=2)]).astype(np.uint32)
+    stack[:, 30] = 2**32 - 1  # a module gap
+    with h5py.File(src / "run_data_000001.h5", "w") as fh:
+        fh["entry/data/data"] = stack
+    with h5py.File(src / "run_master.h5", "w") as fh:
+        fh["entry/data/data_000001"] = h5py.ExternalLink("run_data_000001.h5", "/entry/data/data")
+        fh["entry/instrument/detector/detectorSpecific/pixel_mask"] = (stack[0] == 2**32 - 1).astype(np.uint32)
+    sort_frames([src / "run_master.h5"], tmp_path / "out", ByQuadrantSorter(), progress=False)
+    rows = _outcomes(tmp_path / "out")
+    assert [rows[f"run_master.h5#{i}"]["technique"] for i in (0, 1)] == ["SAXS", "GIWAXS"]
+    for i in (0, 1):
+        written = tifffile.imread(rows[f"run_master.h5#{i}"]["output"])
+        assert written.dtype == np.uint32
+        np.testing.assert_array_equal(written, stack[i])
+
+
 def test_rerun_does_only_missing_work_and_never_overwrites(tmp_path):
     src = tmp_path / "in"
     _corpus(src)

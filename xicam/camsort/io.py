@@ -88,12 +88,13 @@ class _Frames:
 
     A reader asked for one frame of a long stack may load only that frame (``first`` = its index,
     ``total`` = the file's frame count), so reading frame 900 of an Eiger file does not load 900.
+    ``invalid`` is the file's own mask of pixels without data (an Eiger ``pixel_mask``): NaN on reading.
     """
 
     def __init__(self, path: str, stack: Any, metadata: dict[str, Any], fmt: str,
-                 first: int = 0, total: int | None = None):
+                 first: int = 0, total: int | None = None, invalid: np.ndarray | None = None):
         self.path, self.stack, self.metadata, self.format = path, stack, metadata, fmt
-        self.first = first
+        self.first, self.invalid = first, invalid
         self.nframes = total or (1 if stack.ndim == 2 else int(stack.shape[0]))
 
     def get(self, index: int, indexed: bool | None = None) -> Pattern:
@@ -102,6 +103,8 @@ class _Frames:
         data = self.stack if self.stack.ndim == 2 else self.stack[index - self.first]
         raw = np.asarray(data)
         data = _validated(self.path, raw)
+        if self.invalid is not None:
+            data = np.where(self.invalid, np.float32(np.nan), data)
         show_index = self.nframes > 1 if indexed is None else indexed
         meta = dict(self.metadata, format=self.format, dtype=str(raw.dtype))
         return Pattern(data=data, metadata=meta, source=self.path, frame=index if show_index else None)
@@ -199,22 +202,52 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     total = 1 if dset.ndim == 2 else dset.shape[0]
     one = frame is not None and dset.ndim == 3 and 0 <= frame < total
     data = dset[frame] if one else dset[()]
+    mask = _pixel_mask(fh, dset.shape[-2:])
     fh.close()
-    return _Frames(path, _squeeze_to_frames(path, data), meta, "hdf5", first=frame if one else 0, total=total)
+    if mask is not None:
+        meta["pixel_mask"] = mask[0]
+    return _Frames(path, _squeeze_to_frames(path, data), meta, "hdf5", first=frame if one else 0, total=total,
+                   invalid=None if mask is None else mask[1])
+
+
+CALIBRATION_DATASETS = frozenset({"pixel_mask", "mask", "flatfield", "flat_field", "flat", "dark",
+                                  "dark_current", "gain", "pedestal", "background"})
+"""Last path components of HDF5 datasets that hold a detector's calibration, not frames (an Eiger
+master file keeps its ``pixel_mask`` and ``flatfield`` beside external links to the frames)."""
+
+
+def _image_datasets(fh: Any) -> list[tuple[str, Any]]:
+    """Every 2-D/3-D numeric dataset, following soft and external links (visititems does not follow
+    external links, where an Eiger master file keeps its frames); a broken link is skipped."""
+    import h5py
+
+    found, seen = [], set()
+
+    def walk(group: Any, depth: int) -> None:
+        for key in sorted(group.keys()):
+            try:
+                obj = group[key]
+            except (KeyError, OSError):  # an external link to a missing file
+                continue
+            ident = (obj.file.filename, obj.name)
+            if ident in seen:
+                continue
+            seen.add(ident)
+            if isinstance(obj, h5py.Group) and depth < 8:
+                walk(obj, depth + 1)
+            elif isinstance(obj, h5py.Dataset) and obj.ndim in (2, 3) and obj.dtype.kind in "biuf" \
+                    and min(obj.shape[-2:]) > 1:
+                found.append((f"{group.name.rstrip('/')}/{key}".lstrip("/"), obj))
+
+    walk(fh, 0)
+    return found
 
 
 def _first_image_dataset(fh: Any) -> str | None:
-    """Prefer the NeXus default signal; else the largest 2-D/3-D numeric dataset in the file."""
-    import h5py
-
-    found: list[tuple[int, str]] = []
-
-    def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset) and obj.ndim in (2, 3) and obj.dtype.kind in "biuf" \
-                and min(obj.shape[-2:]) > 1:
-            found.append((int(np.prod(obj.shape[-2:])), name))
-
-    fh.visititems(visit)
+    """Prefer the NeXus default signal; else the largest frames (stacks before single images, then the
+    first name), leaving out calibration arrays (:data:`CALIBRATION_DATASETS`)."""
+    found = [(name, d) for name, d in _image_datasets(fh)
+             if name.rsplit("/", 1)[-1].lower() not in CALIBRATION_DATASETS]
     entry = fh.attrs.get("default")
     if entry is not None:
         entry = entry.decode() if isinstance(entry, bytes) else str(entry)
@@ -227,9 +260,20 @@ def _first_image_dataset(fh: Any) -> str | None:
             if signal is not None:
                 signal = signal.decode() if isinstance(signal, bytes) else str(signal)
                 candidate = f"{entry}/{data_name}/{signal}"
-                if any(name == candidate for _, name in found):
+                if any(name == candidate for name, _ in found):
                     return candidate
-    return max(found)[1] if found else None
+    if not found:
+        return None
+    return min(found, key=lambda nd: (-int(np.prod(nd[1].shape[-2:])), -nd[1].ndim, nd[0]))[0]
+
+
+def _pixel_mask(fh: Any, frame_shape: tuple[int, ...]) -> tuple[str, np.ndarray] | None:
+    """The detector's ``pixel_mask`` of the frames' shape, if the file has one (Eiger, NXmx): nonzero
+    marks gaps, dead and hot pixels, which Eiger frames hold as large counts."""
+    for name, dset in _image_datasets(fh):
+        if name.rsplit("/", 1)[-1] == "pixel_mask" and dset.shape == tuple(frame_shape):
+            return name, np.asarray(dset[()]) != 0
+    return None
 
 
 def _read_npy(path: str, **_: Any) -> _Frames:

@@ -259,10 +259,19 @@ def _deliver(item: _Item, folder: Path, mode: str) -> Path:
         same = item.sha256
     else:
         name = f"{src.stem}_frame{item.frame:05d}.tif"
-        dtype = np.dtype(item.pattern.metadata.get("dtype", "float32"))
-        data = item.pattern.data.astype(dtype) if dtype.kind in "iuf" else item.pattern.data
+        data = _as_written(item.pattern)
         make, same = (lambda tmp: write_tiff(tmp, data)), None
     return _link_unique(folder, name, make, same)
+
+
+def _as_written(pattern: Pattern) -> np.ndarray:
+    """A frame back in the dtype its file stored; pixels the file masked (NaN when read) take that
+    integer type's invalid value: the maximum if unsigned (as Eiger writes gaps), else -1 (Pilatus)."""
+    dtype = np.dtype(pattern.metadata.get("dtype", "float32"))
+    if dtype.kind not in "iu":
+        return pattern.data.astype(dtype) if dtype.kind == "f" else pattern.data
+    invalid = np.iinfo(dtype).max if dtype.kind == "u" else -1
+    return np.where(np.isnan(pattern.data), np.float64(invalid), pattern.data.astype(np.float64)).astype(dtype)
 
 
 def _materialise(src: Path, tmp: Path, mode: str) -> None:
