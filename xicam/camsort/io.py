@@ -1,8 +1,9 @@
 """Read any detector frame into a :class:`Pattern`, whatever the format, or fail with a named reason.
 
-TIFF goes through tifffile, HDF5/NeXus through h5py, ``.npy`` through numpy, headerless
-``.raw`` by shape and size (int32, float32 or uint16), and everything else fabio reads (EDF, CBF, MarCCD, ...) through fabio. The format
-is sniffed from the file's first bytes, so a frame with a wrong extension still reads.
+TIFF goes through tifffile, HDF5/NeXus through h5py (Eiger master files included), ``.npy`` through
+numpy, headerless ``.raw`` by shape and size (int32, float32 or uint16), and everything else fabio
+reads (EDF, CBF, MarCCD, ...) through fabio. The format is sniffed from the file's first bytes, so a
+frame with a wrong extension still reads.
 """
 from __future__ import annotations
 
