@@ -88,7 +88,8 @@ def test_hdf5_first_image_nexus_signal_and_explicit_dataset(tmp_path):
 def test_eiger_master_file_reads_the_linked_frames_with_the_pixel_mask(tmp_path):
     """An Eiger master file holds external links to its data files and, itself, the detector's
     pixel_mask and flatfield of the frames' shape: camsort reads the frames, not the calibration,
-    and the masked pixels (gaps, which Eiger writes as 2**32 - 1) come out invalid."""
+    and the masked pixels (gaps, which Eiger writes as 2**32 - 1) come out invalid. The frames of all
+    the series' data files are read, in order, once they are there."""
     stack = np.stack([FRAME.clip(0) + i for i in range(2)]).astype(np.uint32)
     stack[:, :, 7] = 2**32 - 1
     with h5py.File(tmp_path / "series_data_000001.h5", "w") as fh:
@@ -101,13 +102,18 @@ def test_eiger_master_file_reads_the_linked_frames_with_the_pixel_mask(tmp_path)
         specific = fh.create_group("entry/instrument/detector/detectorSpecific")
         specific.create_dataset("pixel_mask", data=mask)
         specific.create_dataset("flatfield", data=np.ones(FRAME.shape, np.float32))
+    keep = mask == 0
     frames = list(iter_patterns(tmp_path / "series_master.h5"))
     assert len(frames) == 2 and frames[0].metadata["hdf5_dataset"] == "entry/data/data_000001"
     assert frames[0].metadata["pixel_mask"] == "entry/instrument/detector/detectorSpecific/pixel_mask"
     assert np.isnan(frames[1].data[:, 7]).all()
-    keep = np.ones(FRAME.shape, bool)
-    keep[:, 7] = False
     np.testing.assert_array_equal(frames[1].data[keep], (FRAME.clip(0) + 1)[keep])
+    with h5py.File(tmp_path / "series_data_000002.h5", "w") as fh:  # the series' second data file arrives
+        fh.create_dataset("entry/data/data", data=stack + 10)
+    assert count_frames(tmp_path / "series_master.h5") == 4
+    np.testing.assert_array_equal(read_pattern(tmp_path / "series_master.h5", frame=3).data[keep],
+                                  (FRAME.clip(0) + 11)[keep])
+    assert [p.frame for p in iter_patterns(tmp_path / "series_master.h5")] == [0, 1, 2, 3]
 
 
 def test_npy_and_multiframe_npy(tmp_path):

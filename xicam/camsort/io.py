@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -200,9 +201,17 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     if dset.ndim not in (2, 3) or dset.dtype.kind not in "biuf":
         fh.close()
         raise PatternReadError(path, f"dataset {name!r} is {dset.ndim}-D {dset.dtype}, not a numeric frame or stack")
-    total = 1 if dset.ndim == 2 else dset.shape[0]
+    parts = [dset] if dataset or dset.ndim == 2 else _series(fh, name)
+    if len(parts) > 1:
+        meta["hdf5_series"] = [p.name.lstrip("/") for p in parts]
+    ends = np.cumsum([1 if p.ndim == 2 else p.shape[0] for p in parts])
+    total = int(ends[-1])
     one = frame is not None and dset.ndim == 3 and 0 <= frame < total
-    data = dset[frame] if one else dset[()]
+    if one:
+        part = int(np.searchsorted(ends, frame, side="right"))
+        data = parts[part][frame - (ends[part - 1] if part else 0)]
+    else:
+        data = np.concatenate([p[()] for p in parts]) if len(parts) > 1 else dset[()]
     mask = _pixel_mask(fh, dset.shape[-2:])
     fh.close()
     if mask is not None:
@@ -266,6 +275,28 @@ def _first_image_dataset(fh: Any) -> str | None:
     if not found:
         return None
     return min(found, key=lambda nd: (-int(np.prod(nd[1].shape[-2:])), -nd[1].ndim, nd[0]))[0]
+
+
+SERIES_PART = re.compile(r"data_\d{6}")
+"""Names of the datasets over which an Eiger master file spreads one series of frames."""
+
+
+def _series(fh: Any, name: str) -> list[Any]:
+    """The stack ``name`` and, if it is one part of an Eiger series (``data_000001``, ...), every part
+    of the series in its group with the same frame shape, in order (a missing data file is skipped)."""
+    group, _, leaf = name.rpartition("/")
+    first = fh[name]
+    if not SERIES_PART.fullmatch(leaf):
+        return [first]
+    parts = []
+    for key in sorted(fh[group or "/"].keys()):
+        try:
+            part = fh[f"{group}/{key}" if group else key] if SERIES_PART.fullmatch(key) else None
+        except (KeyError, OSError):
+            continue
+        if part is not None and part.ndim == 3 and part.shape[1:] == first.shape[1:]:
+            parts.append(part)
+    return parts
 
 
 def _pixel_mask(fh: Any, frame_shape: tuple[int, ...]) -> tuple[str, np.ndarray] | None:
