@@ -188,7 +188,8 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     import h5py
 
     fh = h5py.File(path, "r")
-    name = dataset or _first_image_dataset(fh)
+    images = _image_datasets(fh)
+    name = dataset or _first_image_dataset(fh, images)
     if name is None:
         fh.close()
         raise PatternReadError(path, "no 2-D or 3-D numeric dataset in this HDF5 file")
@@ -201,7 +202,7 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     if dset.ndim not in (2, 3) or dset.dtype.kind not in "biuf":
         fh.close()
         raise PatternReadError(path, f"dataset {name!r} is {dset.ndim}-D {dset.dtype}, not a numeric frame or stack")
-    parts = [dset] if dataset or dset.ndim == 2 else _series(fh, name)
+    parts = [dset] if dataset or dset.ndim == 2 else _series(images, name, dset)
     if len(parts) > 1:
         meta["hdf5_series"] = [p.name.lstrip("/") for p in parts]
     ends = np.cumsum([1 if p.ndim == 2 else p.shape[0] for p in parts])
@@ -212,7 +213,7 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
         data = parts[part][frame - (ends[part - 1] if part else 0)]
     else:
         data = np.concatenate([p[()] for p in parts]) if len(parts) > 1 else dset[()]
-    mask = _pixel_mask(fh, dset.shape[-2:])
+    mask = _pixel_mask(images, dset.shape[-2:])
     fh.close()
     if mask is not None:
         meta["pixel_mask"] = mask[0]
@@ -253,11 +254,11 @@ def _image_datasets(fh: Any) -> list[tuple[str, Any]]:
     return found
 
 
-def _first_image_dataset(fh: Any) -> str | None:
-    """Prefer the NeXus default signal; else the largest frames (stacks before single images, then the
-    first name), leaving out calibration arrays (:data:`CALIBRATION_DATASETS`)."""
-    found = [(name, d) for name, d in _image_datasets(fh)
-             if name.rsplit("/", 1)[-1].lower() not in CALIBRATION_DATASETS]
+def _first_image_dataset(fh: Any, images: list[tuple[str, Any]]) -> str | None:
+    """Of the file's ``images`` (:func:`_image_datasets`), prefer the NeXus default signal; else the largest
+    frames (stacks before single images, then the first name), leaving out calibration arrays
+    (:data:`CALIBRATION_DATASETS`)."""
+    found = [(name, d) for name, d in images if name.rsplit("/", 1)[-1].lower() not in CALIBRATION_DATASETS]
     entry = fh.attrs.get("default")
     if entry is not None:
         entry = entry.decode() if isinstance(entry, bytes) else str(entry)
@@ -281,28 +282,26 @@ SERIES_PART = re.compile(r"data_\d{6}")
 """Names of the datasets over which an Eiger master file spreads one series of frames."""
 
 
-def _series(fh: Any, name: str) -> list[Any]:
-    """The stack ``name`` and, if it is one part of an Eiger series (``data_000001``, ...), every part
-    of the series in its group with the same frame shape, in order (a missing data file is skipped)."""
+def _series(images: list[tuple[str, Any]], name: str, first: Any) -> list[Any]:
+    """The stack ``first`` (named ``name``) and, if it is one part of an Eiger series (``data_000001``,
+    ...), every part of the series among the file's ``images`` in its group with the same frame shape,
+    in name order (a missing data file is not among them)."""
     group, _, leaf = name.rpartition("/")
-    first = fh[name]
     if not SERIES_PART.fullmatch(leaf):
         return [first]
     parts = []
-    for key in sorted(fh[group or "/"].keys()):
-        try:
-            part = fh[f"{group}/{key}" if group else key] if SERIES_PART.fullmatch(key) else None
-        except (KeyError, OSError):
-            continue
-        if part is not None and part.ndim == 3 and part.shape[1:] == first.shape[1:]:
-            parts.append(part)
+    for other, dset in images:
+        other_group, _, other_leaf = other.rpartition("/")
+        if other_group == group and SERIES_PART.fullmatch(other_leaf) and dset.ndim == 3 \
+                and dset.shape[1:] == first.shape[1:]:
+            parts.append(dset)
     return parts
 
 
-def _pixel_mask(fh: Any, frame_shape: tuple[int, ...]) -> tuple[str, np.ndarray] | None:
-    """The detector's ``pixel_mask`` of the frames' shape, if the file has one (Eiger, NXmx): nonzero
-    marks gaps, dead and hot pixels, which Eiger frames hold as large counts."""
-    for name, dset in _image_datasets(fh):
+def _pixel_mask(images: list[tuple[str, Any]], frame_shape: tuple[int, ...]) -> tuple[str, np.ndarray] | None:
+    """The detector's ``pixel_mask`` of the frames' shape among the file's ``images``, if it has one
+    (Eiger, NXmx): nonzero marks gaps, dead and hot pixels, which Eiger frames hold as large counts."""
+    for name, dset in images:
         if name.rsplit("/", 1)[-1] == "pixel_mask" and dset.shape == tuple(frame_shape):
             return name, np.asarray(dset[()]) != 0
     return None
@@ -327,10 +326,8 @@ def _read_raw(path: str, *, shape: tuple[int, int] | None = None, size: int = 0,
     if size not in (rows * cols * 2, rows * cols * 4):
         raise PatternReadError(path, f"size {size} bytes does not match shape {rows}x{cols} "
                                      "at 2 (uint16) or 4 (int32, float32) bytes per pixel")
-    if size == rows * cols * 2:
-        return _Frames(path, np.fromfile(path, dtype="<u2").reshape(rows, cols), {"raw_shape": [rows, cols]}, "raw")
-    data = np.fromfile(path, dtype="<i4").reshape(rows, cols)
-    if np.median(np.abs(data[::7, ::7].astype(np.int64))) > FLOAT_BITS:
+    data = np.fromfile(path, dtype="<u2" if size == rows * cols * 2 else "<i4").reshape(rows, cols)
+    if data.dtype.itemsize == 4 and np.median(np.abs(data[::7, ::7].astype(np.int64))) > FLOAT_BITS:
         data = data.view("<f4")
     return _Frames(path, data, {"raw_shape": [rows, cols]}, "raw")
 

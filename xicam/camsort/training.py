@@ -68,7 +68,7 @@ def score_outcomes(outcome: list[dict], y: np.ndarray) -> dict:
         "n": int(len(y)),
         "accuracy": float((labels == y).mean()),
         "top1_accuracy": float((top == y).mean()),
-        "abstained": float((labels == UNSURE).mean()),
+        "abstained": float((~sorted_).mean()),
         "sorted_accuracy": float((labels == y)[sorted_].mean()) if sorted_.any() else None,
         "coverage_at": {f"{t:.2f}": _selective(confidence >= t, top == y) for t in SELECTIVE_THRESHOLDS},
         "classes": list(CLASSES),
@@ -77,7 +77,8 @@ def score_outcomes(outcome: list[dict], y: np.ndarray) -> dict:
 
 
 SELECTIVE_THRESHOLDS = (0.6, 0.7, 0.8, 0.9, 0.95)
-"""Confidence thresholds at which :func:`score_outcomes` reports how many frames pass and how many of those are right."""
+"""Confidence thresholds at which :func:`score_outcomes` reports how many frames pass and how many of
+those are right."""
 
 
 def _selective(kept: np.ndarray, right: np.ndarray) -> dict:
