@@ -28,6 +28,23 @@ def test_batch_independent_of_workers():
     assert len(set(g1)) == len(g1)
 
 
+def test_a_training_set_simulated_in_chunks_is_the_whole_set(monkeypatch):
+    """Large training sets are simulated a chunk at a time (memory); the frames and their order are the same."""
+    from xicam.camsort import training
+
+    whole, labels, _, _ = simulate_batch(5, seed=5, size=64, workers=1)
+    parts = [simulate_batch(n, seed=5, size=64, workers=1, start=s)[0] for s, n in ((0, 2), (2, 2), (4, 1))]
+    for t in range(len(TECHNIQUES)):  # each part is technique-major: part p holds its frames of every technique
+        chunked = [f for part, n in zip(parts, (2, 2, 1)) for f in part[t * n:(t + 1) * n]]
+        for a, b in zip(whole[t * 5:(t + 1) * 5], chunked):
+            np.testing.assert_array_equal(a, b)
+    X, y = training.simulated_set(5, seed=5, size=64, negatives=2)
+    monkeypatch.setattr(training, "SIMULATION_CHUNK", 2)
+    Xc, yc = training.simulated_set(5, seed=5, size=64, negatives=2)
+    np.testing.assert_array_equal(X, Xc)
+    assert list(y) == list(yc) == labels + ["NOT_SCATTERING"] * 2
+
+
 def test_frames_look_like_detector_output():
     for t in TECHNIQUES:
         p = simulate(t, 7, detector="pilatus1m", rotate=0)

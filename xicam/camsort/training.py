@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import CLASSES, NOT_SCATTERING, UNSURE
+from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE
 from .negatives import not_scattering_batch
 from .preprocess import preprocess_batch
 from .sorter import DEFAULT_MODEL_DIR, Sorter
@@ -17,18 +17,29 @@ DEFAULT_RECIPE = {"per_class": 4000, "seed": 20261125, "negatives": 1600, "featu
 """How the shipped default model is trained: ``camsort train --default`` (``make default-model``)."""
 
 
+SIMULATION_CHUNK = 500
+"""Frames per technique simulated at a time: only the small preprocessed images of a large set are kept."""
+
+
 def simulated_set(per_class: int, seed: int, size: int, negatives: int = 0,
                   native: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Preprocessed simulated frames of every technique (+ ``negatives`` NOT_SCATTERING images).
 
     Training sets simulate binned read-outs (fast); ``native=True`` simulates full-size frames,
-    as held-out sets must, so that evaluation sees exactly what users' detectors write.
+    as held-out sets must, so that evaluation sees exactly what users' detectors write. Frames are
+    simulated in chunks and returned technique by technique, the same set as one batch would give.
     """
     from .simulate import simulate_batch
 
-    frames, labels, _, _ = simulate_batch(per_class, seed=seed, size=None if native else max(2 * size, 256))
-    X = preprocess_batch(frames, size)
+    parts, labels = [], []
+    for start in range(0, per_class, SIMULATION_CHUNK):
+        frames, chunk_labels, _, _ = simulate_batch(min(SIMULATION_CHUNK, per_class - start), seed=seed,
+                                                    size=None if native else max(2 * size, 256), start=start)
+        parts.append(preprocess_batch(frames, size))
+        labels.extend(chunk_labels)
     y = np.asarray(labels, dtype=object)
+    order = np.argsort([TECHNIQUES.index(t) for t in y], kind="stable")
+    X, y = np.concatenate(parts)[order], y[order]
     if negatives:
         X = np.concatenate([X, preprocess_batch(not_scattering_batch(negatives, seed + 1), size)])
         y = np.concatenate([y, np.full(negatives, NOT_SCATTERING, dtype=object)])

@@ -223,16 +223,17 @@ def bin_frame(data: np.ndarray, size: int) -> np.ndarray:
 
 
 def simulate_batch(n_per_class: int, seed: int, size: int | None = None,
-                   techniques: Sequence[str] = TECHNIQUES, workers: int = 2
+                   techniques: Sequence[str] = TECHNIQUES, workers: int = 2, start: int = 0
                    ) -> tuple[list[np.ndarray], list[str], np.ndarray, list[dict]]:
-    """``n_per_class`` frames of each technique: (frames, labels, group ids, parameters).
+    """``n_per_class`` frames of each technique, numbered from ``start``: (frames, labels, group ids, parameters).
 
-    Frame i of technique t uses seed ``hash(seed, t, i)``, so results do not depend on ``workers``.
+    Frame i of technique t uses seed ``hash(seed, t, i)``, so results do not depend on ``workers``
+    and a batch can be simulated in parts (``start``) that together equal the whole.
     Each frame is its own simulated sample, so its group id is its index. ``size`` simulates binned
     read-outs (long side about ``size``), ten times faster than native frames for training sets.
     """
     jobs = [(t, int(np.random.SeedSequence([seed, ti, i]).generate_state(1)[0]), size)
-            for ti, t in enumerate(techniques) for i in range(n_per_class)]
+            for ti, t in enumerate(techniques) for i in range(start, start + n_per_class)]
     if workers > 1 and len(jobs) > 8:
         with ProcessPoolExecutor(workers) as pool:
             results = list(pool.map(_one, jobs, chunksize=4))
