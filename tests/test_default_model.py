@@ -126,3 +126,23 @@ def test_cli_evaluate_scores_a_labelled_folder_and_names_unreadable_files(tmp_pa
     coverage = [v["coverage"] for v in report["coverage_at"].values()]
     assert coverage == sorted(coverage, reverse=True) and coverage[0] <= 1  # a higher threshold keeps fewer
     assert png.stat().st_size > 10_000 and report["errors_png"] == str(png)
+
+
+def test_real_transforms_benchmark_sorts_every_frame_under_every_transform(tmp_path, sorter, monkeypatch, capsys):
+    """``benchmarks/real_transforms.py`` (docs/results.md's robustness table) runs on any labelled folder."""
+    import runpy
+    import sys
+    from pathlib import Path
+
+    from xicam.camsort.datasets import write_dataset
+
+    write_dataset(tmp_path / "frames", 1, seed=3, size=256)
+    script = Path(__file__).parents[1] / "benchmarks" / "real_transforms.py"
+    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path / "frames")])
+    runpy.run_path(str(script), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    namespace = runpy.run_path(str(script))
+    n_transforms = len(namespace["transforms"](np.random.default_rng(0)))
+    assert len(lines) == n_transforms + 2 and lines[-1].endswith(f"of {4 * n_transforms}")
+    right = int(lines[-1].split()[1])
+    assert right >= 2 * n_transforms, lines  # most simulated frames survive most transforms
