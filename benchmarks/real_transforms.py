@@ -18,6 +18,7 @@ import numpy as np
 from xicam.camsort.datasets import read_labelled_folder
 from xicam.camsort.io import read_pattern
 from xicam.camsort.preprocess import preprocess_batch
+from xicam.camsort.simulate import bin_frame
 from xicam.camsort.sorter import Sorter
 
 
@@ -36,18 +37,13 @@ def _crop(frame: np.ndarray, shape: tuple[int, int] = (619, 487)) -> np.ndarray:
     return frame[(h - ch) // 2:(h - ch) // 2 + ch, (w - cw) // 2:(w - cw) // 2 + cw]
 
 
-def _bin2(frame: np.ndarray) -> np.ndarray:
-    h, w = frame.shape[0] // 2 * 2, frame.shape[1] // 2 * 2
-    return frame[:h, :w].reshape(h // 2, 2, w // 2, 2).sum(axis=(1, 3))
-
-
 def transforms(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Name -> transform of a float64 frame in counts (negative values mark gaps)."""
     return {
         "none": lambda f: f,
         "x100": lambda f: f * 100,
         "per second (0.49 s)": lambda f: f / 0.49,
-        "binned 2x2": _bin2,
+        "binned 2x2": lambda f: bin_frame(f, max(f.shape) // 2),
         "clipped to uint16": lambda f: np.clip(f, 0, 65535).astype(np.uint16),
         "gaps as NaN": lambda f: np.where(f < 0, np.nan, f),
         "per monitor (1e-6)": lambda f: (f * 1e-6).astype(np.float32),

@@ -139,9 +139,8 @@ def test_real_transforms_benchmark_sorts_every_frame_under_every_transform(tmp_p
     write_dataset(tmp_path / "frames", 1, seed=3, size=256)
     script = Path(__file__).parents[1] / "benchmarks" / "real_transforms.py"
     monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path / "frames")])
-    runpy.run_path(str(script), run_name="__main__")
+    namespace = runpy.run_path(str(script), run_name="__main__")
     lines = capsys.readouterr().out.splitlines()
-    namespace = runpy.run_path(str(script))
     n_transforms = len(namespace["transforms"](np.random.default_rng(0)))
     assert len(lines) == n_transforms + 2 and lines[-1].endswith(f"of {4 * n_transforms}")
     right = int(lines[-1].split()[1])
