@@ -10,7 +10,7 @@ import pytest
 import tifffile
 
 from xicam.camsort.errors import PatternReadError
-from xicam.camsort.io import count_frames, frame_paths, iter_patterns, read_pattern, write_tiff
+from xicam.camsort.io import count_frames, describe, frame_paths, iter_patterns, read_pattern, write_tiff
 
 RNG = np.random.default_rng(0)
 FRAME = RNG.poisson(20, size=(40, 30)).astype(np.int32)
@@ -44,6 +44,18 @@ def test_edf_header_is_kept(tmp_path):
     p = read_pattern(path)
     np.testing.assert_array_equal(p.data, FRAME)
     assert p.metadata["Sample Alpha Stage"] == "0.15" and p.metadata["format"] == "edf"
+
+
+def test_esrf_dummy_pixels_read_as_invalid_and_a_zero_dummy_marks_none(tmp_path):
+    frame = np.full((16, 20), 50.0, np.float32)
+    frame[2, 3], frame[5, 6], frame[7, 8] = 65535.0, 65535.2, 0.0
+    marked, unmarked = tmp_path / "id02.edf", tmp_path / "zero.edf"
+    fabio.edfimage.EdfImage(data=frame, header={"Dummy": "65535", "DDummy": "0.5"}).write(str(marked))
+    fabio.edfimage.EdfImage(data=frame, header={"Dummy": "0", "DDummy": "0"}).write(str(unmarked))
+    data = read_pattern(marked).data
+    assert np.isnan(data[2, 3]) and np.isnan(data[5, 6]) and np.isnan(data).sum() == 2
+    assert data[7, 8] == 0 and describe(read_pattern(marked))["invalid_pixels"] == 2
+    np.testing.assert_array_equal(read_pattern(unmarked).data, frame)  # zero counts stay counts
 
 
 def test_cbf_reads(tmp_path):

@@ -90,13 +90,15 @@ class _Frames:
 
     A reader asked for one frame of a long stack may load only that frame (``first`` = its index,
     ``total`` = the file's frame count), so reading frame 900 of an Eiger file does not load 900.
-    ``invalid`` is the file's own mask of pixels without data (an Eiger ``pixel_mask``): NaN on reading.
+    ``invalid`` is the file's own mask of pixels without data (an Eiger ``pixel_mask``), and ``dummy``
+    its value marking them (ESRF's ``Dummy`` ± ``DDummy``): such pixels read as NaN.
     """
 
     def __init__(self, path: str, stack: Any, metadata: dict[str, Any], fmt: str,
-                 first: int = 0, total: int | None = None, invalid: np.ndarray | None = None):
+                 first: int = 0, total: int | None = None, invalid: np.ndarray | None = None,
+                 dummy: tuple[float, float] | None = None):
         self.path, self.stack, self.metadata, self.format = path, stack, metadata, fmt
-        self.first, self.invalid = first, invalid
+        self.first, self.invalid, self.dummy = first, invalid, dummy
         self.nframes = total or (1 if stack.ndim == 2 else int(stack.shape[0]))
 
     def get(self, index: int, indexed: bool | None = None) -> Pattern:
@@ -107,6 +109,9 @@ class _Frames:
         data = _validated(self.path, raw)
         if self.invalid is not None:
             data = np.where(self.invalid, np.float32(np.nan), data)
+        if self.dummy is not None:
+            value, delta = self.dummy
+            data = np.where(np.abs(data - value) <= delta, np.float32(np.nan), data)
         show_index = self.nframes > 1 if indexed is None else indexed
         meta = dict(self.metadata, format=self.format, dtype=str(raw.dtype))
         return Pattern(data=data, metadata=meta, source=self.path, frame=index if show_index else None)
@@ -352,7 +357,19 @@ def _read_fabio(path: str, *, frame: int | None = None, **_: Any) -> _Frames:
     if data is None:
         raise PatternReadError(path, "file has a header but no image data")
     return _Frames(path, _squeeze_to_frames(path, np.asarray(data)), meta, fmt,
-                   first=frame if one else 0, total=nframes)
+                   first=frame if one else 0, total=nframes, dummy=_esrf_dummy(meta))
+
+
+def _esrf_dummy(header: dict[str, Any]) -> tuple[float, float] | None:
+    """ESRF's marker of pixels without data (ID02, the SAXS package): ``|value - Dummy| <= DDummy``.
+
+    ``Dummy`` 0 or absent means the file marks none, so that real zero counts stay valid.
+    """
+    try:
+        value, delta = float(header.get("Dummy", 0)), abs(float(header.get("DDummy", 0)))
+    except (TypeError, ValueError):
+        return None
+    return (value, delta) if value != 0 and np.isfinite(value) and np.isfinite(delta) else None
 
 
 def _squeeze_to_frames(path: str, data: np.ndarray) -> np.ndarray:
