@@ -50,9 +50,11 @@ def test_frames_in_other_units_than_counts_sort_as_their_counts(sorter):
              "per monitor": [np.where(f >= 0, f * np.float32(3e-7), -1) for f in frames],
              "flat field, absolute": [np.where(f >= 0, f * 2e-4 * rng.uniform(0.9, 1.1, f.shape), -1).astype(np.float32)
                                       for f in frames]}
-    tops = {name: [o["top"] for o in sorter.decide(preprocess_batch(fs, sorter.size))] for name, fs in units.items()}
-    assert tops["per monitor"] == tops["counts"]
-    assert np.mean(np.array(tops["flat field, absolute"]) == np.array(tops["counts"])) >= 0.9
+    # where each frame lands (its technique folder, or UNSURE): a CCD frame with a dark pedestal,
+    # divided by a monitor, reads as if one photon were its pedestal, so its probabilities move
+    labels = {name: [o["label"] for o in sorter.decide(preprocess_batch(fs, sorter.size))] for name, fs in units.items()}
+    assert labels["per monitor"] == labels["counts"]
+    assert np.mean(np.array(labels["flat field, absolute"]) == np.array(labels["counts"])) >= 0.9
 
 
 def test_gisaxs_cam_lies_on_the_scattering_not_in_the_shadow(sorter, monkeypatch):
@@ -90,6 +92,25 @@ def test_cli_predict_json(real_frames, capsys):
     assert main(["predict", "--json", str(real_frames["WAXS"])]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
     assert set(row["probabilities"]) == set(CLASSES) and abs(sum(row["probabilities"].values()) - 1) < 1e-6
+
+
+def test_cli_threshold_sets_aside_frames_below_it_for_one_run(tmp_path, capsys, sorter):
+    """``--threshold`` replaces the model's UNSURE threshold for one command; probabilities are unchanged."""
+    from xicam.camsort.io import write_tiff
+
+    frame = tmp_path / "saxs.tif"
+    write_tiff(frame, simulate("SAXS", 3, long_side=256).data.astype(np.int32))
+    rows = []
+    for extra in ([], ["--threshold", "1"]):
+        assert main(["predict", "--json", str(frame), *extra]) == 0
+        rows.append(json.loads(capsys.readouterr().out))
+    top = max(rows[0]["probabilities"].values())
+    assert (rows[0]["technique"] == UNSURE) == (top < sorter.threshold) and top < 1
+    assert rows[1]["technique"] == UNSURE and rows[1]["probabilities"] == rows[0]["probabilities"]
+    assert load_cached(None).threshold == sorter.threshold == 0.6  # the shared model is left as it was
+    with pytest.raises(SystemExit):
+        main(["predict", str(frame), "--threshold", "0"])
+    assert "a probability in (0, 1] is needed, not '0'" in capsys.readouterr().err
 
 
 def test_demo_end_to_end(tmp_path, capsys):

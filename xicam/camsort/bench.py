@@ -150,7 +150,8 @@ def run(quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
     n = 100 if quick else 1000
     sorter = load_cached(model_dir)
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": platform.platform(),
-                               "cpus": os.cpu_count(), "frames": n, "quick": quick}
+                               "cpus": os.cpu_count(), "frames": n, "quick": quick,
+                               "model_networks": len(getattr(sorter, "members", [sorter]))}
     results["gemm_gflops"] = gemm_gflops(1024 if quick else 2048)
     with tempfile.TemporaryDirectory() as tmp:
         folder, large = Path(tmp) / "in", Path(tmp) / "in10"
@@ -198,7 +199,7 @@ def format_table(results: dict[str, Any]) -> str:
         ("numpy GEMM (reference)", f"{results['gemm_gflops']:.1f} GFLOP/s"),
         ("read Pilatus-1M TIFF (page cache)", f"{results['read_per_s']:.0f} frames/s"),
         ("preprocess to model input", f"{results['preprocess_per_s']:.0f} frames/s"),
-        ("featurize (CNN, batch)", f"{results['featurize_per_s']:.0f} patterns/s"),
+        (f"featurize (one CNN of {results['model_networks']}, batch)", f"{results['featurize_per_s']:.0f} patterns/s"),
         ("  CNN cost / fraction of GEMM rate", f"{results['featurizer_gflop_per_pattern']:.3f} GFLOP, "
                                               f"efficiency {results['efficiency']:.2f}"),
         ("plain shutil.copy2 of the frames (reference)", f"{results['copy_only_per_s']:.1f} files/s"),

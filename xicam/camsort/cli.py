@@ -27,8 +27,36 @@ def _shape(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"shape must look like ROWSxCOLS, e.g. 1043x981, not {text!r}")
 
 
-def _model_option(p: argparse.ArgumentParser) -> None:
+def _model_option(p: argparse.ArgumentParser, threshold: bool = False) -> None:
     p.add_argument("--model", help="model directory (default: the model shipped with camsort)")
+    if threshold:
+        p.add_argument("--threshold", type=_probability, metavar="P",
+                       help="calibrated probability below which a frame is UNSURE (default: the model's own, "
+                            "0.6 for the shipped one; higher keeps fewer frames, more of them right)")
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"a probability in (0, 1] is needed, not {text!r}")
+    return value
+
+
+def _load_model(args: argparse.Namespace) -> Any:
+    """The model of ``--model`` (loaded once per process), on a copy with ``--threshold`` when given."""
+    import copy
+
+    from .sorter import load_cached
+
+    sorter = load_cached(args.model)
+    if getattr(args, "threshold", None) is None:
+        return sorter
+    sorter = copy.copy(sorter)
+    sorter.threshold = args.threshold
+    return sorter
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -122,7 +150,7 @@ def _add_sort(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sort", help="sort frames into OUT/<TECHNIQUE>/ with a manifest (originals untouched)")
     p.add_argument("inputs", nargs="+", help="files and/or folders of detector frames")
     p.add_argument("--out", required=True, help="output folder (created; existing files are never overwritten)")
-    _model_option(p)
+    _model_option(p, threshold=True)
     p.add_argument("--mode", choices=MODES, default="copy")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="reader threads")
@@ -131,10 +159,9 @@ def _add_sort(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sort(args: argparse.Namespace) -> int:
-    from .sorter import load_cached
     from .sortjob import sort_frames
 
-    summary = sort_frames(args.inputs, args.out, load_cached(args.model), mode=args.mode,
+    summary = sort_frames(args.inputs, args.out, _load_model(args), mode=args.mode,
                           recursive=args.recursive, workers=args.workers, progress=not args.quiet)
     for line in summary.lines():
         print(line)
@@ -146,7 +173,7 @@ def _cmd_sort(args: argparse.Namespace) -> int:
 def _add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="print the technique and class probabilities of frames")
     p.add_argument("files", nargs="+")
-    _model_option(p)
+    _model_option(p, threshold=True)
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.add_argument("--gradcam", metavar="DIR", help="also write a Grad-CAM overlay PNG per frame into DIR")
     p.set_defaults(func=_cmd_predict)
@@ -159,9 +186,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .io import iter_patterns
     from .metadata_check import check_metadata
     from .preprocess import preprocess
-    from .sorter import load_cached
 
-    sorter = load_cached(args.model)
+    sorter = _load_model(args)
     failed = 0
     if not args.json:
         print(f"{'file':<40} {'technique':<15}" + "".join(f"{c[:8]:>9}" for c in CLASSES))
@@ -195,7 +221,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a model on a labelled folder: accuracy, UNSURE rate, confusion matrix")
     p.add_argument("data", help="labelled folder DIR/<TECHNIQUE>/* or with labels.csv (e.g. from `camsort simulate`)")
-    _model_option(p)
+    _model_option(p, threshold=True)
     p.add_argument("--errors", metavar="PNG", help="also render the frames whose top class is wrong")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_evaluate)
@@ -203,10 +229,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from . import CLASSES
-    from .sorter import load_cached
     from .training import evaluate_folder
 
-    report, wrong = evaluate_folder(args.data, load_cached(args.model))
+    report, wrong = evaluate_folder(args.data, _load_model(args))
     for error in report["errors"]:
         print(f"camsort: error: {error}", file=sys.stderr)
     if args.errors and wrong:
@@ -301,9 +326,8 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from .similar import build_index
-    from .sorter import load_cached
 
-    out, errors = build_index(load_cached(args.model), args.inputs, args.out, recursive=args.recursive)
+    out, errors = build_index(_load_model(args), args.inputs, args.out, recursive=args.recursive)
     for error in errors:
         print(f"camsort: error: {error}", file=sys.stderr)
     print(out)
@@ -324,9 +348,8 @@ def _cmd_similar(args: argparse.Namespace) -> int:
     from .io import read_pattern
     from .preprocess import preprocess
     from .similar import query, save_strip
-    from .sorter import load_cached
 
-    sorter = load_cached(args.model)
+    sorter = _load_model(args)
     image = preprocess(read_pattern(args.query).data, sorter.size)
     matches = query(sorter, args.index, image, args.top)
     for rank, (name, distance) in enumerate(matches, 1):
@@ -340,7 +363,7 @@ def _add_watch(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("watch", help="sort new frames in a folder as they land (Ctrl-C to stop)")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--out", required=True)
-    p.add_argument("--model")
+    _model_option(p, threshold=True)
     p.add_argument("--settle", type=float, default=2.0, help="seconds a file must stop changing before it is read")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     p.add_argument("--recursive", "-r", action="store_true")
@@ -348,7 +371,6 @@ def _add_watch(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
-    from .sorter import load_cached
     from .watch import watch
 
     def report(summary) -> None:
@@ -357,7 +379,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
             print(f"camsort: error: {error}", file=sys.stderr)
 
     print(f"watching {', '.join(args.inputs)} -> {args.out} (Ctrl-C to stop)", flush=True)
-    watch(args.inputs, args.out, load_cached(args.model), settle=args.settle, interval=args.interval,
+    watch(args.inputs, args.out, _load_model(args), settle=args.settle, interval=args.interval,
           recursive=args.recursive, on_pass=report)
     return EXIT_OK
 
@@ -592,9 +614,8 @@ def _add_gradcam(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_gradcam(args: argparse.Namespace) -> int:
     from .gradcam import explain_files
-    from .sorter import load_cached
 
-    sorter = load_cached(args.model)
+    sorter = _load_model(args)
     failed = 0
     for path in args.files:
         try:

@@ -19,11 +19,22 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def prepare_model_dir(model_dir: str | os.PathLike) -> Path:
+    """Create ``model_dir``, or empty the camsort model already in it; refuse a folder that is not a model."""
+    root = Path(model_dir)
+    if root.exists() and any(root.iterdir()) and not (root / "config.json").exists():
+        raise CamsortError(f"{root}: folder exists and is not a camsort model; choose an empty folder")
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in sorted(root.rglob("*"), reverse=True):  # a folder's files before the folder
+        stale.rmdir() if stale.is_dir() and not stale.is_symlink() else stale.unlink()
+    return root
+
+
 def write_checksums(model_dir: str | os.PathLike) -> None:
     """Record the SHA-256 of every file in the model directory (except the manifest itself)."""
     root = Path(model_dir)
     sums = {p.relative_to(root).as_posix(): _digest(p)
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != CHECKSUMS}
+            for p in sorted(root.rglob("*")) if p.is_file() and p != root / CHECKSUMS}
     (root / CHECKSUMS).write_text(json.dumps(sums, indent=1, sort_keys=True) + "\n")
 
 
@@ -46,7 +57,7 @@ def verify_checksums(model_dir: str | os.PathLike) -> None:
     listed = set(sums)
     for path in root.rglob("*"):
         rel = path.relative_to(root).as_posix()
-        if path.is_file() and path.name != CHECKSUMS and rel not in listed:
+        if path.is_file() and path != manifest and rel not in listed:
             raise CamsortError(f"{path}: file not listed in {CHECKSUMS}; refusing to load")
 
 

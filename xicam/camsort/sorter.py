@@ -18,7 +18,7 @@ import numpy as np
 from . import CLASSES, NOT_SCATTERING, UNSURE, __version__
 from .calibration import apply_temperature, expected_calibration_error, fit_temperature
 from .errors import CamsortError
-from .model_files import verify_checksums, write_checksums
+from .model_files import prepare_model_dir, verify_checksums, write_checksums
 
 FORMAT, FORMAT_VERSION = "camsort-model", 1
 FLAT_RANGE = 0.02
@@ -119,30 +119,23 @@ class Sorter:
         from .features import save_featurizer
         from .reduce import save_reducer
 
-        root = Path(model_dir)
-        if root.exists() and any(root.iterdir()) and not (root / "config.json").exists():
-            raise CamsortError(f"{root}: folder exists and is not a camsort model; choose an empty folder")
-        root.mkdir(parents=True, exist_ok=True)
-        for stale in root.rglob("*"):
-            if stale.is_file():
-                stale.unlink()
-        config = {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "camsort_version": __version__,
-            "classes": list(CLASSES), "size": self.size, "threshold": self.threshold,
+        root = prepare_model_dir(model_dir)
+        write_config(root, {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "size": self.size, "threshold": self.threshold,
             "temperature": self.temperature, "classifier": self.classifier_name,
             "featurizer": save_featurizer(self.featurizer, root / "featurizer"),
             "reducer": save_reducer(self.reducer, root / "reducer.skops"),
             "classifier_files": save_classifier(self.classifier, root / "classifier"),
             "info": self.info,
-        }
-        (root / "config.json").write_text(json.dumps(config, indent=1, default=_json_default) + "\n")
-        write_checksums(root)
+        })
         return root
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike | None = None) -> "Sorter":
-        """Load and verify a model directory; ``None`` loads the default model shipped with camsort."""
+        """Load and verify a model directory, one sorter or an :class:`~.ensemble.Ensemble` of them;
+        ``None`` loads the default model shipped with camsort."""
         from .classify import load_classifier
+        from .ensemble import ENSEMBLE_FORMAT, Ensemble
         from .features import load_featurizer
         from .reduce import load_reducer
 
@@ -152,16 +145,25 @@ class Sorter:
             raise CamsortError(f"{root}: no camsort model here (config.json missing){hint}")
         verify_checksums(root)
         config = json.loads((root / "config.json").read_text())
-        if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+        if tuple(config.get("classes", ())) != CLASSES:
+            raise CamsortError(f"{root}: model classes {config.get('classes')} differ from {list(CLASSES)}")
+        if (config.get("format"), config.get("format_version")) == (ENSEMBLE_FORMAT, FORMAT_VERSION):
+            return Ensemble.from_config(root, config)
+        if (config.get("format"), config.get("format_version")) != (FORMAT, FORMAT_VERSION):
             raise CamsortError(f"{root}: unsupported model format {config.get('format')!r} "
                                f"v{config.get('format_version')}")
-        if tuple(config["classes"]) != CLASSES:
-            raise CamsortError(f"{root}: model classes {config['classes']} differ from {list(CLASSES)}")
         return cls(load_featurizer(config["featurizer"], root / "featurizer"),
                    load_reducer(root / "reducer.skops"),
                    load_classifier(root / "classifier"), config["classifier"],
                    size=int(config["size"]), threshold=float(config["threshold"]),
                    temperature=float(config["temperature"]), info=config.get("info", {}))
+
+
+def write_config(root: Path, config: dict[str, Any]) -> None:
+    """Write a model directory's ``config.json`` (with version and classes) and then its checksum manifest."""
+    config = {**config, "camsort_version": __version__, "classes": list(CLASSES)}
+    (root / "config.json").write_text(json.dumps(config, indent=1, default=_json_default) + "\n")
+    write_checksums(root)
 
 
 _CACHE: dict[tuple[str, float], Sorter] = {}

@@ -67,8 +67,8 @@ def write_json_atomic(path: Path, data: Any, indent: int | None = None) -> None:
 
 
 PRETRAINED, FINETUNED = "lenet-pretrained", "lenet-finetuned"
-"""The shipped default model's network, a LeNet pretrained on the simulator, frozen or fine-tuned on
-the study's network half (the paper's pretrained and fine-tuned featurizations were ImageNet CNNs)."""
+"""The shipped default model's network (its first member's), a LeNet pretrained on the simulator, frozen or
+fine-tuned on the study's network half (the paper's pretrained and fine-tuned featurizations were ImageNet CNNs)."""
 
 FINETUNE_LEARNING_RATE = 1e-4
 """A tenth of the LeNets' rate from scratch, as for the Keras networks' fine-tuning."""
@@ -76,6 +76,7 @@ FINETUNE_LEARNING_RATE = 1e-4
 
 def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int):
     """The featurizer ``name`` fitted on the network half (``lenet-pretrained`` needs no fitting)."""
+    from .ensemble import first_member_dir
     from .features import load_featurizer, make_featurizer
     from .sorter import DEFAULT_MODEL_DIR, load_cached
 
@@ -83,9 +84,10 @@ def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int
         shipped = load_cached()  # verifies the shipped files' checksums
         if name == PRETRAINED:
             return shipped.featurizer
-        spec = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())["featurizer"]
+        network = first_member_dir(DEFAULT_MODEL_DIR)
+        spec = json.loads((network / "config.json").read_text())["featurizer"]
         params = {"seed": seed, "learning_rate": FINETUNE_LEARNING_RATE}  # a fresh copy, trained further
-        return load_featurizer({**spec, "params": params}, DEFAULT_MODEL_DIR / "featurizer").fine_tune(X_fit, y_fit)
+        return load_featurizer({**spec, "params": params}, network / "featurizer").fine_tune(X_fit, y_fit)
     params = {"seed": seed} if name.startswith("lenet") else {}
     return make_featurizer(name, **params).fit(X_fit, y_fit)
 

@@ -13,8 +13,9 @@ from .sorter import DEFAULT_MODEL_DIR, Sorter
 
 DEFAULT_RECIPE = {"per_class": 4000, "seed": 20261125, "negatives": 1600, "featurizer": "lenet-fast",
                   "featurizer_params": {"epochs": 50, "patience": 6}, "classifier": "xgboost", "n_components": 32,
-                  "size": 128, "threshold": 0.6, "held_out_per_class": 75}
-"""How the shipped default model is trained: ``camsort train --default`` (``make default-model``)."""
+                  "size": 128, "threshold": 0.6, "held_out_per_class": 75, "members": 3}
+"""How the shipped default model is trained: ``camsort train --default`` (``make default-model``).
+Member k (0, 1, …) is this recipe with seed ``seed + k``: its own simulated set and network initialisation."""
 
 
 SIMULATION_CHUNK = 500
@@ -127,17 +128,34 @@ def evaluate_folder(root: str | os.PathLike, sorter: Sorter) -> tuple[dict, list
 
 
 def train_default(out: str | os.PathLike = DEFAULT_MODEL_DIR, **overrides) -> tuple[Sorter, dict]:
-    """Train the default model by its recipe on simulated data, evaluate on another seed, save it."""
+    """Train the default model by its recipe on simulated data (an :class:`~.ensemble.Ensemble` when
+    the recipe has several members), evaluate it on held-out frames of another seed, save it."""
+    from .ensemble import Ensemble
+
     recipe = {**DEFAULT_RECIPE, **overrides}
+    single = {key: value for key, value in recipe.items() if key != "members"}
+    members = [train_member({**single, "seed": recipe["seed"] + k}) for k in range(recipe["members"])]
+    if len(members) == 1:
+        model, report = members[0], members[0].info["held_out"]
+    else:
+        model = Ensemble(members, threshold=recipe["threshold"], info={"recipe": recipe})
+        report = model.info["held_out"] = evaluate(model, *held_out_set(recipe))
+    model.save(Path(out))
+    return model, report
+
+
+def train_member(recipe: dict) -> Sorter:
+    """One sorter trained by ``recipe`` (no ``members`` key), with its held-out report in its info."""
     X, y = simulated_set(recipe["per_class"], recipe["seed"], recipe["size"], recipe["negatives"])
     sorter = Sorter.train(X, y, featurizer=recipe["featurizer"], classifier=recipe["classifier"],
                           n_components=recipe["n_components"], size=recipe["size"],
                           threshold=recipe["threshold"], seed=recipe["seed"],
                           featurizer_params=recipe["featurizer_params"], info={"recipe": recipe})
-    n = recipe["held_out_per_class"]
-    Xt, yt = simulated_set(n, recipe["seed"] + 1000, recipe["size"], n // 2, native=True)
-    report = evaluate(sorter, Xt, yt)
-    sorter.info["held_out"] = report
-    sorter.save(Path(out))
-    return sorter, report
+    sorter.info["held_out"] = evaluate(sorter, *held_out_set(recipe))
+    return sorter
 
+
+def held_out_set(recipe: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Native-size frames of seed ``seed + 1000`` (+ half as many negatives) on which a recipe's model is scored."""
+    n = recipe["held_out_per_class"]
+    return simulated_set(n, recipe["seed"] + 1000, recipe["size"], n // 2, native=True)

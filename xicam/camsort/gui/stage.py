@@ -153,9 +153,10 @@ class SortStage(QObject):
         self.workflow.fill_kwargs(size=sorter.size)
         self.panel.threshold = sorter.threshold
         info = sorter.info
+        members = f", averaged over {info['members']} members" if info.get("members", 1) > 1 else ""
         self.loader.model_info.setText(
             f"<small>{info.get('featurizer', type(sorter.featurizer).__name__)} → PCA({info.get('n_components', '?')})"
-            f" → {sorter.classifier_name}; {sorter.size}² px input; abstains (UNSURE) below "
+            f" → {sorter.classifier_name}{members}; {sorter.size}² px input; abstains (UNSURE) below "
             f"p = {sorter.threshold:.2f}</small>")
 
     def _on_results(self, rows: list[FrameResult]) -> None:

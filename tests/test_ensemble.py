@@ -1,0 +1,87 @@
+"""A deep ensemble trained by a recipe: seeded members, averaged probabilities, one verified model directory."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from xicam.camsort import CLASSES, UNSURE
+from xicam.camsort.ensemble import Ensemble
+from xicam.camsort.errors import CamsortError
+from xicam.camsort.model_files import write_checksums
+from xicam.camsort.sorter import Sorter
+from xicam.camsort.training import simulated_set, train_default
+
+RECIPE = {"per_class": 40, "seed": 31, "negatives": 20, "featurizer": "glcm", "featurizer_params": {},
+          "classifier": "et", "n_components": 8, "size": 64, "held_out_per_class": 8, "members": 2}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ensemble") / "model"
+    model, report = train_default(root, **RECIPE)
+    return root, model, report
+
+
+@pytest.fixture
+def saved(trained, tmp_path):
+    """A private copy of the saved ensemble, free to be damaged by a test."""
+    return trained[1].save(tmp_path / "model")
+
+
+def test_recipe_trains_members_from_successive_seeds(trained):
+    root, model, report = trained
+    assert isinstance(model, Ensemble) and len(model.members) == 2
+    assert [m.info["seed"] for m in model.members] == [31, 32]
+    assert all("members" not in m.info["recipe"] and "held_out" in m.info for m in model.members)
+    assert report["n"] == 4 * 8 + 4 and model.info["held_out"] is report and model.info["members"] == 2
+    # 40 frames per class and texture features score native-size frames weakly, but above chance (0.22)
+    # and, averaged, no worse than the weaker member
+    members_accuracy = [m.info["held_out"]["top1_accuracy"] for m in model.members]
+    assert report["top1_accuracy"] > 0.3 and report["top1_accuracy"] >= min(members_accuracy)
+    config = json.loads((root / "config.json").read_text())
+    assert config["format"] == "camsort-ensemble" and config["members"] == ["member-1", "member-2"]
+    assert json.loads((root / "member-2" / "config.json").read_text())["format"] == "camsort-model"
+
+
+def test_loaded_ensemble_averages_its_members(trained):
+    root, model, _ = trained
+    X, _ = simulated_set(6, seed=77, size=64, negatives=2)
+    again = Sorter.load(root)
+    assert isinstance(again, Ensemble) and again.threshold == model.threshold
+    proba = again.predict_proba(X)
+    np.testing.assert_allclose(proba, np.mean([m.predict_proba(X) for m in again.members], axis=0))
+    np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-6)
+    for outcome, p in zip(again.decide(X), proba):
+        assert outcome["top"] == CLASSES[p.argmax()]
+        assert (outcome["label"] == UNSURE) == (p.max() < again.threshold)
+
+
+def test_a_tampered_member_file_is_refused_with_its_path(saved):
+    target = saved / "member-2" / "reducer.skops"
+    target.write_bytes(target.read_bytes() + b"\0")
+    with pytest.raises(CamsortError, match=r"member-2/reducer\.skops: checksum mismatch"):
+        Sorter.load(saved)
+
+
+def test_a_file_slipped_into_a_member_is_refused(saved):
+    (saved / "member-1" / "extra.keras").write_bytes(b"PK")
+    with pytest.raises(CamsortError, match=r"member-1/extra\.keras: file not listed"):
+        Sorter.load(saved)
+
+
+def test_members_outside_the_model_directory_are_refused(saved):
+    config = json.loads((saved / "config.json").read_text())
+    config["members"] = ["member-1", "../elsewhere"]
+    (saved / "config.json").write_text(json.dumps(config))
+    write_checksums(saved)
+    with pytest.raises(CamsortError, match="not a list of sub-folder names"):
+        Sorter.load(saved)
+
+
+def test_an_ensemble_is_not_a_member(trained):
+    model = trained[1]
+    with pytest.raises(CamsortError, match="single sorters"):
+        Ensemble([model.members[0], model])

@@ -1,0 +1,71 @@
+"""A deep ensemble: sorters trained alike from different seeds, whose calibrated probabilities are averaged.
+
+One training run's class boundaries move with its seed, and real frames from unseen instruments can sit
+near them; the average of several runs is steadier there and no worse elsewhere (docs/results.md).
+Saved as one model directory holding each member's own directory and one checksum manifest over all.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import CamsortError
+from .model_files import prepare_model_dir
+from .sorter import FORMAT_VERSION, Sorter, write_config
+
+ENSEMBLE_FORMAT = "camsort-ensemble"
+
+
+class Ensemble(Sorter):
+    """Averages its members' calibrated probabilities; decides (UNSURE, NOT_SCATTERING) as one :class:`Sorter`.
+
+    Where one network is needed (Grad-CAM, similarity features, per-stage benchmarks) the first
+    member stands in: its featurizer, reducer and classifier are this object's.
+    """
+
+    def __init__(self, members: list[Sorter], threshold: float | None = None, info: dict[str, Any] | None = None):
+        if not members or any(isinstance(m, Ensemble) for m in members):
+            raise CamsortError("an ensemble needs one or more single sorters as members")
+        if len({m.size for m in members}) > 1:
+            raise CamsortError(f"ensemble members differ in input size: {[m.size for m in members]}")
+        first = members[0]
+        super().__init__(first.featurizer, first.reducer, first.classifier, first.classifier_name,
+                         size=first.size, threshold=first.threshold if threshold is None else threshold,
+                         temperature=1.0, info={"featurizer": first.info.get("featurizer"),
+                                                "n_components": first.info.get("n_components"),
+                                                "members": len(members), **(info or {})})
+        self.members = list(members)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """The mean of the members' calibrated probabilities (N, len(CLASSES))."""
+        return np.mean([m.predict_proba(X) for m in self.members], axis=0)
+
+    def save(self, model_dir: str | os.PathLike) -> Path:
+        """Write ``member-1/``, ``member-2/``, … and the ensemble's config and checksum manifest."""
+        root = prepare_model_dir(model_dir)
+        names = [f"member-{k}" for k in range(1, len(self.members) + 1)]
+        for name, member in zip(names, self.members):
+            member.save(root / name)
+        write_config(root, {"format": ENSEMBLE_FORMAT, "format_version": FORMAT_VERSION, "size": self.size,
+                            "threshold": self.threshold, "members": names, "info": self.info})
+        return root
+
+    @classmethod
+    def from_config(cls, root: Path, config: dict[str, Any]) -> "Ensemble":
+        """Rebuild from a verified ensemble directory: each member is loaded (and verified) as a :class:`Sorter`."""
+        names = config.get("members")
+        if not isinstance(names, list) or not names or not all(re.fullmatch(r"[\w-]+", str(n)) for n in names):
+            raise CamsortError(f"{root}: ensemble member list {names!r} is not a list of sub-folder names")
+        return cls([Sorter.load(root / name) for name in names], threshold=float(config["threshold"]),
+                   info=config.get("info", {}))
+
+
+def first_member_dir(model_dir: Path) -> Path:
+    """The directory of the sorter that stands for a model: the model itself, or an ensemble's first member."""
+    config = json.loads((model_dir / "config.json").read_text())
+    return model_dir / config["members"][0] if config.get("format") == ENSEMBLE_FORMAT else model_dir
