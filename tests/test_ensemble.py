@@ -85,3 +85,31 @@ def test_an_ensemble_is_not_a_member(trained):
     model = trained[1]
     with pytest.raises(CamsortError, match="single sorters"):
         Ensemble([model.members[0], model])
+
+
+def test_an_interrupted_training_resumes_with_the_members_it_finished(tmp_path, monkeypatch):
+    from xicam.camsort import training
+
+    trained_seeds = []
+    real_train_member = training.train_member
+
+    def stop_at_the_second_member(recipe):
+        if trained_seeds:
+            raise KeyboardInterrupt("wall-time limit")
+        trained_seeds.append(recipe["seed"])
+        return real_train_member(recipe)
+
+    monkeypatch.setattr(training, "train_member", stop_at_the_second_member)
+    with pytest.raises(KeyboardInterrupt):
+        train_default(tmp_path / "model", **RECIPE)
+    assert not (tmp_path / "model").exists() and (tmp_path / ".model.members" / "member-1" / "config.json").is_file()
+
+    def counting(recipe):
+        trained_seeds.append(recipe["seed"])
+        return real_train_member(recipe)
+
+    monkeypatch.setattr(training, "train_member", counting)
+    model, _ = train_default(tmp_path / "model", **RECIPE)
+    assert trained_seeds == [31, 32]  # the first member was not trained again
+    assert [m.info["seed"] for m in Sorter.load(tmp_path / "model").members] == [31, 32]
+    assert not (tmp_path / ".model.members").exists()

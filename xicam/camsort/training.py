@@ -129,19 +129,41 @@ def evaluate_folder(root: str | os.PathLike, sorter: Sorter) -> tuple[dict, list
 
 def train_default(out: str | os.PathLike = DEFAULT_MODEL_DIR, **overrides) -> tuple[Sorter, dict]:
     """Train the default model by its recipe on simulated data (an :class:`~.ensemble.Ensemble` when
-    the recipe has several members), evaluate it on held-out frames of another seed, save it."""
+    the recipe has several members), evaluate it on held-out frames of another seed, save it.
+
+    Each finished member is kept beside ``out`` until the model is saved, so a run that stops
+    (a wall-time limit, Ctrl-C) trains only the members still missing when it is started again.
+    """
+    import shutil
+
     from .ensemble import Ensemble
 
     recipe = {**DEFAULT_RECIPE, **overrides}
     single = {key: value for key, value in recipe.items() if key != "members"}
-    members = [train_member({**single, "seed": recipe["seed"] + k}) for k in range(recipe["members"])]
+    out = Path(out)
+    finished = out.parent / f".{out.name}.members"
+    members = [_kept_member(finished / f"member-{k + 1}", {**single, "seed": recipe["seed"] + k})
+               for k in range(recipe["members"])]
     if len(members) == 1:
         model, report = members[0], members[0].info["held_out"]
     else:
         model = Ensemble(members, threshold=recipe["threshold"], info={"recipe": recipe})
         report = model.info["held_out"] = evaluate(model, *held_out_set(recipe))
-    model.save(Path(out))
+    model.save(out)
+    shutil.rmtree(finished)
     return model, report
+
+
+def _kept_member(folder: Path, recipe: dict) -> Sorter:
+    """The member trained by ``recipe``: loaded from ``folder`` if an earlier run finished it, else
+    trained now and saved there."""
+    if (folder / "config.json").is_file():
+        member = Sorter.load(folder)
+        if member.info.get("recipe") == recipe:
+            return member
+    member = train_member(recipe)
+    member.save(folder)
+    return member
 
 
 def train_member(recipe: dict) -> Sorter:
