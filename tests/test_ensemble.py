@@ -113,3 +113,15 @@ def test_an_interrupted_training_resumes_with_the_members_it_finished(tmp_path, 
     assert trained_seeds == [31, 32]  # the first member was not trained again
     assert [m.info["seed"] for m in Sorter.load(tmp_path / "model").members] == [31, 32]
     assert not (tmp_path / ".model.members").exists()
+
+
+def test_a_damaged_kept_member_is_trained_again(trained, tmp_path, monkeypatch):
+    from xicam.camsort import training
+
+    kept = trained[1].members[0].save(tmp_path / ".model.members" / "member-1")
+    (kept / "reducer.skops").write_bytes(b"half-written")
+    seeds = []
+    real_train_member = training.train_member
+    monkeypatch.setattr(training, "train_member", lambda recipe: seeds.append(recipe["seed"]) or real_train_member(recipe))
+    train_default(tmp_path / "model", **RECIPE)
+    assert seeds == [31, 32]

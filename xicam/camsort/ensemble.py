@@ -1,7 +1,8 @@
 """A deep ensemble: sorters trained alike from different seeds, whose calibrated probabilities are averaged.
 
 One training run's class boundaries move with its seed, and real frames from unseen instruments can sit
-near them; the average of several runs is steadier there and no worse elsewhere (docs/results.md).
+near them; the average of several runs is steadier there and as good as the best run elsewhere
+(docs/results.md).
 Saved as one model directory holding each member's own directory and one checksum manifest over all.
 """
 from __future__ import annotations

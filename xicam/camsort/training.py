@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE
+from .errors import CamsortError
 from .negatives import not_scattering_batch
 from .preprocess import preprocess_batch
 from .sorter import DEFAULT_MODEL_DIR, Sorter
@@ -104,7 +105,6 @@ def evaluate_folder(root: str | os.PathLike, sorter: Sorter) -> tuple[dict, list
     Also returns (path, "truth -> top (probability)") of every frame whose top class is wrong.
     """
     from .datasets import read_labelled_folder
-    from .errors import CamsortError
     from .io import read_pattern
     from .preprocess import preprocess
 
@@ -155,12 +155,14 @@ def train_default(out: str | os.PathLike = DEFAULT_MODEL_DIR, **overrides) -> tu
 
 
 def _kept_member(folder: Path, recipe: dict) -> Sorter:
-    """The member trained by ``recipe``: loaded from ``folder`` if an earlier run finished it, else
-    trained now and saved there."""
-    if (folder / "config.json").is_file():
-        member = Sorter.load(folder)
-        if member.info.get("recipe") == recipe:
-            return member
+    """The member trained by ``recipe``: loaded from ``folder`` if an earlier run finished it (and it
+    verifies), else trained now and saved there."""
+    try:
+        member = Sorter.load(folder) if (folder / "config.json").is_file() else None
+    except CamsortError:  # half-written when the earlier run stopped, or damaged since
+        member = None
+    if member is not None and member.info.get("recipe") == recipe:
+        return member
     member = train_member(recipe)
     member.save(folder)
     return member
