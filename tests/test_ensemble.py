@@ -125,3 +125,21 @@ def test_a_damaged_kept_member_is_trained_again(trained, tmp_path, monkeypatch):
     monkeypatch.setattr(training, "train_member", lambda recipe: seeds.append(recipe["seed"]) or real_train_member(recipe))
     train_default(tmp_path / "model", **RECIPE)
     assert seeds == [31, 32]
+
+
+def test_members_trained_apart_are_assembled_without_training_them_again(tmp_path, monkeypatch, capsys):
+    """One member per cluster job (``camsort train --default --member K``), then one assembly run."""
+    from xicam.camsort import training
+    from xicam.camsort.cli import main
+
+    member = training.train_default_member(2, tmp_path / "model", **RECIPE)
+    assert member.info["seed"] == 32 and (tmp_path / ".model.members" / "member-2" / "config.json").is_file()
+    seeds = []
+    real_train_member = training.train_member
+    monkeypatch.setattr(training, "train_member", lambda recipe: seeds.append(recipe["seed"]) or real_train_member(recipe))
+    model, _ = train_default(tmp_path / "model", **RECIPE)
+    assert seeds == [31] and [m.info["seed"] for m in model.members] == [31, 32]
+    with pytest.raises(CamsortError, match="member 3 does not exist: the recipe has members 1 to 2"):
+        training.train_default_member(3, tmp_path / "model", **RECIPE)
+    assert main(["train", "--simulate", "4", "--member", "1", "--out", str(tmp_path / "x")]) == 1
+    assert "--member K needs --default" in capsys.readouterr().err

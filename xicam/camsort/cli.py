@@ -108,6 +108,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--simulate", type=int, metavar="N", help="train on N simulated frames per technique")
     src.add_argument("--default", action="store_true", help="rebuild the shipped default model by its recipe")
     p.add_argument("--out", help="model directory to write (default with --default: the package's default_model)")
+    p.add_argument("--member", type=int, metavar="K",
+                   help="with --default: train only member K (1, 2, ...), e.g. one per cluster job; a later "
+                        "`camsort train --default` assembles the model from the members already trained")
     p.add_argument("--featurizer", default=DEFAULT_RECIPE["featurizer"])
     p.add_argument("--classifier", default=DEFAULT_RECIPE["classifier"])
     p.add_argument("--components", type=int, default=DEFAULT_RECIPE["n_components"], help="PCA components")
@@ -122,11 +125,17 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .sorter import DEFAULT_MODEL_DIR, Sorter
-    from .training import folder_set, simulated_set, train_default
+    from .training import folder_set, simulated_set, train_default, train_default_member
 
+    if args.member is not None and not args.default:
+        raise CamsortError("--member K needs --default")
     if args.default:
-        sorter, report = train_default(args.out or DEFAULT_MODEL_DIR)
-        out = args.out or DEFAULT_MODEL_DIR
+        target = args.out or DEFAULT_MODEL_DIR
+        if args.member is None:
+            report, out = train_default(target)[1], target
+        else:
+            report = train_default_member(args.member, target).info["held_out"]
+            out = f"member {args.member} of {target}"
     else:
         if not args.out:
             raise CamsortError("--out MODEL_DIR is required")

@@ -139,19 +139,32 @@ def train_default(out: str | os.PathLike = DEFAULT_MODEL_DIR, **overrides) -> tu
     from .ensemble import Ensemble
 
     recipe = {**DEFAULT_RECIPE, **overrides}
-    single = {key: value for key, value in recipe.items() if key != "members"}
     out = Path(out)
-    finished = out.parent / f".{out.name}.members"
-    members = [_kept_member(finished / f"member-{k + 1}", {**single, "seed": recipe["seed"] + k})
-               for k in range(recipe["members"])]
+    members = [train_default_member(k, out, **overrides) for k in range(1, recipe["members"] + 1)]
     if len(members) == 1:
         model, report = members[0], members[0].info["held_out"]
     else:
         model = Ensemble(members, threshold=recipe["threshold"], info={"recipe": recipe})
         report = model.info["held_out"] = evaluate(model, *held_out_set(recipe))
     model.save(out)
-    shutil.rmtree(finished)
+    shutil.rmtree(_kept_members_dir(out))
     return model, report
+
+
+def train_default_member(k: int, out: str | os.PathLike = DEFAULT_MODEL_DIR, **overrides) -> Sorter:
+    """Member ``k`` (1, 2, …) of the default model: trained by its recipe with seed ``seed + k - 1``, or
+    loaded if kept from an earlier run. Members can so be trained apart (one cluster job each) and
+    then assembled by :func:`train_default`, which trains only the members still missing."""
+    recipe = {**DEFAULT_RECIPE, **overrides}
+    if not 1 <= k <= recipe["members"]:
+        raise CamsortError(f"member {k} does not exist: the recipe has members 1 to {recipe['members']}")
+    single = {key: value for key, value in recipe.items() if key != "members"}
+    return _kept_member(_kept_members_dir(Path(out)) / f"member-{k}", {**single, "seed": recipe["seed"] + k - 1})
+
+
+def _kept_members_dir(out: Path) -> Path:
+    """Where finished members wait beside the model directory ``out`` until it is saved."""
+    return out.parent / f".{out.name}.members"
 
 
 def _kept_member(folder: Path, recipe: dict) -> Sorter:
