@@ -92,6 +92,9 @@ def test_cli_predict_json(real_frames, capsys):
     assert main(["predict", "--json", str(real_frames["WAXS"])]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
     assert set(row["probabilities"]) == set(CLASSES) and abs(sum(row["probabilities"].values()) - 1) < 1e-6
+    # the shipped ensemble's probabilities are the mean of its members', whose top classes are listed
+    assert len(row["members"]) == 3 and all(m["technique"] in CLASSES for m in row["members"])
+    assert max(m["probability"] for m in row["members"]) >= max(row["probabilities"].values()) - 1e-9
 
 
 def test_cli_threshold_sets_aside_frames_below_it_for_one_run(tmp_path, capsys, sorter):

@@ -54,9 +54,11 @@ def test_loaded_ensemble_averages_its_members(trained):
     np.testing.assert_allclose(proba, np.mean([m.predict_proba(X) for m in again.members], axis=0))
     np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-6)
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-6)
-    for outcome, p in zip(again.decide(X), proba):
+    per_member = [m.predict_proba(X) for m in again.members]
+    for i, (outcome, p) in enumerate(zip(again.decide(X), proba)):
         assert outcome["top"] == CLASSES[p.argmax()]
         assert (outcome["label"] == UNSURE) == (p.max() < again.threshold)
+        assert outcome["members"] == [(CLASSES[q[i].argmax()], pytest.approx(q[i].max())) for q in per_member]
 
 
 def test_a_tampered_member_file_is_refused_with_its_path(saved):

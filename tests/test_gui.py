@@ -177,6 +177,8 @@ def test_selecting_a_row_shows_its_frame_and_cam_and_the_overlay_toggles(stage, 
     assert np.array_equal(view.cam_item.image, crop)
     assert stage.panel.label.text() == row.label.replace("_", " ")
     assert stage.panel.bars[row.top].value() == round(row.p_top * 1000)
+    assert len(row.members) == 3  # the shipped ensemble: each member's top class is shown too
+    assert "Members: " + ", ".join(f"{t} {p:.2f}" for t, p in row.members) in stage.panel.detail.text()
 
     view.set_overlay(False)
     without = _pixels(view.image_view)

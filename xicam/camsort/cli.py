@@ -193,6 +193,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     from . import CLASSES
     from .io import iter_patterns
+    from .ensemble import describe_members
     from .metadata_check import check_metadata
     from .preprocess import preprocess
 
@@ -210,13 +211,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         results = sorter.decide(np.stack([preprocess(p.data, sorter.size) for p in patterns]))
         for pattern, result in zip(patterns, results):
             check = check_metadata(pattern.metadata, result["label"])
+            members = result.get("members", [])
             if args.json:
                 print(json.dumps({"path": pattern.source, "frame": pattern.frame, "technique": result["label"],
                                   "probabilities": dict(zip(CLASSES, result["probabilities"])),
-                                  "confidence": result["confidence"], "metadata_check": check}))
+                                  "confidence": result["confidence"], "metadata_check": check,
+                                  **({"members": [{"technique": t, "probability": p} for t, p in members]}
+                                     if members else {})}))
             else:
+                split = len({t for t, _ in members}) > 1
                 print(f"{pattern.name[-40:]:<40} {result['label']:<15}"
-                      + "".join(f"{p:9.3f}" for p in result["probabilities"]) + (f"  ! {check}" if check else ""))
+                      + "".join(f"{p:9.3f}" for p in result["probabilities"]) + (f"  ! {check}" if check else "")
+                      + (f"  ! members disagree: {describe_members(members)}" if split else ""))
         if args.gradcam:
             from .gradcam import explain_files
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import CLASSES
 from .errors import CamsortError
 from .model_files import prepare_model_dir
 from .sorter import FORMAT_VERSION, Sorter, write_config
@@ -42,9 +43,22 @@ class Ensemble(Sorter):
                                                 "members": len(members), **(info or {})})
         self.members = list(members)
 
+    def member_proba(self, X: np.ndarray) -> np.ndarray:
+        """Each member's calibrated probabilities (members, N, len(CLASSES))."""
+        return np.stack([m.predict_proba(X) for m in self.members])
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """The mean of the members' calibrated probabilities (N, len(CLASSES))."""
-        return np.mean([m.predict_proba(X) for m in self.members], axis=0)
+        return self.member_proba(X).mean(axis=0)
+
+    def decide(self, X: np.ndarray) -> list[dict[str, Any]]:
+        """:meth:`Sorter.decide`, each outcome also with ``members``: every member's top class and its
+        probability, so that a user sees whether an ``UNSURE`` frame split the members or puzzled them all."""
+        per_member = self.member_proba(X)
+        outcomes = self._outcomes(per_member.mean(axis=0), X)
+        for i, outcome in enumerate(outcomes):
+            outcome["members"] = [(CLASSES[int(p.argmax())], float(p.max())) for p in per_member[:, i]]
+        return outcomes
 
     def save(self, model_dir: str | os.PathLike) -> Path:
         """Write ``member-1/``, ``member-2/``, … and the ensemble's config and checksum manifest."""
@@ -64,6 +78,11 @@ class Ensemble(Sorter):
             raise CamsortError(f"{root}: ensemble member list {names!r} is not a list of sub-folder names")
         return cls([Sorter.load(root / name) for name in names], threshold=float(config["threshold"]),
                    info=config.get("info", {}))
+
+
+def describe_members(members: list[tuple[str, float]]) -> str:
+    """Members' top classes for people: ``GIWAXS 0.92, GIWAXS 0.62, SAXS 0.88``."""
+    return ", ".join(f"{technique} {p:.2f}" for technique, p in members)
 
 
 def first_member_dir(model_dir: Path) -> Path:

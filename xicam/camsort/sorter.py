@@ -101,7 +101,10 @@ class Sorter:
 
         Images with no contrast at all (blank or constant frames) are NOT_SCATTERING outright.
         """
-        proba = self.predict_proba(X)
+        return self._outcomes(self.predict_proba(X), X)
+
+    def _outcomes(self, proba: np.ndarray, X: np.ndarray) -> list[dict[str, Any]]:
+        """:meth:`decide` given the probabilities ``proba`` of the images ``X``."""
         flat = np.ptp(X.reshape(len(X), -1), axis=1) < FLAT_RANGE
         proba[flat] = np.eye(len(CLASSES))[CLASSES.index(NOT_SCATTERING)]
         out = []

@@ -48,6 +48,7 @@ def predict_files(sorter: Any, paths: Iterable[str | os.PathLike], model: Any | 
         rows.append(FrameResult(
             item.source, item.frame, label=decision["label"], top=decision["top"],
             probabilities=tuple(decision["probabilities"]), confidence=decision["confidence"],
+            members=tuple(decision.get("members", ())),
             metadata=metadata, shape=item.pattern.shape, check=check_metadata(metadata, decision["label"]),
             cam=cam))
     return rows

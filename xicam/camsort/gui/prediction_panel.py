@@ -10,6 +10,7 @@ from qtpy.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QLabel, QPro
                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .. import CLASSES, UNSURE
+from ..ensemble import describe_members
 from ..metadata_check import geometry_hints
 from .palette import color
 from .records import FrameResult
@@ -96,10 +97,11 @@ class PredictionPanel(QWidget):
             return "Select a frame in the table."
         if row.error:
             return f"Not sorted: {row.error}"
+        members = f"<br><small>Members: {describe_members(list(row.members))}</small>" if row.members else ""
         if row.label == UNSURE:
             limit = "" if self.threshold is None else f" (below the model's threshold of {self.threshold:.0%})"
-            return f"Abstains: best guess <b>{row.top}</b> at {row.p_top:.0%}{limit}"
-        return f"{row.confidence.capitalize()} confidence: p = {row.p_top:.2f}"
+            return f"Abstains: best guess <b>{row.top}</b> at {row.p_top:.0%}{limit}{members}"
+        return f"{row.confidence.capitalize()} confidence: p = {row.p_top:.2f}{members}"
 
     def _show_check(self, row: FrameResult | None) -> None:
         hints = {} if row is None else geometry_hints(row.metadata)

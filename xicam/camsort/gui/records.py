@@ -17,7 +17,8 @@ class FrameResult:
 
     ``label`` is a class, UNSURE or ERROR; ``top`` the most probable class even when unsure;
     ``cam`` the Grad-CAM of ``top`` at the network's input size (None without a CNN or on error);
-    ``check`` what the header's geometry says against the label ('' when nothing).
+    ``check`` what the header's geometry says against the label ('' when nothing); ``members`` each
+    member's top class and probability when the model is an ensemble.
     """
 
     source: str
@@ -31,6 +32,7 @@ class FrameResult:
     check: str = ""
     cam: np.ndarray | None = None
     error: str = ""
+    members: tuple[tuple[str, float], ...] = ()
 
     @property
     def name(self) -> str:
