@@ -11,7 +11,7 @@ from xicam.camsort.ensemble import Ensemble
 from xicam.camsort.errors import CamsortError
 from xicam.camsort.model_files import write_checksums
 from xicam.camsort.sorter import Sorter
-from xicam.camsort.training import simulated_set, train_default
+from xicam.camsort.training import _held_out_frames, simulated_set, train_default
 
 RECIPE = {"per_class": 40, "seed": 31, "negatives": 20, "featurizer": "glcm", "featurizer_params": {},
           "classifier": "et", "n_components": 8, "size": 64, "held_out_per_class": 8, "members": 2}
@@ -20,7 +20,10 @@ RECIPE = {"per_class": 40, "seed": 31, "negatives": 20, "featurizer": "glcm", "f
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("ensemble") / "model"
+    _held_out_frames.cache_clear()
     model, report = train_default(root, **RECIPE)
+    # each member's held-out set is simulated once; the ensemble is scored on member 1's again
+    assert _held_out_frames.cache_info()[:2] == (1, 2)  # (hits, misses)
     return root, model, report
 
 

@@ -1,6 +1,7 @@
 """Training sets for the sorter (simulated or labelled folders, plus negatives) and the default-model recipe."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -194,5 +195,13 @@ def train_member(recipe: dict) -> Sorter:
 
 def held_out_set(recipe: dict) -> tuple[np.ndarray, np.ndarray]:
     """Native-size frames of seed ``seed + 1000`` (+ half as many negatives) on which a recipe's model is scored."""
-    n = recipe["held_out_per_class"]
-    return simulated_set(n, recipe["seed"] + 1000, recipe["size"], n // 2, native=True)
+    return _held_out_frames(recipe["held_out_per_class"], recipe["seed"] + 1000, recipe["size"])
+
+
+@functools.lru_cache(maxsize=4)
+def _held_out_frames(per_class: int, seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`held_out_set`, simulated once per process: the default model's first member and the
+    ensemble are scored on the same frames. Read-only, since every caller shares them."""
+    X, y = simulated_set(per_class, seed, size, per_class // 2, native=True)
+    X.flags.writeable = y.flags.writeable = False
+    return X, y

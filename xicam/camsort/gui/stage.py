@@ -152,8 +152,9 @@ class SortStage(QObject):
     def _on_model(self, sorter: Any) -> None:
         self.workflow.fill_kwargs(size=sorter.size)
         self.panel.threshold = sorter.threshold
-        info = sorter.info
-        members = f", averaged over {info['members']} members" if info.get("members", 1) > 1 else ""
+        networks = getattr(sorter, "members", [sorter])
+        info = networks[0].info
+        members = f", averaged over {len(networks)} members" if len(networks) > 1 else ""
         self.loader.model_info.setText(
             f"<small>{info.get('featurizer', type(sorter.featurizer).__name__)} → PCA({info.get('n_components', '?')})"
             f" → {sorter.classifier_name}{members}; {sorter.size}² px input; abstains (UNSURE) below "
