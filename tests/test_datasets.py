@@ -104,6 +104,26 @@ def test_beamline_dataset_fixes_each_techniques_set_up(tmp_path):
         setup("nsls", "SAXS")
 
 
+def test_a_detector_dataset_puts_every_frame_on_that_detector_even_one_no_training_set_holds(tmp_path):
+    """``camsort simulate --detector``: held-out geometries for an honest test of a model."""
+    import json
+
+    from xicam.camsort.cli import main
+    from xicam.camsort.simulate.detector import DETECTOR_WEIGHTS, UNSEEN_DETECTORS, choose_detector
+
+    rng = np.random.default_rng(0)
+    assert {choose_detector(rng).name for _ in range(2000)} == set(DETECTOR_WEIGHTS)  # never an unseen one
+    assert main(["simulate", "--out", str(tmp_path / "d"), "--per-class", "2", "--seed", "1",
+                 "--detector", "hypix3000"]) == 0
+    table = read_labelled_folder(tmp_path / "d")
+    assert sorted(table["technique"]) == sorted(t for t in TECHNIQUES for _ in range(2))
+    shape = UNSEEN_DETECTORS["hypix3000"].shape  # or turned: some mounts are rotated
+    assert {read_pattern(p).shape for p in table["path"]} <= {shape, shape[::-1]}
+    assert {json.loads(row)["detector"] for row in _label_params(tmp_path / "d")} == {"hypix3000"}
+    with pytest.raises(CamsortError, match="a beamline or a detector, not both"):
+        write_dataset(tmp_path / "e", 1, seed=1, beamline="als733", detector="pilatus6m")
+
+
 def _label_params(root):
     import csv
 

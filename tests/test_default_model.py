@@ -150,6 +150,9 @@ def test_cli_evaluate_scores_a_labelled_folder_and_names_unreadable_files(tmp_pa
     coverage = [v["coverage"] for v in report["coverage_at"].values()]
     assert coverage == sorted(coverage, reverse=True) and coverage[0] <= 1  # a higher threshold keeps fewer
     assert png.stat().st_size > 10_000 and report["errors_png"] == str(png)
+    by_detector = report["by_detector"]  # binned frames match no detector model: named by their shape
+    assert sum(v["n"] for v in by_detector.values()) == 6 and all("×" in shape for shape in by_detector)
+    assert sum(v["top1_accuracy"] * v["n"] for v in by_detector.values()) == pytest.approx(np.trace(confusion))
 
 
 def test_real_transforms_benchmark_sorts_every_frame_under_every_transform(tmp_path, sorter, monkeypatch, capsys):

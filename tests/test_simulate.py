@@ -61,6 +61,15 @@ def test_every_technique_on_every_detector_kind():
         assert len(seen[t]) >= 5, (t, seen[t])
 
 
+def test_frame_shapes_are_named_by_the_detector_they_match():
+    from xicam.camsort.simulate.detector import describe_shape
+
+    assert describe_shape((1043, 981)) == "pilatus1m 1043×981"
+    assert describe_shape((981, 1043)) == "pilatus1m turned 981×1043"
+    assert describe_shape((1024, 1024)) == "ccd1k 1024×1024"
+    assert describe_shape((256, 240)) == "256×240"
+
+
 @pytest.mark.parametrize("technique", ["GISAXS", "GIWAXS"])
 def test_no_scattering_below_the_horizon(technique, monkeypatch):
     """Below the horizon (minus a few pixels of edge) only the substrate shadow's leak and noise remain.

@@ -266,6 +266,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for name, row in zip(CLASSES, report["confusion"]):
             if any(row):
                 print(f"{name:<16}" + "".join(f"{v:9d}" for v in row))
+        if len(report["by_detector"]) > 1:
+            print("by detector (frame shape)".ljust(34) + "frames   top-1  UNSURE  sorted right")
+            for shape, v in report["by_detector"].items():
+                print(f"{shape:<34}{v['n']:6d}{v['top1_accuracy']:8.1%}{v['abstained']:8.1%}"
+                      f"{_percent(v['sorted_accuracy']):>14}")
         if "errors_png" in report:
             print(f"misclassified frames: {report['errors_png']}")
     return EXIT_OK if not report["errors"] else EXIT_PARTIAL
@@ -291,6 +296,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
     from .simulate.beamlines import BEAMLINES
+    from .simulate.detector import DETECTORS, UNSEEN_DETECTORS
 
     p = sub.add_parser("simulate", help="write a labelled dataset of simulated frames (OUT/<TECHNIQUE>/*.tif + labels.csv)")
     p.add_argument("--out", required=True)
@@ -301,6 +307,8 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", default="native", help="'native' or a long-side size to sum-bin frames to, e.g. 256")
     p.add_argument("--beamline", choices=sorted(BEAMLINES),
                    help="one fixed set-up per technique, as in the paper's data (default: randomised instruments)")
+    p.add_argument("--detector", choices=sorted({*DETECTORS, *UNSEEN_DETECTORS}),
+                   help=f"every frame on this detector; {', '.join(UNSEEN_DETECTORS)} are in no training set")
     p.set_defaults(func=_cmd_simulate)
 
 
@@ -309,7 +317,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     size = None if args.size == "native" else int(args.size)
     counts = ub_counts(4 * args.per_class) if args.dataset == "UB" else args.per_class
-    labels = write_dataset(args.out, counts, seed=args.seed, size=size, progress=True, beamline=args.beamline)
+    labels = write_dataset(args.out, counts, seed=args.seed, size=size, progress=True, beamline=args.beamline,
+                           detector=args.detector)
     print(f"labels: {labels}\ncatalog: {labels.with_name('catalog.yml')}")
     return EXIT_OK
 

@@ -31,17 +31,22 @@ def ub_counts(total: int) -> dict[str, int]:
 
 
 def write_dataset(root: str | os.PathLike, counts: int | dict[str, int], seed: int, size: int | None = None,
-                  workers: int = 2, progress: bool = False, beamline: str | None = None) -> Path:
+                  workers: int = 2, progress: bool = False, beamline: str | None = None,
+                  detector: str | None = None) -> Path:
     """Simulate a labelled dataset into ``root`` (resumable: existing frames are kept); returns labels.csv.
 
     ``size`` simulates binned read-outs with a long side of about ``size`` pixels (fast, small files);
-    ``beamline`` fixes each technique's instrument set-up (:mod:`~xicam.camsort.simulate.beamlines`).
+    ``beamline`` fixes each technique's instrument set-up (:mod:`~xicam.camsort.simulate.beamlines`);
+    ``detector`` puts every frame on one detector model, an unseen one included.
     """
     from tqdm import tqdm
 
     from .simulate import simulate
     from .simulate.beamlines import setup
 
+    if beamline and detector:
+        raise CamsortError("a beamline fixes each technique's detector: give a beamline or a detector, not both")
+    fixed = {"detector": detector} if detector else {}
     root = Path(root)
     counts = {t: counts for t in TECHNIQUES} if isinstance(counts, int) else dict(counts)
     rows = []
@@ -54,7 +59,8 @@ def write_dataset(root: str | os.PathLike, counts: int | dict[str, int], seed: i
         if path.exists():
             params = {"seed": child}
         else:
-            pattern = simulate(technique, np.random.default_rng(child), long_side=size, **setup(beamline, technique))
+            pattern = simulate(technique, np.random.default_rng(child), long_side=size, **setup(beamline, technique),
+                               **fixed)
             params = {**pattern.metadata, "seed": child}
             write_tiff(path, pattern.data.astype(np.int32), params)
         rows.append({"path": path.relative_to(root).as_posix(), "technique": technique,

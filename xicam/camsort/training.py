@@ -108,24 +108,41 @@ def evaluate_folder(root: str | os.PathLike, sorter: Sorter) -> tuple[dict, list
     from .datasets import read_labelled_folder
     from .io import read_pattern
     from .preprocess import preprocess
+    from .simulate.detector import describe_shape
 
     table = read_labelled_folder(root)
-    paths, truth, images, errors = [], [], [], []
+    paths, truth, images, shapes, errors = [], [], [], [], []
     for path, technique in zip(table["path"], table["technique"]):
         try:
-            images.append(preprocess(read_pattern(path).data, sorter.size))
+            data = read_pattern(path).data
+            images.append(preprocess(data, sorter.size))
         except CamsortError as exc:
             errors.append(str(exc))
             continue
         paths.append(path)
         truth.append(technique)
+        shapes.append(describe_shape(data.shape))
     if not images:
         raise CamsortError(f"{root}: no readable labelled frame")
     outcome = sorter.decide(np.stack(images))
-    report = {"data": str(root), **score_outcomes(outcome, truth), "unreadable": len(errors), "errors": errors}
+    report = {"data": str(root), **score_outcomes(outcome, truth), "by_detector": _by_detector(outcome, truth, shapes),
+              "unreadable": len(errors), "errors": errors}
     wrong = [(p, f"{t} -> {o['top']} ({max(o['probabilities']):.2f})")
              for p, t, o in zip(paths, truth, outcome) if o["top"] != t]
     return report, wrong
+
+
+def _by_detector(outcome: list[dict], truth: list[str], shapes: list[str]) -> dict[str, dict]:
+    """Top-1, UNSURE share and accuracy of the sorted frames per detector (frame shape), most frames first:
+    which instruments a model serves well."""
+    groups: dict[str, list[int]] = {}
+    for i, shape in enumerate(shapes):
+        groups.setdefault(shape, []).append(i)
+    report = {}
+    for shape, idx in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        score = score_outcomes([outcome[i] for i in idx], np.asarray(truth, dtype=object)[idx])
+        report[shape] = {k: score[k] for k in ("n", "top1_accuracy", "abstained", "sorted_accuracy")}
+    return report
 
 
 def train_default(out: str | os.PathLike = DEFAULT_MODEL_DIR, **overrides) -> tuple[Sorter, dict]:
