@@ -41,6 +41,23 @@ def test_accuracy_on_native_frames_of_an_unseen_seed(sorter):
     assert (top[confident] == y[confident]).mean() >= (top == y).mean()
 
 
+def test_noise_and_blank_frames_as_real_detectors_write_them_are_not_scattering(sorter):
+    """Pure counting noise, a dark CCD or a shutter-closed frame, with a detector's module gaps, is no
+    pattern: the network alone called Poisson noise on a Pilatus 1M or an Eiger 1M WAXS (0.67, 0.73)."""
+    from xicam.camsort import NOT_SCATTERING
+    from xicam.camsort.simulate import DETECTORS
+
+    rng = np.random.default_rng(11)
+    frames = []
+    for name in ("pilatus1m", "eiger1m", "pilatus300kw", "pilatus2m", "ccd1k"):
+        det = DETECTORS[name]
+        for frame in (rng.poisson(20, det.shape), rng.poisson(0.02, det.shape), rng.normal(100, 3, det.shape)):
+            frame = frame.astype(np.float32)
+            frame[det.gap_mask()] = -1
+            frames.append(frame)
+    assert [o["label"] for o in sorter.decide(preprocess_batch(frames, sorter.size))] == [NOT_SCATTERING] * 15
+
+
 def test_frames_in_other_units_than_counts_sort_as_their_counts(sorter):
     """Beamlines write frames divided by a monitor or an exposure time, flat-field corrected or on an
     absolute scale; the technique does not change with the unit."""

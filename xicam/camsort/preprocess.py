@@ -134,3 +134,29 @@ def preprocess_batch(frames: Iterable[np.ndarray], size: int = DEFAULT_SIZE) -> 
     for idx in by_shape.values():
         out[idx] = preprocess_stack(np.stack([frames[i] for i in idx]), size)
     return out
+
+
+STRUCTURE_BLOCK = 8
+"""Side, in preprocessed pixels, of the blocks :func:`structure_index` averages over."""
+
+
+def structure_index(images: np.ndarray, block: int = STRUCTURE_BLOCK) -> np.ndarray:
+    """How much more the ``block``×``block`` means of each preprocessed image vary than independent
+    pixels would make them: about 1 for pure noise, tens for any scattering pattern, which varies
+    smoothly over many pixels (falloff, rings, streaks).
+
+    Rows and columns that are zero throughout (letterbox, module gaps) are dropped first, so a
+    detector's layout is not mistaken for structure. ``inf`` where too little is left to tell.
+    """
+    out = np.full(len(images), np.inf)
+    for i, image in enumerate(images):
+        kept = image[image.any(axis=1)][:, image.any(axis=0)]
+        h, w = (kept.shape[0] // block) * block, (kept.shape[1] // block) * block
+        if (h // block) * (w // block) < 8:
+            continue
+        kept = kept[:h, :w]
+        spread = kept.var()
+        means = kept.reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+        out[i] = means.var() / (spread / block**2) if spread > 0 else 0.0
+    return out
+
