@@ -27,7 +27,7 @@ FLAT_RANGE = 0.02
 NOISE_STRUCTURE = 1.6
 """A preprocessed image whose :func:`~.preprocess.structure_index` is below this is pixel noise and
 nothing else: NOT_SCATTERING, whatever the network makes of the detector's gaps. Pure noise scores
-0.4–1.35 on every detector layout; of 1,937 simulated scattering frames one scored below (1.25, a
+0.4–1.35 on every detector layout; of 2,200 simulated scattering frames one scored below (1.25, a
 Pilatus3 200K frame of 6 counts at its brightest, which the network too called NOT_SCATTERING), the
 rest 2.9 and up. A pattern so faint that a few arcs on a CCD's read noise are all it holds can score
 as noise too."""
