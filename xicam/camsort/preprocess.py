@@ -159,4 +159,3 @@ def structure_index(images: np.ndarray, block: int = STRUCTURE_BLOCK) -> np.ndar
         means = kept.reshape(h // block, block, w // block, block).mean(axis=(1, 3))
         out[i] = means.var() / (spread / block**2) if spread > 0 else 0.0
     return out
-
