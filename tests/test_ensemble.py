@@ -6,11 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from xicam.camsort import CLASSES, UNSURE
+from xicam.camsort import CLASSES, NOT_SCATTERING, UNSURE
 from xicam.camsort.ensemble import Ensemble
 from xicam.camsort.errors import CamsortError
 from xicam.camsort.model_files import write_checksums
-from xicam.camsort.sorter import Sorter
+from xicam.camsort.preprocess import structure_index
+from xicam.camsort.sorter import NOISE_STRUCTURE, Sorter
 from xicam.camsort.training import _held_out_frames, simulated_set, train_default
 
 RECIPE = {"per_class": 40, "seed": 31, "negatives": 20, "featurizer": "glcm", "featurizer_params": {},
@@ -58,9 +59,10 @@ def test_loaded_ensemble_averages_its_members(trained):
     np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-6)
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-6)
     per_member = [m.predict_proba(X) for m in again.members]
+    noise = structure_index(X) < NOISE_STRUCTURE  # frames that recorded no pattern: NOT_SCATTERING outright
     for i, (outcome, p) in enumerate(zip(again.decide(X), proba)):
-        assert outcome["top"] == CLASSES[p.argmax()]
-        assert (outcome["label"] == UNSURE) == (p.max() < again.threshold)
+        assert outcome["top"] == (NOT_SCATTERING if noise[i] else CLASSES[p.argmax()])
+        assert (outcome["label"] == UNSURE) == (not noise[i] and p.max() < again.threshold)
         assert outcome["members"] == [(CLASSES[q[i].argmax()], pytest.approx(q[i].max())) for q in per_member]
 
 
