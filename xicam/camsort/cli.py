@@ -296,7 +296,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
     from .simulate.beamlines import BEAMLINES
-    from .simulate.detector import DETECTORS, UNSEEN_DETECTORS
+    from .simulate.detector import KNOWN_DETECTORS, UNSEEN_DETECTORS
 
     p = sub.add_parser("simulate", help="write a labelled dataset of simulated frames (OUT/<TECHNIQUE>/*.tif + labels.csv)")
     p.add_argument("--out", required=True)
@@ -307,7 +307,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", default="native", help="'native' or a long-side size to sum-bin frames to, e.g. 256")
     p.add_argument("--beamline", choices=sorted(BEAMLINES),
                    help="one fixed set-up per technique, as in the paper's data (default: randomised instruments)")
-    p.add_argument("--detector", choices=sorted({*DETECTORS, *UNSEEN_DETECTORS}),
+    p.add_argument("--detector", choices=sorted(KNOWN_DETECTORS),
                    help=f"every frame on this detector; {', '.join(UNSEEN_DETECTORS)} are in no training set")
     p.set_defaults(func=_cmd_simulate)
 

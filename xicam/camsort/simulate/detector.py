@@ -60,6 +60,9 @@ UNSEEN_DETECTORS: dict[str, Detector] = {
 set holds them, so a model scored on them meets geometries it has never seen. A Pilatus 6M and an Eiger
 4M (synchrotron), a Pilatus3 200K, a Rigaku HyPix-3000 and a Bruker PHOTON II (integrating; lab sources)."""
 
+KNOWN_DETECTORS: dict[str, Detector] = {**DETECTORS, **UNSEEN_DETECTORS}
+"""Every detector model the simulator knows, by name: the ones it draws from and the unseen ones."""
+
 DETECTOR_WEIGHTS = {"pilatus1m": 0.32, "pilatus2m": 0.14, "pilatus300k": 0.08, "pilatus300kw": 0.06,
                     "pilatus300kw_v": 0.03, "pilatus100k": 0.05, "eiger1m": 0.12, "ccd1k": 0.12,
                     "ccd2k": 0.03, "rayonix": 0.05}
@@ -69,7 +72,7 @@ def describe_shape(shape: tuple[int, ...]) -> str:
     """A frame shape for people, with the detector model it matches: ``pilatus1m 1043×981``,
     ``pilatus1m turned 981×1043``, or the shape alone (binned, cropped or unknown detectors)."""
     size = "×".join(str(n) for n in shape)
-    for name, det in {**DETECTORS, **UNSEEN_DETECTORS}.items():
+    for name, det in KNOWN_DETECTORS.items():
         if tuple(shape) == det.shape:
             return f"{name} {size}"
         if tuple(shape) == det.shape[::-1] and det.shape[0] != det.shape[1]:
@@ -90,7 +93,7 @@ def binned(det: Detector, factor: int) -> Detector:
 def choose_detector(rng: np.random.Generator, name: str | None = None) -> Detector:
     """A detector by name (unseen ones included), or drawn with the weights of what beamlines actually use."""
     if name is not None:
-        return {**DETECTORS, **UNSEEN_DETECTORS}[name]
+        return KNOWN_DETECTORS[name]
     names = list(DETECTOR_WEIGHTS)
     p = np.array([DETECTOR_WEIGHTS[n] for n in names])
     return DETECTORS[names[rng.choice(len(names), p=p / p.sum())]]
