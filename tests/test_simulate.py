@@ -45,6 +45,31 @@ def test_a_training_set_simulated_in_chunks_is_the_whole_set(monkeypatch):
     assert list(y) == list(yc) == labels + ["NOT_SCATTERING"] * 2
 
 
+def test_a_region_of_interest_is_a_gap_free_rectangle_cut_from_the_frame():
+    from xicam.camsort.simulate.detector import region_of_interest
+
+    frame = simulate("SAXS", 3, detector="pilatus300k", rotate=0).data
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        roi = region_of_interest(frame, rng)
+        h, w = roi.shape
+        assert 0.4 * 619 - 1 <= h <= 0.9 * 619 and 0.4 * 487 - 1 <= w <= 0.9 * 487
+        hits = [(r, c) for r in range(619 - h + 1) for c in range(487 - w + 1)
+                if frame[r, c] == roi[0, 0] and np.array_equal(frame[r:r + h, c:c + w], roi)]
+        assert hits, "the region is not a piece of the frame"
+
+
+def test_training_sets_cut_the_recipe_share_of_frames_to_regions_of_interest():
+    from xicam.camsort import training
+
+    X, y = training.simulated_set(10, seed=5, size=64)
+    Xr, yr = training.simulated_set(10, seed=5, size=64, roi_share=0.5)
+    assert list(y) == list(yr)
+    changed = (np.abs(X - Xr).reshape(len(X), -1).max(axis=1) > 0).sum()
+    assert 8 <= changed <= 32  # about half of 40
+    assert 0 < training.ROI_SHARE < 0.5 and 0 < training.NEGATIVES_ON_DETECTORS <= 0.5  # most frames stay whole
+
+
 def test_frames_look_like_detector_output():
     for t in TECHNIQUES:
         p = simulate(t, 7, detector="pilatus1m", rotate=0)

@@ -35,14 +35,19 @@ def _model_option(p: argparse.ArgumentParser, threshold: bool = False) -> None:
                             "0.6 for the shipped one; higher keeps fewer frames, more of them right)")
 
 
-def _probability(text: str) -> float:
+def _probability(text: str, low_inclusive: bool = False) -> float:
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"a probability in (0, 1] is needed, not {text!r}")
+    if not (0 <= value <= 1 if low_inclusive else 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"a probability in {'[' if low_inclusive else '('}0, 1] is needed, not {text!r}")
     return value
+
+
+def _share(text: str) -> float:
+    """A share of training examples, 0 (none) to 1 (all)."""
+    return _probability(text, low_inclusive=True)
 
 
 def _load_model(args: argparse.Namespace) -> Any:
@@ -100,7 +105,7 @@ def _print_info(info: dict) -> None:
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    from .training import DEFAULT_RECIPE
+    from .training import DEFAULT_RECIPE, NEGATIVES_ON_DETECTORS, ROI_SHARE
 
     p = sub.add_parser("train", help="fit a sorter (featurizer -> PCA -> classifier) and save it as a model directory")
     src = p.add_mutually_exclusive_group(required=True)
@@ -117,6 +122,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=DEFAULT_RECIPE["size"], help="preprocessed image side")
     p.add_argument("--negatives", type=int, default=DEFAULT_RECIPE["negatives"],
                    help="NOT_SCATTERING examples (blank, noise, photos, micrographs) added to training")
+    p.add_argument("--roi-share", type=_share, default=ROI_SHARE, metavar="P",
+                   help="share of simulated frames cut to a region of interest (with --simulate)")
+    p.add_argument("--negatives-on-detectors", type=_share, default=NEGATIVES_ON_DETECTORS, metavar="P",
+                   help="share of the NOT_SCATTERING examples laid out on detector layouts with module gaps")
     p.add_argument("--threshold", type=float, default=DEFAULT_RECIPE["threshold"],
                    help="calibrated probability below which a frame is UNSURE")
     p.add_argument("--seed", type=int, default=DEFAULT_RECIPE["seed"])
@@ -140,12 +149,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if not args.out:
             raise CamsortError("--out MODEL_DIR is required")
         if args.data:
-            X, y = folder_set(args.data, args.size, args.negatives, args.seed)
+            X, y = folder_set(args.data, args.size, args.negatives, args.seed,
+                              negatives_on_detectors=args.negatives_on_detectors)
         else:
-            X, y = simulated_set(args.simulate, args.seed, args.size, args.negatives)
+            X, y = simulated_set(args.simulate, args.seed, args.size, args.negatives, roi_share=args.roi_share,
+                                 negatives_on_detectors=args.negatives_on_detectors)
         sorter = Sorter.train(X, y, featurizer=args.featurizer, classifier=args.classifier,
                               n_components=args.components, size=args.size, threshold=args.threshold,
-                              seed=args.seed, info={"data": args.data or f"simulated {args.simulate}/class"})
+                              seed=args.seed, info={"data": args.data or f"simulated {args.simulate}/class",
+                                                    "roi_share": 0.0 if args.data else args.roi_share,
+                                                    "negatives_on_detectors": args.negatives_on_detectors})
         report = sorter.info["calibration"]
         sorter.save(args.out)
         out = args.out

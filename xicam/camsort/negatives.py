@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from skimage.transform import resize
+
+from .simulate.detector import Detector, binned, choose_detector
 
 KINDS = ("blank", "constant", "noise", "flatfield", "photo", "micrograph", "gradient")
 
@@ -73,7 +76,27 @@ def _micrograph(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     return _scale(img / img.max(), rng) * (1 + rng.normal(0, 0.05, shape))
 
 
-def not_scattering_batch(n: int, seed: int) -> list[np.ndarray]:
-    """``n`` negatives cycling through every kind, reproducible for a seed."""
-    rng = np.random.default_rng(seed)
-    return [not_scattering(rng, KINDS[i % len(KINDS)]) for i in range(n)]
+def on_detector(image: np.ndarray, det: Detector, rng: np.random.Generator) -> np.ndarray:
+    """``image`` as ``det`` would record it: resized to its shape, its module gaps invalid (-1) or 0.
+
+    Without these, every negative is gap-free and every gap-free training detector is square, so
+    "no gaps and not square" would mark NOT_SCATTERING and a rectangular lab detector's rings too.
+    """
+    out = resize(image, det.shape, order=1, preserve_range=True, anti_aliasing=False).astype(np.float32)
+    out[det.gap_mask()] = -1 if rng.random() < 0.7 else 0
+    return out
+
+
+TRAINING_LONG_SIDE = 256
+"""Long side, in pixels, of the binned detector read-outs negatives are laid out on (as training frames)."""
+
+
+def not_scattering_batch(n: int, seed: int, on_detectors: float = 0.0) -> list[np.ndarray]:
+    """``n`` negatives cycling through every kind, reproducible for a seed; a share ``on_detectors``
+    of them laid out on a binned detector drawn as training frames draw theirs (:func:`on_detector`)."""
+    rng, placing = np.random.default_rng(seed), np.random.default_rng([seed, 1])
+    images = [not_scattering(rng, KINDS[i % len(KINDS)]) for i in range(n)]
+    for i in np.flatnonzero(placing.random(n) < on_detectors):
+        det = choose_detector(placing)
+        images[i] = on_detector(images[i], binned(det, max(1, max(det.shape) // TRAINING_LONG_SIDE)), placing)
+    return images

@@ -153,6 +153,16 @@ def add_defects(counts: np.ndarray, det: Detector, rng: np.random.Generator) -> 
     return out
 
 
+def region_of_interest(frame: np.ndarray, rng: np.random.Generator, side: tuple[float, float] = (0.4, 0.9)
+                       ) -> np.ndarray:
+    """A random rectangle of ``frame``, each side a ``side`` fraction of the frame's: what a detector
+    read out in ROI mode, or a user saved as a crop, holds. Its shape is any aspect ratio, without gaps."""
+    rows, cols = frame.shape
+    h, w = int(rows * rng.uniform(*side)), int(cols * rng.uniform(*side))
+    r0, c0 = int(rng.integers(0, rows - h + 1)), int(rng.integers(0, cols - w + 1))
+    return frame[r0:r0 + h, c0:c0 + w].copy()
+
+
 def hardware_shadow(frame: np.ndarray, rng: np.random.Generator, masked_value: int) -> None:
     """A corner or edge region blocked by the flight tube, a window frame or the user's mask file.
 
