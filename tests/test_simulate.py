@@ -67,7 +67,6 @@ def test_training_sets_cut_the_recipe_share_of_frames_to_regions_of_interest():
     assert list(y) == list(yr)
     changed = (np.abs(X - Xr).reshape(len(X), -1).max(axis=1) > 0).sum()
     assert 8 <= changed <= 32  # about half of 40
-    assert 0 < training.ROI_SHARE < 0.5 and 0 < training.NEGATIVES_ON_DETECTORS <= 0.5  # most frames stay whole
 
 
 def test_frames_look_like_detector_output():

@@ -105,7 +105,7 @@ def _print_info(info: dict) -> None:
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    from .training import DEFAULT_RECIPE, NEGATIVES_ON_DETECTORS, ROI_SHARE
+    from .training import DEFAULT_RECIPE
 
     p = sub.add_parser("train", help="fit a sorter (featurizer -> PCA -> classifier) and save it as a model directory")
     src = p.add_mutually_exclusive_group(required=True)
@@ -122,10 +122,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=DEFAULT_RECIPE["size"], help="preprocessed image side")
     p.add_argument("--negatives", type=int, default=DEFAULT_RECIPE["negatives"],
                    help="NOT_SCATTERING examples (blank, noise, photos, micrographs) added to training")
-    p.add_argument("--roi-share", type=_share, default=ROI_SHARE, metavar="P",
-                   help="share of simulated frames cut to a region of interest (with --simulate)")
-    p.add_argument("--negatives-on-detectors", type=_share, default=NEGATIVES_ON_DETECTORS, metavar="P",
-                   help="share of the NOT_SCATTERING examples laid out on detector layouts with module gaps")
+    p.add_argument("--roi-share", type=_share, default=DEFAULT_RECIPE["roi_share"], metavar="P",
+                   help="share of simulated frames cut to a region of interest (with --simulate), for users whose "
+                        "frames are crops")
+    p.add_argument("--negatives-on-detectors", type=_share, default=DEFAULT_RECIPE["negatives_on_detectors"],
+                   metavar="P", help="share of the NOT_SCATTERING examples laid out on detector layouts with module gaps")
     p.add_argument("--threshold", type=float, default=DEFAULT_RECIPE["threshold"],
                    help="calibrated probability below which a frame is UNSURE")
     p.add_argument("--seed", type=int, default=DEFAULT_RECIPE["seed"])
