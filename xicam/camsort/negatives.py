@@ -87,16 +87,13 @@ def on_detector(image: np.ndarray, det: Detector, rng: np.random.Generator) -> n
     return out
 
 
-TRAINING_LONG_SIDE = 256
-"""Long side, in pixels, of the binned detector read-outs negatives are laid out on (as training frames)."""
-
-
-def not_scattering_batch(n: int, seed: int, on_detectors: float = 0.0) -> list[np.ndarray]:
+def not_scattering_batch(n: int, seed: int, on_detectors: float = 0.0, long_side: int = 256) -> list[np.ndarray]:
     """``n`` negatives cycling through every kind, reproducible for a seed; a share ``on_detectors``
-    of them laid out on a binned detector drawn as training frames draw theirs (:func:`on_detector`)."""
+    of them laid out on a detector drawn as training frames draw theirs, binned to a long side of about
+    ``long_side`` pixels as their read-outs are (:func:`on_detector`)."""
     rng, placing = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     images = [not_scattering(rng, KINDS[i % len(KINDS)]) for i in range(n)]
     for i in np.flatnonzero(placing.random(n) < on_detectors):
         det = choose_detector(placing)
-        images[i] = on_detector(images[i], binned(det, max(1, max(det.shape) // TRAINING_LONG_SIDE)), placing)
+        images[i] = on_detector(images[i], binned(det, max(1, max(det.shape) // long_side)), placing)
     return images

@@ -27,6 +27,12 @@ SIMULATION_CHUNK = 500
 """Frames per technique simulated at a time: only the small preprocessed images of a large set are kept."""
 
 
+def training_long_side(size: int) -> int:
+    """Long side, in pixels, of the binned read-outs training frames (and the negatives laid out on
+    detectors) are simulated at for ``size``-pixel preprocessed images."""
+    return max(2 * size, 256)
+
+
 def simulated_set(per_class: int, seed: int, size: int, negatives: int = 0, native: bool = False,
                   roi_share: float = 0.0, negatives_on_detectors: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Preprocessed simulated frames of every technique (+ ``negatives`` NOT_SCATTERING images).
@@ -45,7 +51,7 @@ def simulated_set(per_class: int, seed: int, size: int, negatives: int = 0, nati
     cropping = np.random.default_rng([seed, 2])
     for start in range(0, per_class, SIMULATION_CHUNK):
         frames, chunk_labels, _, _ = simulate_batch(min(SIMULATION_CHUNK, per_class - start), seed=seed,
-                                                    size=None if native else max(2 * size, 256), start=start)
+                                                    size=None if native else training_long_side(size), start=start)
         if roi_share:
             frames = [region_of_interest(f, cropping) if cropping.random() < roi_share else f for f in frames]
         parts.append(preprocess_batch(frames, size))
@@ -74,7 +80,7 @@ def _with_negatives(X: np.ndarray, y: np.ndarray, n: int, seed: int, size: int,
     """``X, y`` followed by ``n`` preprocessed NOT_SCATTERING images of seed ``seed + 1``."""
     if not n:
         return X, y
-    negatives = preprocess_batch(not_scattering_batch(n, seed + 1, on_detectors), size)
+    negatives = preprocess_batch(not_scattering_batch(n, seed + 1, on_detectors, training_long_side(size)), size)
     return np.concatenate([X, negatives]), np.concatenate([y, np.full(n, NOT_SCATTERING, dtype=object)])
 
 
