@@ -3,20 +3,23 @@
 Each frame of a labelled folder (``ROOT/<TECHNIQUE>/...``, e.g. ``../shared/examples/real``) is
 transformed in the ways frames differ between instruments — other units than counts, a CCD
 pedestal or dark subtraction, binning, 16-bit clipping, NaN gaps, a turned or flipped mount, a
-small detector's crop, a round detector's disc — and sorted by a model. Prints the top class and
-its probability per frame and transform, and the count right::
+small detector's crop, a round detector's disc, an Eiger's 16-bit mode — written to a TIFF, read
+back as camsort reads any frame, and sorted by a model. Prints the top class and its probability per
+frame and transform, and the count right::
 
     python benchmarks/real_transforms.py ../shared/examples/real [--model DIR]
 """
 from __future__ import annotations
 
 import argparse
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from xicam.camsort.datasets import read_labelled_folder
-from xicam.camsort.io import read_pattern
+from xicam.camsort.io import read_pattern, write_tiff
 from xicam.camsort.preprocess import preprocess_batch
 from xicam.camsort.simulate import bin_frame
 from xicam.camsort.sorter import Sorter
@@ -45,6 +48,7 @@ def transforms(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], np.
         "per second (0.49 s)": lambda f: f / 0.49,
         "binned 2x2": lambda f: bin_frame(f, max(f.shape) // 2),
         "clipped to uint16": lambda f: np.clip(f, 0, 65535).astype(np.uint16),
+        "16-bit, gaps at 65535": lambda f: np.where(f < 0, 65535, np.clip(f, 0, 65534)).astype(np.uint16),
         "gaps as NaN": lambda f: np.where(f < 0, np.nan, f),
         "per monitor (1e-6)": lambda f: (f * 1e-6).astype(np.float32),
         "flat field, absolute": lambda f: (f * 2e-4 * rng.uniform(0.9, 1.1, f.shape)).astype(np.float32),
@@ -61,6 +65,13 @@ def transforms(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], np.
     }
 
 
+def _as_read(frame: np.ndarray, folder: Path) -> np.ndarray:
+    """The frame as camsort reads it after a beamline wrote it (in its dtype) to a TIFF."""
+    path = folder / "frame.tif"
+    write_tiff(path, frame)
+    return read_pattern(path).data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", help="labelled folder ROOT/<TECHNIQUE>/...")
@@ -72,8 +83,9 @@ def main() -> None:
     truth = table["technique"]
     print(f"{'transform':28s}" + "".join(f"{t:>16s}" for t in truth))
     right = total = 0
+    folder = Path(tempfile.mkdtemp(prefix="camsort-transforms-"))
     for name, transform in transforms(np.random.default_rng(0)).items():
-        outcome = sorter.decide(preprocess_batch([transform(f) for f in frames], sorter.size))
+        outcome = sorter.decide(preprocess_batch([_as_read(transform(f), folder) for f in frames], sorter.size))
         cells = []
         for t, o in zip(truth, outcome):
             ok = o["top"] == t
@@ -81,6 +93,8 @@ def main() -> None:
             cells.append(f"{'' if ok else 'x '}{o['top']} {max(o['probabilities']):.2f}")
         print(f"{name:28s}" + "".join(f"{c:>16s}" for c in cells))
     print(f"right: {right} of {total}")
+    (folder / "frame.tif").unlink(missing_ok=True)
+    folder.rmdir()
 
 
 if __name__ == "__main__":

@@ -58,6 +58,20 @@ def test_esrf_dummy_pixels_read_as_invalid_and_a_zero_dummy_marks_none(tmp_path)
     np.testing.assert_array_equal(read_pattern(unmarked).data, frame)  # zero counts stay counts
 
 
+def test_module_gaps_at_an_unsigned_maximum_read_as_invalid_and_saturated_pixels_stay(tmp_path):
+    """An Eiger in 16-bit mode writes its gaps as 65535; a CCD saturates single pixels at 65535."""
+    eiger = np.abs(FRAME).astype(np.uint16)
+    eiger[10] = 65535  # a gap row
+    eiger[3, 4] = 65535  # a masked pixel of the same frame
+    ccd = np.abs(FRAME).astype(np.uint16)
+    ccd[20:23, 14:17] = 65535  # saturated at the beam
+    tifffile.imwrite(tmp_path / "eiger.tif", eiger)
+    tifffile.imwrite(tmp_path / "ccd.tif", ccd)
+    data = read_pattern(tmp_path / "eiger.tif").data
+    assert np.isnan(data[10]).all() and np.isnan(data[3, 4]) and np.isnan(data).sum() == 31
+    np.testing.assert_array_equal(read_pattern(tmp_path / "ccd.tif").data, ccd.astype(np.float32))
+
+
 def test_cbf_reads(tmp_path):
     path = tmp_path / "f.cbf"
     fabio.cbfimage.CbfImage(data=FRAME).write(str(path))

@@ -107,6 +107,7 @@ class _Frames:
         data = self.stack if self.stack.ndim == 2 else self.stack[index - self.first]
         raw = np.asarray(data)
         data = _validated(self.path, raw)
+        data = _unsigned_markers_masked(raw, data)
         if self.invalid is not None:
             data = np.where(self.invalid, np.float32(np.nan), data)
         if self.dummy is not None:
@@ -396,6 +397,20 @@ def _validated(path: str, data: np.ndarray) -> np.ndarray:
     if data.dtype.kind == "f" and not np.isfinite(out).any():  # integer counts are always finite
         raise PatternReadError(path, "no finite pixel (all NaN/inf)")
     return out
+
+
+def _unsigned_markers_masked(raw: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """``data`` with NaN where an unsigned frame of 16 bits or more holds its type's maximum, if those
+    pixels fill a whole row or column: that is how an Eiger in 16-bit mode (or a file written without
+    its ``pixel_mask``) marks module gaps, which would otherwise read as the brightest pixels of the
+    frame, lines like a horizon. A few saturated pixels, as on a CCD, never fill a line and stay counts.
+    """
+    if raw.dtype.kind != "u" or raw.dtype.itemsize < 2:
+        return data
+    at_max = raw == np.iinfo(raw.dtype).max
+    if not (at_max.all(axis=1).any() or at_max.all(axis=0).any()):
+        return data
+    return np.where(at_max, np.float32(np.nan), data)
 
 
 def _jsonable(value: Any) -> Any:
