@@ -1,6 +1,12 @@
 """Header geometry hints flag predictions that contradict them."""
 from __future__ import annotations
 
+import fabio
+import h5py
+import numpy as np
+import tifffile
+
+from xicam.camsort.io import read_pattern
 from xicam.camsort.metadata_check import check_metadata, geometry_hints
 
 
@@ -21,3 +27,46 @@ def test_distance_in_mm_or_m():
 def test_no_hints_no_complaint():
     assert check_metadata({"Model": "Pilatus"}, "WAXS") == ""
     assert check_metadata({"Sample Alpha Stage": "0.15"}, "UNSURE") == ""
+
+
+def test_units_named_in_the_header_are_honoured():
+    assert geometry_hints({"Distance": "150 mm"}) == {"distance_m": 0.15}
+    assert geometry_hints({"distance": "12 mm"}) == {"distance_m": 0.012}  # not taken for metres
+    assert abs(geometry_hints({"distance": "35 cm"})["distance_m"] - 0.35) < 1e-9
+    angle = geometry_hints({"incident_angle": "0.0026 rad"})["incidence_deg"]
+    assert abs(angle - 0.149) < 1e-3  # radians are not read as an angle of 0 (transmission)
+
+
+def test_a_nexus_file_carries_its_geometry_to_the_check(tmp_path):
+    """An Eiger master / NXmx file keeps the distance as a dataset with a units attribute."""
+    path = tmp_path / "master.h5"
+    with h5py.File(path, "w") as fh:
+        fh.create_dataset("entry/data/data", data=np.ones((2, 20, 30), np.uint32))
+        distance = fh.create_dataset("entry/instrument/detector/detector_distance", data=250.0)
+        distance.attrs["units"] = "mm"
+        fh.create_dataset("entry/instrument/detector/description", data=b"Dectris EIGER2 1M")
+    pattern = read_pattern(path, frame=0)
+    assert pattern.metadata["entry/instrument/detector/description"] == "Dectris EIGER2 1M"
+    assert geometry_hints(pattern.metadata) == {"distance_m": 0.25}
+    assert "wide angle" in check_metadata(pattern.metadata, "SAXS")
+    assert check_metadata(pattern.metadata, "WAXS") == ""
+
+
+PILATUS_HEADER = ("# Detector: PILATUS 1M, S/N 1-0001\r\n# Pixel_size 172e-6 m x 172e-6 m\r\n"
+                  "# Exposure_time 0.4950000 s\r\n# Tau = 0 s\r\n# Wavelength 1.54000 A\r\n"
+                  "# Detector_distance 0.25000 m\r\n# Alpha 0.0000 deg.\r\n")
+
+
+def test_a_pilatus_header_in_a_tiff_or_cbf_carries_its_geometry_to_the_check(tmp_path):
+    """camserver writes ``# Key value`` lines into the TIFF description and the mini-CBF header."""
+    frame = np.ones((20, 30), np.int32)
+    tifffile.imwrite(tmp_path / "p.tif", frame, description=PILATUS_HEADER, metadata=None)
+    fabio.cbfimage.CbfImage(data=frame, header={"_array_data.header_convention": "PILATUS_1.2",
+                                                "_array_data.header_contents": PILATUS_HEADER}).write(
+        str(tmp_path / "p.cbf"))
+    for name in ("p.tif", "p.cbf"):
+        meta = read_pattern(tmp_path / name).metadata
+        assert meta["Detector_distance"] == "0.25000 m" and meta["Tau"] == "0 s", name
+        assert meta["Detector"] == "PILATUS 1M, S/N 1-0001" and meta["Wavelength"] == "1.54000 A"
+        assert geometry_hints(meta) == {"distance_m": 0.25}  # Alpha is a goniometer angle, not incidence
+        assert "wide angle" in check_metadata(meta, "GISAXS")

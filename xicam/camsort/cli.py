@@ -100,8 +100,12 @@ def _print_info(info: dict) -> None:
     shown = ", ".join(keys[:12]) + (f", ... ({len(keys)} keys)" if len(keys) > 12 else "")
     units = "" if info["count_scale"] == 1 else (f"\n  not photon counts: one photon reads about {info['count_scale']:.3g}"
                                                  " (camsort divides by it before the log)")
+    hints = info["geometry_hints"]
+    said = ([f"incidence angle {hints['incidence_deg']:.4g} deg"] if "incidence_deg" in hints else []) \
+        + ([f"distance {hints['distance_m']:.4g} m"] if "distance_m" in hints else [])
+    geometry = "\n  header geometry: " + ", ".join(said) if said else ""
     print(f"{name}\n  format {info['format']}, shape {info['shape'][0]}x{info['shape'][1]}, dtype {info['dtype']}"
-          f"\n  values {rng}, invalid pixels {info['invalid_pixels']}{units}\n  metadata: {shown or '(none)'}")
+          f"\n  values {rng}, invalid pixels {info['invalid_pixels']}{units}{geometry}\n  metadata: {shown or '(none)'}")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:

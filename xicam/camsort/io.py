@@ -97,7 +97,7 @@ class _Frames:
     def __init__(self, path: str, stack: Any, metadata: dict[str, Any], fmt: str,
                  first: int = 0, total: int | None = None, invalid: np.ndarray | None = None,
                  dummy: tuple[float, float] | None = None):
-        self.path, self.stack, self.metadata, self.format = path, stack, metadata, fmt
+        self.path, self.stack, self.metadata, self.format = path, stack, _with_camserver_fields(metadata), fmt
         self.first, self.invalid, self.dummy = first, invalid, dummy
         self.nframes = total or (1 if stack.ndim == 2 else int(stack.shape[0]))
 
@@ -116,6 +116,28 @@ class _Frames:
         show_index = self.nframes > 1 if indexed is None else indexed
         meta = dict(self.metadata, format=self.format, dtype=str(raw.dtype))
         return Pattern(data=data, metadata=meta, source=self.path, frame=index if show_index else None)
+
+
+CAMSERVER_HEADERS = ("ImageDescription", "_array_data.header_contents")
+"""Header entries where a Pilatus (camserver) writes its ``# Key value`` lines: TIFF and CBF."""
+
+_CAMSERVER_LINE = re.compile(r"#\s*([A-Za-z][\w()-]*)\s*[:=]?\s*(.*?)\s*$")
+
+
+def _with_camserver_fields(metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` with each ``# Key value`` line of a Pilatus header as an entry of its own
+    (``Detector_distance: 1.00000 m``, ``Wavelength: 1.54000 A``), so that the geometry check and
+    users can find them; an entry the file already has is kept."""
+    fields: dict[str, Any] = {}
+    for name in CAMSERVER_HEADERS:
+        text = metadata.get(name)
+        if not isinstance(text, str) or not text.lstrip().startswith("#"):
+            continue
+        for line in text.splitlines():
+            match = _CAMSERVER_LINE.match(line.strip())
+            if match and match.group(2):
+                fields.setdefault(match.group(1), match.group(2))
+    return {**fields, **metadata} if fields else metadata
 
 
 def _read_frames(path: str | os.PathLike, *, dataset: str | None = None,
@@ -203,7 +225,8 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
         fh.close()
         raise PatternReadError(path, f"no dataset {name!r} in this HDF5 file")
     dset = fh[name]
-    meta = {f"{name}@{k}": _jsonable(v) for k, v in dset.attrs.items()}
+    meta = _header_scalars(fh)
+    meta.update({f"{name}@{k}": _jsonable(v) for k, v in dset.attrs.items()})
     meta["hdf5_dataset"] = name
     if dset.ndim not in (2, 3) or dset.dtype.kind not in "biuf":
         fh.close()
@@ -225,6 +248,31 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
         meta["pixel_mask"] = mask[0]
     return _Frames(path, _squeeze_to_frames(path, data), meta, "hdf5", first=frame if one else 0, total=total,
                    invalid=None if mask is None else mask[1])
+
+
+HEADER_SCALARS = 400
+"""At most this many single-valued datasets of an HDF5 file are kept as its header metadata."""
+
+
+def _header_scalars(fh: Any) -> dict[str, Any]:
+    """The file's single-valued datasets (numbers, strings), by path, as its header: where NeXus and
+    Eiger master files keep the geometry (``entry/instrument/detector/detector_distance``) that
+    :mod:`~xicam.camsort.metadata_check` compares a prediction with. Units, when given, follow the value."""
+    import h5py
+
+    found: dict[str, Any] = {}
+
+    def visit(name: str, obj: Any) -> Any:
+        if len(found) >= HEADER_SCALARS:
+            return True  # stop: a header is not this big
+        if isinstance(obj, h5py.Dataset) and obj.size == 1 and obj.dtype.kind in "biufSO":
+            value = _jsonable(obj[()].reshape(-1)[0] if obj.ndim else obj[()])
+            units = obj.attrs.get("units")
+            found[name] = f"{value} {_jsonable(units)}" if units is not None else value
+        return None
+
+    fh.visititems(visit)
+    return found
 
 
 CALIBRATION_DATASETS = frozenset({"pixel_mask", "mask", "flatfield", "flat_field", "flat", "dark",
@@ -434,7 +482,9 @@ _READERS = {"tiff": _read_tiff, "hdf5": _read_hdf5, "npy": _read_npy, "raw": _re
 
 def describe(pattern: Pattern) -> dict[str, Any]:
     """Summary of a frame for ``camsort info``: shape, dtype, value range, invalid pixels, the value of one
-    photon (1 for frames of counts; see :func:`preprocess.count_scale`), metadata keys."""
+    photon (1 for frames of counts; see :func:`preprocess.count_scale`), geometry the header gives
+    (:func:`metadata_check.geometry_hints`), metadata keys."""
+    from .metadata_check import geometry_hints
     from .preprocess import count_scale
 
     data = pattern.data
@@ -448,6 +498,7 @@ def describe(pattern: Pattern) -> dict[str, Any]:
         "mean": float(vals.mean()) if vals.size else None,
         "invalid_pixels": int(data.size - valid.sum()),
         "count_scale": count_scale(data),
+        "geometry_hints": geometry_hints(pattern.metadata),
         "metadata_keys": sorted(k for k in pattern.metadata if k not in ("format", "dtype")),
     }
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
+
 INCIDENCE_KEYS = ("sample alpha stage", "alpha_i", "alphai", "incident_angle", "incidence_angle",
                   "incident angle", "incidence angle", "grazing_angle", "theta_incident", "th_incident")
 """Header keys (lower-case) holding the grazing incidence angle in degrees (ALS 7.3.3 EDF and others)."""
@@ -28,25 +30,35 @@ def _number(value: Any) -> float | None:
     return float(match.group()) if match else None
 
 
-def _find(metadata: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, float] | None:
+def _find(metadata: dict[str, Any], keys: tuple[str, ...]) -> tuple[float, str] | None:
+    """The number and its unit (lower-case text after it, '' if none) of the first header entry named by
+    one of ``keys``; an HDF5 path matches by its last component."""
     for name, value in metadata.items():
-        if str(name).strip().lower() in keys:
+        if str(name).rsplit("/", 1)[-1].strip().lower() in keys:
             number = _number(value)
             if number is not None:
-                return str(name), number
+                unit = _NUMBER.split(str(value), maxsplit=1)[-1].strip().lower() if isinstance(value, str) else ""
+                return number, unit
     return None
 
 
+DISTANCE_UNITS = {"m": 1.0, "meter": 1.0, "metre": 1.0, "cm": 0.01, "mm": 0.001, "um": 1e-6}
+"""Metres per distance unit a header may name."""
+
+
 def geometry_hints(metadata: dict[str, Any]) -> dict[str, float]:
-    """Incidence angle (deg) and distance (m) found in a header, when present."""
+    """Incidence angle (deg) and distance (m) found in a header, when present. Units are taken as the
+    header names them (NeXus ``units``: ``rad``, ``mm``, ...); a bare distance above 20 is in mm."""
     hints: dict[str, float] = {}
     found = _find(metadata, INCIDENCE_KEYS)
     if found:
-        hints["incidence_deg"] = found[1]
+        angle, unit = found
+        hints["incidence_deg"] = float(np.degrees(angle)) if unit.startswith("rad") else angle
     found = _find(metadata, DISTANCE_KEYS)
     if found:
-        value = found[1]
-        hints["distance_m"] = value / 1000.0 if value > 20 else value
+        value, unit = found
+        scale = DISTANCE_UNITS.get(unit)
+        hints["distance_m"] = value * scale if scale is not None else (value / 1000.0 if value > 20 else value)
     return hints
 
 
