@@ -31,6 +31,7 @@ CORE = [
     "scikit-learn>=1.4",
     "fabio>=2023.10",
     "h5py>=3.9",
+    "hdf5plugin>=4",  # bitshuffle-LZ4 and the other filters Eiger HDF5 files are written with
     "tifffile>=2023.8",
     "matplotlib>=3.8",
     "tqdm>=4.66",

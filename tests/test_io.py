@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import fabio
 import h5py
@@ -109,6 +111,22 @@ def test_hdf5_first_image_nexus_signal_and_explicit_dataset(tmp_path):
         read_pattern(path)
     with pytest.raises(PatternReadError, match="no dataset 'nope'"):
         read_pattern(path, dataset="nope")
+
+
+def test_eiger_frames_compressed_with_bitshuffle_lz4_read_in_a_fresh_process(tmp_path):
+    """Dectris' file writer compresses with bitshuffle-LZ4, an HDF5 filter plugin h5py has not built in:
+    camsort registers it (hdf5plugin) itself, so a process that imported nothing else reads the frames."""
+    import hdf5plugin
+
+    stack = np.stack([FRAME.clip(0) + i for i in range(2)]).astype(np.uint32)
+    with h5py.File(tmp_path / "eiger_data_000001.h5", "w") as fh:
+        fh.create_dataset("entry/data/data", data=stack, chunks=(1, *FRAME.shape), **hdf5plugin.Bitshuffle(cname="lz4"))
+    code = ("import numpy, sys; from xicam.camsort.io import read_pattern; "
+            f"print(int(read_pattern(sys.argv[1], frame=1).data.sum()))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "eiger_data_000001.h5")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) == int((FRAME.clip(0) + 1).sum())
 
 
 def test_eiger_master_file_reads_the_linked_frames_with_the_pixel_mask(tmp_path):

@@ -214,6 +214,7 @@ def _tiff_tags(page: Any) -> dict[str, Any]:
 
 def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = None, **_: Any) -> _Frames:
     import h5py
+    import hdf5plugin  # noqa: F401  registers the filters Eiger files are compressed with (bitshuffle-LZ4)
 
     fh = h5py.File(path, "r")
     images = _image_datasets(fh)
