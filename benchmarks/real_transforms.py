@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     sorter = Sorter.load(args.model)
     table = read_labelled_folder(args.root)
-    frames = [read_pattern(p).data.astype(np.float64) for p in table["path"]]
+    frames = [np.nan_to_num(read_pattern(p).data.astype(np.float64), nan=-1.0) for p in table["path"]]  # gaps < 0
     truth = table["technique"]
     print(f"{'transform':28s}" + "".join(f"{t:>16s}" for t in truth))
     right = total = 0

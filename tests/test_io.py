@@ -74,6 +74,41 @@ def test_module_gaps_at_an_unsigned_maximum_read_as_invalid_and_saturated_pixels
     np.testing.assert_array_equal(read_pattern(tmp_path / "ccd.tif").data, ccd.astype(np.float32))
 
 
+def test_zeros_of_a_frame_with_a_floor_read_as_fill_and_zero_counts_stay_counts(tmp_path):
+    """A CCD frame with a pedestal (or a geometry-corrected one) fills the area outside its active face
+    with 0, which no pixel can count; a weak frame of counts, of any scale, counts zeros."""
+    rng = np.random.default_rng(1)
+    ccd = (1000 + rng.normal(0, 5, (60, 80))).astype(np.uint16)
+    ccd[50:] = 0  # blank below a geometry correction's edge
+    weak = rng.poisson(2, (60, 80)).astype(np.int32)
+    tifffile.imwrite(tmp_path / "ccd.tif", ccd)
+    tifffile.imwrite(tmp_path / "weak.tif", weak)
+    tifffile.imwrite(tmp_path / "weak_x100.tif", weak * 100)
+    data = read_pattern(tmp_path / "ccd.tif").data
+    assert np.isnan(data[50:]).all() and not np.isnan(data[:50]).any()
+    assert describe(read_pattern(tmp_path / "ccd.tif"))["invalid_pixels"] == 10 * 80
+    for name, frame in (("weak.tif", weak), ("weak_x100.tif", weak * 100)):
+        assert (frame == 0).sum() > 100
+        np.testing.assert_array_equal(read_pattern(tmp_path / name).data, frame.astype(np.float32))
+
+
+def test_npz_archives_read_their_image_array_and_keep_single_values_as_header(tmp_path):
+    image = np.where(FRAME < 0, np.nan, FRAME).astype(np.float64)
+    np.savez(tmp_path / "healed.npz", mask=np.zeros(FRAME.shape, bool), im=image, xcenter=258, ycenter=388)
+    np.savez(tmp_path / "plain.npz", small=np.ones((5, 5)), big=np.stack([image, image + 1]))
+    pattern = read_pattern(tmp_path / "healed.npz")
+    np.testing.assert_array_equal(pattern.data, image)
+    assert pattern.metadata["npz_array"] == "im" and pattern.metadata["xcenter"] == 258
+    assert count_frames(tmp_path / "plain.npz") == 2
+    np.testing.assert_array_equal(read_pattern(tmp_path / "plain.npz", frame=1).data, image + 1)
+    np.testing.assert_array_equal(read_pattern(tmp_path / "plain.npz", dataset="small").data, np.ones((5, 5)))
+    with pytest.raises(PatternReadError, match="no array 'nope'"):
+        read_pattern(tmp_path / "plain.npz", dataset="nope")
+    np.savez(tmp_path / "labels.npz", names=np.array(["a", "b"]), mask=np.zeros((4, 4), bool))
+    with pytest.raises(PatternReadError, match="no numeric image array"):
+        read_pattern(tmp_path / "labels.npz")
+
+
 def test_cbf_reads(tmp_path):
     path = tmp_path / "f.cbf"
     fabio.cbfimage.CbfImage(data=FRAME).write(str(path))
@@ -105,7 +140,8 @@ def test_hdf5_first_image_nexus_signal_and_explicit_dataset(tmp_path):
     assert [p.frame for p in frames] == [0, 1, 2]
     np.testing.assert_array_equal(frames[2].data, FRAME + 2)
     assert frames[0].metadata["hdf5_dataset"] == "entry/data/images"
-    np.testing.assert_array_equal(read_pattern(path, frame=1).data, FRAME + 1)
+    gap_as_fill = np.where(FRAME < 0, np.nan, FRAME + 1)  # the gap row reads 0 in counts of about 20: fill
+    np.testing.assert_array_equal(read_pattern(path, frame=1).data, gap_as_fill)
     np.testing.assert_array_equal(read_pattern(path, dataset="single").data, FRAME * 2)
     with pytest.raises(PatternReadError, match="3-D stack of 3 frames"):
         read_pattern(path)
@@ -127,6 +163,28 @@ def test_eiger_frames_compressed_with_bitshuffle_lz4_read_in_a_fresh_process(tmp
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.split()[-1]) == int((FRAME.clip(0) + 1).sum())
+
+
+def test_nexus_stacks_on_leading_axes_and_nxcansas_intensity_maps_read(tmp_path):
+    """A NeXus writer nests frames as (scan point, frame, rows, columns); an NXcanSAS file holds the
+    intensity map I beside a Q map of more frames of the same shape, its uncertainties and its mask,
+    which are not frames."""
+    nested = np.stack([FRAME.clip(0) + i for i in range(6)]).reshape(3, 2, *FRAME.shape).astype(np.float64)
+    with h5py.File(tmp_path / "nested.nxs", "w") as fh:
+        fh.create_dataset("entry/instrument/detector/data", data=nested)
+    assert count_frames(tmp_path / "nested.nxs") == 6
+    np.testing.assert_array_equal(read_pattern(tmp_path / "nested.nxs", frame=3).data, nested[1, 1])
+    np.testing.assert_array_equal([p.data for p in iter_patterns(tmp_path / "nested.nxs")][5], nested[2, 1])
+    with h5py.File(tmp_path / "cansas.h5", "w") as fh:
+        sasdata = fh.create_group("sasentry01/sasdata01")
+        sasdata.attrs.update({"signal": "I", "I_axes": ["Q", "Q"], "Q_indices": [0, 1], "mask": "Imask"})
+        sasdata.create_dataset("I", data=FRAME.clip(0) * 1e-3).attrs["uncertainties"] = "Idev"
+        sasdata.create_dataset("Idev", data=np.ones(FRAME.shape) * 9.0)
+        sasdata.create_dataset("Q", data=np.ones((3, *FRAME.shape)))
+        sasdata.create_dataset("Imask", data=np.zeros(FRAME.shape, bool))
+    pattern = read_pattern(tmp_path / "cansas.h5")
+    assert pattern.metadata["hdf5_dataset"] == "sasentry01/sasdata01/I"
+    np.testing.assert_allclose(pattern.data, FRAME.clip(0) * 1e-3, rtol=1e-6)
 
 
 def test_eiger_master_file_reads_the_linked_frames_with_the_pixel_mask(tmp_path):
@@ -186,7 +244,8 @@ def test_raw_ccd_and_float_frames_read_by_size_and_values(tmp_path):
     corrected.tofile(tmp_path / "corrected.raw")
     np.testing.assert_array_equal(read_pattern(tmp_path / "corrected.raw").data, corrected)
     FRAME.clip(0).astype("<u2").tofile(tmp_path / "small16.raw")
-    np.testing.assert_array_equal(read_pattern(tmp_path / "small16.raw", shape=(40, 30)).data, FRAME.clip(0))
+    np.testing.assert_array_equal(read_pattern(tmp_path / "small16.raw", shape=(40, 30)).data,
+                                  np.where(FRAME < 0, np.nan, FRAME))  # its gap row of zeros is fill
     with pytest.raises(PatternReadError, match="does not match shape 41x30"):
         read_pattern(tmp_path / "small16.raw", shape=(41, 30))
 

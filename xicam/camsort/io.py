@@ -1,8 +1,8 @@
 """Read any detector frame into a :class:`Pattern`, whatever the format, or fail with a named reason.
 
-TIFF goes through tifffile, HDF5/NeXus through h5py (Eiger master files included), ``.npy`` through
-numpy, headerless ``.raw`` by shape and size (int32, float32 or uint16), and everything else fabio
-reads (EDF, CBF, MarCCD, ...) through fabio. The format is sniffed from the file's first bytes, so a
+TIFF goes through tifffile, HDF5/NeXus through h5py (Eiger master files included), ``.npy`` and
+``.npz`` through numpy, headerless ``.raw`` by shape and size (int32, float32 or uint16), and
+everything else fabio reads (EDF, CBF, MarCCD, ...) through fabio. The format is sniffed from the file's first bytes, so a
 frame with a wrong extension still reads.
 """
 from __future__ import annotations
@@ -18,9 +18,10 @@ import numpy as np
 
 from .errors import PatternReadError
 from .pattern import Pattern
+from .preprocess import zeros_are_fill
 
 FRAME_EXTENSIONS: frozenset[str] = frozenset(
-    {".tif", ".tiff", ".edf", ".cbf", ".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".npy", ".raw",
+    {".tif", ".tiff", ".edf", ".cbf", ".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".npy", ".npz", ".raw",
      ".img", ".mccd", ".mar3450", ".mar2300", ".gfrm", ".sfrm", ".spe", ".esperanto", ".edf.gz",
      ".cbf.gz", ".tif.gz"}
 )
@@ -108,6 +109,8 @@ class _Frames:
         raw = np.asarray(data)
         data = _validated(self.path, raw)
         data = _unsigned_markers_masked(raw, data)
+        if zeros_are_fill(data):
+            data = np.where(data == 0, np.float32(np.nan), data)
         if self.invalid is not None:
             data = np.where(self.invalid, np.float32(np.nan), data)
         if self.dummy is not None:
@@ -177,9 +180,11 @@ def _sniff(path: str, head: bytes) -> str:
     lower = path.lower()
     if lower.endswith(".raw"):
         return "raw"
-    if lower.endswith((".tif", ".tiff", ".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".npy")):
+    if lower.endswith(".npz") and head.startswith(b"PK\x03\x04"):
+        return "npz"
+    if lower.endswith((".tif", ".tiff", ".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".npy", ".npz")):
         # the extension promises a format whose signature is missing
-        kind = "TIFF" if ".tif" in lower else ("numpy" if lower.endswith(".npy") else "HDF5")
+        kind = "TIFF" if ".tif" in lower else ("numpy" if lower.endswith((".npy", ".npz")) else "HDF5")
         raise PatternReadError(path, f"not a {kind} file (no {kind} signature in its first bytes)")
     return "fabio"
 
@@ -221,7 +226,7 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     name = dataset or _first_image_dataset(fh, images)
     if name is None:
         fh.close()
-        raise PatternReadError(path, "no 2-D or 3-D numeric dataset in this HDF5 file")
+        raise PatternReadError(path, "no numeric image dataset (2-D, or stacked 2-D frames) in this HDF5 file")
     if name not in fh:
         fh.close()
         raise PatternReadError(path, f"no dataset {name!r} in this HDF5 file")
@@ -229,26 +234,39 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     meta = _header_scalars(fh)
     meta.update({f"{name}@{k}": _jsonable(v) for k, v in dset.attrs.items()})
     meta["hdf5_dataset"] = name
-    if dset.ndim not in (2, 3) or dset.dtype.kind not in "biuf":
+    if dset.ndim < 2 or dset.dtype.kind not in "biuf":
         fh.close()
         raise PatternReadError(path, f"dataset {name!r} is {dset.ndim}-D {dset.dtype}, not a numeric frame or stack")
     parts = [dset] if dataset or dset.ndim == 2 else _series(images, name, dset)
     if len(parts) > 1:
         meta["hdf5_series"] = [p.name.lstrip("/") for p in parts]
-    ends = np.cumsum([1 if p.ndim == 2 else p.shape[0] for p in parts])
+    ends = np.cumsum([_frame_count(p) for p in parts])
     total = int(ends[-1])
-    one = frame is not None and dset.ndim == 3 and 0 <= frame < total
+    one = frame is not None and dset.ndim >= 3 and 0 <= frame < total
     if one:
         part = int(np.searchsorted(ends, frame, side="right"))
-        data = parts[part][frame - (ends[part - 1] if part else 0)]
+        local = frame - (ends[part - 1] if part else 0)
+        data = parts[part][np.unravel_index(local, parts[part].shape[:-2])]
     else:
-        data = np.concatenate([p[()] for p in parts]) if len(parts) > 1 else dset[()]
+        data = np.concatenate([_as_stack(p) for p in parts]) if len(parts) > 1 else _as_stack(dset)
     mask = _pixel_mask(images, dset.shape[-2:])
     fh.close()
     if mask is not None:
         meta["pixel_mask"] = mask[0]
     return _Frames(path, _squeeze_to_frames(path, data), meta, "hdf5", first=frame if one else 0, total=total,
                    invalid=None if mask is None else mask[1])
+
+
+def _frame_count(dset: Any) -> int:
+    """Frames in an image dataset: 1 for a 2-D frame, the product of the leading axes of a stack, which
+    NeXus writers nest as (scan point, frame, rows, columns)."""
+    return int(np.prod(dset.shape[:-2], dtype=np.int64))
+
+
+def _as_stack(data: Any) -> np.ndarray:
+    """An image array (or HDF5 dataset) as one frame (H, W) or a stack (N, H, W), its leading axes flattened."""
+    data = np.asarray(data[()])
+    return data if data.ndim <= 3 else data.reshape(-1, *data.shape[-2:])
 
 
 HEADER_SCALARS = 400
@@ -282,14 +300,38 @@ CALIBRATION_DATASETS = frozenset({"pixel_mask", "mask", "flatfield", "flat_field
 master file keeps its ``pixel_mask`` and ``flatfield`` beside external links to the frames)."""
 
 
+def _auxiliary_names(group: Any) -> set[str]:
+    """Datasets of an NXdata (or NXcanSAS SASdata) group that are not its signal but describe it: the axes
+    (``axes``, ``I_axes``, ``Q_indices``: a Q map has the frame's shape), uncertainties and the mask."""
+    def names(value: Any) -> list[str]:
+        values = value if isinstance(value, np.ndarray) else [value]
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+    found: set[str] = set()
+    for key, value in group.attrs.items():
+        if key in ("axes", "data_uncertainty", "mask") or key.endswith("_axes"):
+            found.update(names(value))
+        elif key.endswith("_indices"):
+            found.add(key[:-len("_indices")])
+    if "signal" in group.attrs:  # an NXdata group: its signal names its uncertainties
+        for key in group.keys():
+            uncertainties = group[key].attrs.get("uncertainties") if key in group else None
+            if uncertainties is not None:
+                found.update(names(uncertainties))
+    return found
+
+
 def _image_datasets(fh: Any) -> list[tuple[str, Any]]:
-    """Every 2-D/3-D numeric dataset, following soft and external links (visititems does not follow
-    external links, where an Eiger master file keeps its frames); a broken link is skipped."""
+    """Every numeric dataset of 2-D frames (a frame, or a stack of frames on leading axes), following soft
+    and external links (visititems does not follow external links, where an Eiger master file keeps its
+    frames); a broken link is skipped, and so are masks (boolean) and an NXdata group's axes and
+    uncertainties (:func:`_auxiliary_names`)."""
     import h5py
 
     found, seen = [], set()
 
     def walk(group: Any, depth: int) -> None:
+        auxiliary = _auxiliary_names(group)
         for key in sorted(group.keys()):
             try:
                 obj = group[key]
@@ -301,8 +343,8 @@ def _image_datasets(fh: Any) -> list[tuple[str, Any]]:
             seen.add(ident)
             if isinstance(obj, h5py.Group) and depth < 8:
                 walk(obj, depth + 1)
-            elif isinstance(obj, h5py.Dataset) and obj.ndim in (2, 3) and obj.dtype.kind in "biuf" \
-                    and min(obj.shape[-2:]) > 1:
+            elif isinstance(obj, h5py.Dataset) and obj.ndim >= 2 and obj.dtype.kind in "iuf" \
+                    and min(obj.shape[-2:]) > 1 and key not in auxiliary:
                 found.append((f"{group.name.rstrip('/')}/{key}".lstrip("/"), obj))
 
     walk(fh, 0)
@@ -311,7 +353,7 @@ def _image_datasets(fh: Any) -> list[tuple[str, Any]]:
 
 def _first_image_dataset(fh: Any, images: list[tuple[str, Any]]) -> str | None:
     """Of the file's ``images`` (:func:`_image_datasets`), prefer the NeXus default signal; else the largest
-    frames (stacks before single images, then the first name), leaving out calibration arrays
+    frames (the most of them, then the first name), leaving out calibration arrays
     (:data:`CALIBRATION_DATASETS`)."""
     found = [(name, d) for name, d in images if name.rsplit("/", 1)[-1].lower() not in CALIBRATION_DATASETS]
     entry = fh.attrs.get("default")
@@ -330,7 +372,7 @@ def _first_image_dataset(fh: Any, images: list[tuple[str, Any]]) -> str | None:
                     return candidate
     if not found:
         return None
-    return min(found, key=lambda nd: (-int(np.prod(nd[1].shape[-2:])), -nd[1].ndim, nd[0]))[0]
+    return min(found, key=lambda nd: (-int(np.prod(nd[1].shape[-2:])), -_frame_count(nd[1]), nd[0]))[0]
 
 
 SERIES_PART = re.compile(r"data_\d{6}")
@@ -365,6 +407,30 @@ def _pixel_mask(images: list[tuple[str, Any]], frame_shape: tuple[int, ...]) -> 
 def _read_npy(path: str, **_: Any) -> _Frames:
     data = np.load(path, mmap_mode="r", allow_pickle=False)
     return _Frames(path, _squeeze_to_frames(path, data), {}, "npy")
+
+
+NPZ_IMAGE_NAMES = ("data", "image", "images", "frame", "frames", "im", "img")
+"""Names of a ``.npz`` archive's arrays taken for its frames before any other (then the largest frames)."""
+
+
+def _read_npz(path: str, *, dataset: str | None = None, **_: Any) -> _Frames:
+    """A numpy archive: the array ``dataset``, else the first of :data:`NPZ_IMAGE_NAMES`, else the largest
+    numeric array of 2-D frames (masks, boolean, are not frames); single values are its header."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    images = {name: a for name, a in arrays.items()
+              if a.ndim >= 2 and a.dtype.kind in "iuf" and min(a.shape[-2:]) > 1}
+    if dataset is not None and dataset not in arrays:
+        raise PatternReadError(path, f"no array {dataset!r} in this .npz (it holds {', '.join(arrays)})")
+    named = [n for n in NPZ_IMAGE_NAMES if n in images]
+    name = dataset or (named[0] if named else min(
+        images, key=lambda n: (-int(np.prod(images[n].shape[-2:])), -images[n].size, n), default=None))
+    if name is None:
+        raise PatternReadError(path, "no numeric image array (2-D, or stacked 2-D frames) in this .npz")
+    data = arrays[name]
+    meta = {n: _jsonable(a.reshape(-1)[0]) for n, a in arrays.items() if a.size == 1}
+    meta["npz_array"] = name
+    return _Frames(path, _squeeze_to_frames(path, _as_stack(data)), meta, "npz")
 
 
 def _read_raw(path: str, *, shape: tuple[int, int] | None = None, size: int = 0, **_: Any) -> _Frames:
@@ -477,7 +543,7 @@ def _jsonable(value: Any) -> Any:
     return text if len(text) <= 256 else text[:253] + "..."
 
 
-_READERS = {"tiff": _read_tiff, "hdf5": _read_hdf5, "npy": _read_npy, "raw": _read_raw,
+_READERS = {"tiff": _read_tiff, "hdf5": _read_hdf5, "npy": _read_npy, "npz": _read_npz, "raw": _read_raw,
             "fabio": _read_fabio}
 
 

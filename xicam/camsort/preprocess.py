@@ -34,20 +34,46 @@ def valid_mask(frames: np.ndarray) -> np.ndarray:
     return (frames >= 0) & (frames < OVERFLOW)
 
 
+def _positive_sample(frame: np.ndarray) -> np.ndarray:
+    """The positive, non-overflow values of every 7th pixel of every 7th row: enough for low percentiles."""
+    sample = frame[::7, ::7]
+    return sample[(sample > 0) & (sample < OVERFLOW)]
+
+
 def count_scale(frame: np.ndarray) -> float:
     """The value one detected photon has in ``frame``: 1 for frames of counts.
 
     Frames divided by a monitor, an exposure time or a transmission, or put on an absolute scale,
     hold values far below 1, where ``log1p`` is linear and a pattern's contrast is lost. Their lowest
-    recorded level (1st percentile of the positive values, on every 7th pixel of every 7th row)
-    stands in for one photon. A frame whose positive values are all at least 1 (any frame of counts)
-    is left as it is.
+    recorded level (1st percentile of the positive values, sampled) stands in for one photon. A frame
+    whose positive values are all at least 1 (any frame of counts) is left as it is.
     """
-    sample = frame[::7, ::7]
-    positive = sample[(sample > 0) & (sample < OVERFLOW)]
+    positive = _positive_sample(frame)
     if positive.size == 0 or positive.min() >= 1:
         return 1.0
     return float(np.percentile(positive, 1))
+
+
+FILL_FLOOR = 10.0
+"""A frame whose recorded floor is this many of its smallest steps above zero cannot read 0 by counting."""
+
+
+def zeros_are_fill(frame: np.ndarray) -> bool:
+    """True when the frame's zeros are fill (outside the active area, masked, a geometry correction's
+    blank), not counts: its recorded floor (1st percentile of the positive values, sampled) is at least
+    :data:`FILL_FLOOR` of its steps above zero, as on an integrating detector with a pedestal or under a
+    strong background. A step is the greatest common divisor of integer values (1 for counts, 100 for
+    counts x 100, whose weak pixels read 0, 100, 200) and the smallest positive value of others.
+    Read as counts, fill pulls the log stretch's low end to 0 and washes the pattern out.
+    """
+    positive = _positive_sample(frame)
+    if positive.size == 0 or not (frame == 0).any():
+        return False
+    if np.all(positive == np.round(positive)) and positive.max() < 2**31:
+        step = float(np.gcd.reduce(positive.astype(np.int64)))
+    else:
+        step = float(positive.min())
+    return bool(np.percentile(positive, 1) >= FILL_FLOOR * step)
 
 
 @lru_cache(maxsize=64)
