@@ -187,6 +187,21 @@ def test_nexus_stacks_on_leading_axes_and_nxcansas_intensity_maps_read(tmp_path)
     np.testing.assert_allclose(pattern.data, FRAME.clip(0) * 1e-3, rtol=1e-6)
 
 
+def test_a_file_of_two_detectors_names_the_frames_it_did_not_read(tmp_path):
+    """NSLS-II LiX writes its SAXS and WAXS detectors' frames into one file: one is read, the other is
+    named (for ``--dataset``); calibration arrays and small arrays are not."""
+    saxs, waxs = np.ones((1, 80, 70), np.int32), np.full((1, 80, 70), 2, np.int32)
+    with h5py.File(tmp_path / "lix.h5", "w") as fh:
+        fh.create_dataset("scan/primary/data/pil1M_image", data=saxs)
+        fh.create_dataset("scan/primary/data/pilW2_image", data=waxs)
+        fh.create_dataset("scan/primary/data/flatfield", data=np.ones((80, 70)))
+        fh.create_dataset("scan/processed/merged", data=np.ones((1, 2, 274)))
+    pattern = read_pattern(tmp_path / "lix.h5")
+    assert pattern.metadata["hdf5_dataset"] == "scan/primary/data/pil1M_image"
+    assert describe(pattern)["other_images"] == ["scan/primary/data/pilW2_image"]
+    assert read_pattern(tmp_path / "lix.h5", dataset="scan/primary/data/pilW2_image").data.max() == 2
+
+
 def test_eiger_master_file_reads_the_linked_frames_with_the_pixel_mask(tmp_path):
     """An Eiger master file holds external links to its data files and, itself, the detector's
     pixel_mask and flatfield of the frames' shape: camsort reads the frames, not the calibration,

@@ -104,6 +104,10 @@ def _print_info(info: dict) -> None:
     said = ([f"incidence angle {hints['incidence_deg']:.4g} deg"] if "incidence_deg" in hints else []) \
         + ([f"distance {hints['distance_m']:.4g} m"] if "distance_m" in hints else [])
     geometry = "\n  header geometry: " + ", ".join(said) if said else ""
+    others = info["other_images"]
+    if others:
+        more = f", ... ({len(others)} datasets)" if len(others) > 6 else ""
+        geometry += f"\n  other image datasets in the file (--dataset NAME): {', '.join(others[:6])}{more}"
     print(f"{name}\n  format {info['format']}, shape {info['shape'][0]}x{info['shape'][1]}, dtype {info['dtype']}"
           f"\n  values {rng}, invalid pixels {info['invalid_pixels']}{units}{geometry}\n  metadata: {shown or '(none)'}")
 

@@ -240,6 +240,9 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     parts = [dset] if dataset or dset.ndim == 2 else _series(images, name, dset)
     if len(parts) > 1:
         meta["hdf5_series"] = [p.name.lstrip("/") for p in parts]
+    others = _other_images(images, name, parts)
+    if others:
+        meta["hdf5_other_images"] = others
     ends = np.cumsum([_frame_count(p) for p in parts])
     total = int(ends[-1])
     one = frame is not None and dset.ndim >= 3 and 0 <= frame < total
@@ -255,6 +258,14 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
         meta["pixel_mask"] = mask[0]
     return _Frames(path, _squeeze_to_frames(path, data), meta, "hdf5", first=frame if one else 0, total=total,
                    invalid=None if mask is None else mask[1])
+
+
+def _other_images(images: list[tuple[str, Any]], name: str, parts: list[Any]) -> list[str]:
+    """The file's other datasets of frames of at least 64×64 pixels, not calibration arrays: a file that
+    holds two detectors' frames (SAXS and WAXS) is read by one of them, and ``--dataset`` picks another."""
+    taken = {p.name.lstrip("/") for p in parts} | {name}
+    return [n for n, d in images if n not in taken and min(d.shape[-2:]) >= 64
+            and n.rsplit("/", 1)[-1].lower() not in CALIBRATION_DATASETS]
 
 
 def _frame_count(dset: Any) -> int:
@@ -295,7 +306,7 @@ def _header_scalars(fh: Any) -> dict[str, Any]:
 
 
 CALIBRATION_DATASETS = frozenset({"pixel_mask", "mask", "flatfield", "flat_field", "flat", "dark",
-                                  "dark_current", "gain", "pedestal", "background"})
+                                  "dark_current", "gain", "pedestal", "background", "trimbit"})
 """Last path components of HDF5 datasets that hold a detector's calibration, not frames (an Eiger
 master file keeps its ``pixel_mask`` and ``flatfield`` beside external links to the frames)."""
 
@@ -566,6 +577,7 @@ def describe(pattern: Pattern) -> dict[str, Any]:
         "invalid_pixels": int(data.size - valid.sum()),
         "count_scale": count_scale(data),
         "geometry_hints": geometry_hints(pattern.metadata),
+        "other_images": list(pattern.metadata.get("hdf5_other_images", [])),
         "metadata_keys": sorted(k for k in pattern.metadata if k not in ("format", "dtype")),
     }
 
