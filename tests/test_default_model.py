@@ -133,6 +133,23 @@ def test_cli_threshold_sets_aside_frames_below_it_for_one_run(tmp_path, capsys, 
     assert "a probability in (0, 1] is needed, not '0'" in capsys.readouterr().err
 
 
+def test_cli_predict_reads_the_dataset_asked_for(tmp_path, capsys):
+    """A file of two detectors' frames (SAXS and WAXS, as NSLS-II LiX writes them): ``--dataset`` picks one,
+    and the Grad-CAM overlay is of that frame."""
+    import h5py
+
+    with h5py.File(tmp_path / "two.h5", "w") as fh:
+        fh.create_dataset("data/saxs_image", data=simulate("SAXS", 3, long_side=256).data.astype(np.int32))
+        fh.create_dataset("data/waxs_image", data=np.zeros((256, 256), np.int32))  # a blank frame
+    assert main(["predict", "--json", str(tmp_path / "two.h5"), "--dataset", "data/waxs_image",
+                 "--gradcam", str(tmp_path / "cam")]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["technique"] == "NOT_SCATTERING"  # the blank frame, not the pattern read by default
+    assert len(list((tmp_path / "cam").glob("*.png"))) == 1
+    assert main(["predict", str(tmp_path / "two.h5"), "--dataset", "data/nope"]) == 1
+    assert "no dataset 'data/nope'" in capsys.readouterr().err
+
+
 def test_demo_end_to_end(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--per-class", "3"]) == 0
     out = capsys.readouterr().out

@@ -67,10 +67,15 @@ def _load_model(args: argparse.Namespace) -> Any:
 def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print shape, dtype, value range and metadata keys of frames")
     p.add_argument("files", nargs="+", help="detector frames (TIFF, EDF, CBF, HDF5, npy, raw, ...)")
-    p.add_argument("--dataset", help="HDF5 dataset path (default: NeXus signal or largest image)")
-    p.add_argument("--shape", type=_shape, help="ROWSxCOLS for headerless .raw files")
+    _frame_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.set_defaults(func=_cmd_info)
+
+
+def _frame_options(p: argparse.ArgumentParser) -> None:
+    """Options saying how to read a file: which HDF5/.npz dataset, which shape for a headerless .raw."""
+    p.add_argument("--dataset", help="HDF5 dataset path or .npz array name (default: NeXus signal or largest image)")
+    p.add_argument("--shape", type=_shape, help="ROWSxCOLS for headerless .raw files")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -205,6 +210,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="print the technique and class probabilities of frames")
     p.add_argument("files", nargs="+")
     _model_option(p, threshold=True)
+    _frame_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.add_argument("--gradcam", metavar="DIR", help="also write a Grad-CAM overlay PNG per frame into DIR")
     p.set_defaults(func=_cmd_predict)
@@ -225,12 +231,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"{'file':<40} {'technique':<15}" + "".join(f"{c[:8]:>9}" for c in CLASSES))
     for path in args.files:
         try:
-            patterns = list(iter_patterns(path))
+            patterns = list(iter_patterns(path, dataset=args.dataset, shape=args.shape))
         except CamsortError as exc:
             print(f"camsort: error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        results = sorter.decide(np.stack([preprocess(p.data, sorter.size) for p in patterns]))
+        images = np.stack([preprocess(p.data, sorter.size) for p in patterns])
+        results = sorter.decide(images)
         for pattern, result in zip(patterns, results):
             check = check_metadata(pattern.metadata, result["label"])
             members = result.get("members", [])
@@ -246,9 +253,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                       + "".join(f"{p:9.3f}" for p in result["probabilities"]) + (f"  ! {check}" if check else "")
                       + (f"  ! members disagree: {describe_members(members)}" if split else ""))
         if args.gradcam:
-            from .gradcam import explain_files
+            from .gradcam import explain_images
 
-            for png in explain_files(sorter, [path], args.gradcam):
+            for png in explain_images(sorter, [p.name for p in patterns], images, args.gradcam):
                 print(f"  Grad-CAM: {png}", file=sys.stderr)
     if failed == 0:
         return EXIT_OK
