@@ -228,6 +228,8 @@ def test_eiger_master_file_reads_the_linked_frames_with_the_pixel_mask(tmp_path)
     with h5py.File(tmp_path / "series_data_000002.h5", "w") as fh:  # the series' second data file arrives
         fh.create_dataset("entry/data/data", data=stack + 10)
     assert count_frames(tmp_path / "series_master.h5") == 4
+    assert read_pattern(tmp_path / "series_master.h5", frame=0).metadata["hdf5_series"] == [
+        "entry/data/data_000001", "entry/data/data_000002"]  # the master's names of its parts
     np.testing.assert_array_equal(read_pattern(tmp_path / "series_master.h5", frame=3).data[keep],
                                   (FRAME.clip(0) + 11)[keep])
     assert [p.frame for p in iter_patterns(tmp_path / "series_master.h5")] == [0, 1, 2, 3]

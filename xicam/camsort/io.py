@@ -2,8 +2,8 @@
 
 TIFF goes through tifffile, HDF5/NeXus through h5py (Eiger master files included), ``.npy`` and
 ``.npz`` through numpy, headerless ``.raw`` by shape and size (int32, float32 or uint16), and
-everything else fabio reads (EDF, CBF, MarCCD, ...) through fabio. The format is sniffed from the file's first bytes, so a
-frame with a wrong extension still reads.
+everything else fabio reads (EDF, CBF, MarCCD, ...) through fabio. The format is sniffed from the
+file's first bytes, so a frame with a wrong extension still reads.
 """
 from __future__ import annotations
 
@@ -239,7 +239,7 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
         raise PatternReadError(path, f"dataset {name!r} is {dset.ndim}-D {dset.dtype}, not a numeric frame or stack")
     parts = [dset] if dataset or dset.ndim == 2 else _series(images, name, dset)
     if len(parts) > 1:
-        meta["hdf5_series"] = [p.name.lstrip("/") for p in parts]
+        meta["hdf5_series"] = [next(n for n, d in images if d == p) for p in parts]  # the master's link names
     others = _other_images(images, name, parts)
     if others:
         meta["hdf5_other_images"] = others
@@ -263,9 +263,8 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
 def _other_images(images: list[tuple[str, Any]], name: str, parts: list[Any]) -> list[str]:
     """The file's other datasets of frames of at least 64×64 pixels, not calibration arrays: a file that
     holds two detectors' frames (SAXS and WAXS) is read by one of them, and ``--dataset`` picks another."""
-    taken = {p.name.lstrip("/") for p in parts} | {name}
-    return [n for n, d in images if n not in taken and min(d.shape[-2:]) >= 64
-            and n.rsplit("/", 1)[-1].lower() not in CALIBRATION_DATASETS]
+    return [n for n, d in images if n != name and not any(d == part for part in parts)  # h5py: same object
+            and min(d.shape[-2:]) >= 64 and n.rsplit("/", 1)[-1].lower() not in CALIBRATION_DATASETS]
 
 
 def _frame_count(dset: Any) -> int:
