@@ -324,6 +324,13 @@ def test_frame_paths_filters_by_extension(tmp_path):
     assert [p.name for p in frame_paths([tmp_path], recursive=True)] == ["a.tif", "b.edf", "c.cbf"]
 
 
+def test_a_folder_of_eiger_series_lists_the_master_files_and_not_the_data_files_they_read(tmp_path):
+    for name in ("s1_master.h5", "s1_data_000001.h5", "s1_data_000002.h5", "lone_data_000001.h5", "x.tif"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in frame_paths([tmp_path])] == ["lone_data_000001.h5", "s1_master.h5", "x.tif"]
+    assert [p.name for p in frame_paths([tmp_path / "s1_data_000001.h5"])] == ["s1_data_000001.h5"]  # asked for
+
+
 def test_real_frames_read_with_headers(real_frames):
     for technique, path in real_frames.items():
         p = read_pattern(path)

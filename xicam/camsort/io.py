@@ -581,14 +581,26 @@ def describe(pattern: Pattern) -> dict[str, Any]:
     }
 
 
+EIGER_DATA_FILE = re.compile(r"(.+)_data_\d{6}\.h5", re.IGNORECASE)
+"""An Eiger data file, ``PREFIX_data_000001.h5``, whose frames its master file ``PREFIX_master.h5`` reads."""
+
+
+def _read_by_its_master(path: Path) -> bool:
+    """True for an Eiger data file whose master file is beside it: the master reads its frames (in series
+    order, with the pixel mask), so the data file read as well would give every frame twice."""
+    match = EIGER_DATA_FILE.fullmatch(path.name)
+    return bool(match) and path.with_name(f"{match.group(1)}_master.h5").is_file()
+
+
 def frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> list[Path]:
-    """Expand files and folders into a sorted list of frame files (folders scanned by extension)."""
+    """Expand files and folders into a sorted list of frame files (folders scanned by extension, Eiger data
+    files left to their master file); files named explicitly are kept as given."""
     out: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
             it = p.rglob("*") if recursive else p.iterdir()
-            out.extend(sorted(f for f in it if f.is_file() and is_frame_file(f)))
+            out.extend(sorted(f for f in it if f.is_file() and is_frame_file(f) and not _read_by_its_master(f)))
         else:
             out.append(p)
     return out
