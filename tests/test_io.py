@@ -324,10 +324,19 @@ def test_frame_paths_filters_by_extension(tmp_path):
     assert [p.name for p in frame_paths([tmp_path], recursive=True)] == ["a.tif", "b.edf", "c.cbf"]
 
 
-def test_a_folder_of_eiger_series_lists_the_master_files_and_not_the_data_files_they_read(tmp_path):
-    for name in ("s1_master.h5", "s1_data_000001.h5", "s1_data_000002.h5", "lone_data_000001.h5", "x.tif"):
-        (tmp_path / name).write_bytes(b"x")
-    assert [p.name for p in frame_paths([tmp_path])] == ["lone_data_000001.h5", "s1_master.h5", "x.tif"]
+def test_a_folder_lists_master_and_nexus_files_and_not_the_data_files_they_link_to(tmp_path):
+    """An Eiger master file reads its data files, a Diamond NeXus scan file its detector's: a folder scan
+    keeps the files that link and leaves out the linked ones, so no frame is sorted twice."""
+    for name in ("s1_data_000001.h5", "s1_data_000002.h5", "lone_data_000001.h5", "i15-eiger_000001.h5"):
+        with h5py.File(tmp_path / name, "w") as fh:
+            fh.create_dataset("entry/data/data", data=np.ones((2, 8, 9), np.uint32))
+    with h5py.File(tmp_path / "s1_master.h5", "w") as fh:
+        for i in (1, 2):
+            fh[f"entry/data/data_00000{i}"] = h5py.ExternalLink(f"s1_data_00000{i}.h5", "/entry/data/data")
+    with h5py.File(tmp_path / "i15.nxs", "w") as fh:
+        fh["entry/instrument/eiger/data"] = h5py.ExternalLink("i15-eiger_000001.h5", "/entry/data/data")
+    (tmp_path / "x.tif").write_bytes(b"x")
+    assert [p.name for p in frame_paths([tmp_path])] == ["i15.nxs", "lone_data_000001.h5", "s1_master.h5", "x.tif"]
     assert [p.name for p in frame_paths([tmp_path / "s1_data_000001.h5"])] == ["s1_data_000001.h5"]  # asked for
 
 

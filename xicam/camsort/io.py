@@ -264,7 +264,7 @@ def _other_images(images: list[tuple[str, Any]], name: str, parts: list[Any]) ->
     """The file's other datasets of frames of at least 64×64 pixels, not calibration arrays: a file that
     holds two detectors' frames (SAXS and WAXS) is read by one of them, and ``--dataset`` picks another."""
     return [n for n, d in images if n != name and not any(d == part for part in parts)  # h5py: same object
-            and min(d.shape[-2:]) >= 64 and n.rsplit("/", 1)[-1].lower() not in CALIBRATION_DATASETS]
+            and min(d.shape[-2:]) >= 64 and not _is_calibration(n)]
 
 
 def _frame_count(dset: Any) -> int:
@@ -278,6 +278,10 @@ def _as_stack(data: Any) -> np.ndarray:
     data = np.asarray(data[()])
     return data if data.ndim <= 3 else data.reshape(-1, *data.shape[-2:])
 
+
+MIN_FRAME_SIDE = 16
+"""Arrays with a shorter side are tables (an Eiger meta file's frame sizes), never taken for frames unless
+asked for by name."""
 
 HEADER_SCALARS = 400
 """At most this many single-valued datasets of an HDF5 file are kept as its header metadata."""
@@ -308,6 +312,12 @@ CALIBRATION_DATASETS = frozenset({"pixel_mask", "mask", "flatfield", "flat_field
                                   "dark_current", "gain", "pedestal", "background", "trimbit"})
 """Last path components of HDF5 datasets that hold a detector's calibration, not frames (an Eiger
 master file keeps its ``pixel_mask`` and ``flatfield`` beside external links to the frames)."""
+
+
+def _is_calibration(name: str) -> bool:
+    """True for a dataset path whose last component names a calibration array, numbered or not
+    (``flatfield2`` and ``mask2`` beside an Eiger's ``flatfield`` and ``mask``)."""
+    return name.rsplit("/", 1)[-1].lower().rstrip("0123456789_") in CALIBRATION_DATASETS
 
 
 def _auxiliary_names(group: Any) -> set[str]:
@@ -354,7 +364,7 @@ def _image_datasets(fh: Any) -> list[tuple[str, Any]]:
             if isinstance(obj, h5py.Group) and depth < 8:
                 walk(obj, depth + 1)
             elif isinstance(obj, h5py.Dataset) and obj.ndim >= 2 and obj.dtype.kind in "iuf" \
-                    and min(obj.shape[-2:]) > 1 and key not in auxiliary:
+                    and min(obj.shape[-2:]) >= MIN_FRAME_SIDE and key not in auxiliary:
                 found.append((f"{group.name.rstrip('/')}/{key}".lstrip("/"), obj))
 
     walk(fh, 0)
@@ -365,7 +375,7 @@ def _first_image_dataset(fh: Any, images: list[tuple[str, Any]]) -> str | None:
     """Of the file's ``images`` (:func:`_image_datasets`), prefer the NeXus default signal; else the largest
     frames (the most of them, then the first name), leaving out calibration arrays
     (:data:`CALIBRATION_DATASETS`)."""
-    found = [(name, d) for name, d in images if name.rsplit("/", 1)[-1].lower() not in CALIBRATION_DATASETS]
+    found = [(name, d) for name, d in images if not _is_calibration(name)]
     entry = fh.attrs.get("default")
     if entry is not None:
         entry = entry.decode() if isinstance(entry, bytes) else str(entry)
@@ -429,7 +439,7 @@ def _read_npz(path: str, *, dataset: str | None = None, **_: Any) -> _Frames:
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
     images = {name: a for name, a in arrays.items()
-              if a.ndim >= 2 and a.dtype.kind in "iuf" and min(a.shape[-2:]) > 1}
+              if a.ndim >= 2 and a.dtype.kind in "iuf" and min(a.shape[-2:]) >= MIN_FRAME_SIDE}
     if dataset is not None and dataset not in arrays:
         raise PatternReadError(path, f"no array {dataset!r} in this .npz (it holds {', '.join(arrays)})")
     named = [n for n in NPZ_IMAGE_NAMES if n in images]
@@ -581,26 +591,48 @@ def describe(pattern: Pattern) -> dict[str, Any]:
     }
 
 
-EIGER_DATA_FILE = re.compile(r"(.+)_data_\d{6}\.h5", re.IGNORECASE)
-"""An Eiger data file, ``PREFIX_data_000001.h5``, whose frames its master file ``PREFIX_master.h5`` reads."""
+HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5")
 
 
-def _read_by_its_master(path: Path) -> bool:
-    """True for an Eiger data file whose master file is beside it: the master reads its frames (in series
-    order, with the pixel mask), so the data file read as well would give every frame twice."""
-    match = EIGER_DATA_FILE.fullmatch(path.name)
-    return bool(match) and path.with_name(f"{match.group(1)}_master.h5").is_file()
+def _linked_files(path: Path) -> set[Path]:
+    """The files an HDF5 file reaches through external links: an Eiger master file's data files, a NeXus
+    scan file's detector files. Nothing for a file h5py cannot open."""
+    import h5py
+
+    found: set[Path] = set()
+
+    def visit(_: str, link: Any) -> None:
+        if isinstance(link, h5py.ExternalLink):
+            found.add((path.parent / link.filename).resolve())
+
+    try:
+        with h5py.File(path, "r") as fh:
+            fh.visititems_links(visit)
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def _unlinked(files: list[Path]) -> list[Path]:
+    """``files`` without those another of them links to: a master or NeXus file reads them (in series
+    order, with the pixel mask), so reading them as well would give every frame twice."""
+    linked: set[Path] = set()
+    for f in files:
+        if f.suffix.lower() in HDF5_EXTENSIONS:
+            linked |= _linked_files(f)
+    return [f for f in files if f.resolve() not in linked] if linked else files
 
 
 def frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> list[Path]:
-    """Expand files and folders into a sorted list of frame files (folders scanned by extension, Eiger data
-    files left to their master file); files named explicitly are kept as given."""
+    """Expand files and folders into a sorted list of frame files (folders scanned by extension, leaving
+    files that another file of the folder links to, as an Eiger master its data files, to that file);
+    files named explicitly are kept as given."""
     out: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
             it = p.rglob("*") if recursive else p.iterdir()
-            out.extend(sorted(f for f in it if f.is_file() and is_frame_file(f) and not _read_by_its_master(f)))
+            out.extend(_unlinked(sorted(f for f in it if f.is_file() and is_frame_file(f))))
         else:
             out.append(p)
     return out
