@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -221,7 +222,7 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     import h5py
     import hdf5plugin  # noqa: F401  registers the filters Eiger files are compressed with (bitshuffle-LZ4)
 
-    fh = h5py.File(path, "r")
+    fh = h5py.File(path, "r", locking=False)  # never keeps a detector's file writer from the file
     images = _image_datasets(fh)
     name = dataset or _first_image_dataset(fh, images)
     if name is None:
@@ -594,9 +595,12 @@ def describe(pattern: Pattern) -> dict[str, Any]:
 HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5")
 
 
-def _linked_files(path: Path) -> set[Path]:
+@lru_cache(maxsize=4096)
+def _linked_files(path: Path, signature: tuple[int, int]) -> frozenset[Path]:
     """The files an HDF5 file reaches through external links: an Eiger master file's data files, a NeXus
-    scan file's detector files. Nothing for a file h5py cannot open."""
+    scan file's detector files. Nothing for a file h5py cannot open. Opened without HDF5's file lock, so
+    a detector's file writer is never kept from a file camsort looks at; cached by (size, mtime), so
+    ``camsort watch`` does not reopen every file at each poll."""
     import h5py
 
     found: set[Path] = set()
@@ -606,11 +610,11 @@ def _linked_files(path: Path) -> set[Path]:
             found.add((path.parent / link.filename).resolve())
 
     try:
-        with h5py.File(path, "r") as fh:
+        with h5py.File(path, "r", locking=False) as fh:
             fh.visititems_links(visit)
     except (OSError, ValueError):
         pass
-    return found
+    return frozenset(found)
 
 
 def _unlinked(files: list[Path]) -> list[Path]:
@@ -619,7 +623,11 @@ def _unlinked(files: list[Path]) -> list[Path]:
     linked: set[Path] = set()
     for f in files:
         if f.suffix.lower() in HDF5_EXTENSIONS:
-            linked |= _linked_files(f)
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            linked |= _linked_files(f, (st.st_size, st.st_mtime_ns))
     return [f for f in files if f.resolve() not in linked] if linked else files
 
 
