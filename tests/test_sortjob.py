@@ -141,6 +141,22 @@ def test_frames_of_an_eiger_master_file_are_written_as_the_detector_wrote_them(t
         np.testing.assert_array_equal(written, stack[i])
 
 
+def test_frames_of_a_stack_are_written_with_the_values_the_file_holds(tmp_path):
+    """A CCD's zeros outside its face are fill (NaN when read), but the frame written out keeps them as 0."""
+    src = tmp_path / "in"
+    src.mkdir()
+    stack = np.stack([_frame(0, seed=1), _frame(3, seed=2)]).clip(0).astype(np.uint16) + 300
+    stack[:, :, :8] = 0  # blank outside the corrected face
+    with h5py.File(src / "ccd.h5", "w") as fh:
+        fh["entry/data/data"] = stack
+    sort_frames([src / "ccd.h5"], tmp_path / "out", ByQuadrantSorter(), progress=False)
+    rows = _outcomes(tmp_path / "out")
+    for i in (0, 1):
+        written = tifffile.imread(rows[f"ccd.h5#{i}"]["output"])
+        assert written.dtype == np.uint16
+        np.testing.assert_array_equal(written, stack[i])
+
+
 def test_rerun_does_only_missing_work_and_never_overwrites(tmp_path):
     src = tmp_path / "in"
     _corpus(src)

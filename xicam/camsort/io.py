@@ -119,7 +119,7 @@ class _Frames:
             data = np.where(np.abs(data - value) <= delta, np.float32(np.nan), data)
         show_index = self.nframes > 1 if indexed is None else indexed
         meta = dict(self.metadata, format=self.format, dtype=str(raw.dtype))
-        return Pattern(data=data, metadata=meta, source=self.path, frame=index if show_index else None)
+        return Pattern(data=data, metadata=meta, source=self.path, frame=index if show_index else None, stored=raw)
 
 
 CAMSERVER_HEADERS = ("ImageDescription", "_array_data.header_contents")

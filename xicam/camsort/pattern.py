@@ -13,13 +13,16 @@ class Pattern:
 
     ``data`` is float32 (invalid pixels may be NaN or negative, as the detector wrote them);
     ``metadata`` keeps header keys (EDF/CBF/TIFF/HDF5 attributes, or simulator parameters);
-    ``source`` is the file it came from and ``frame`` its index in a multi-frame file.
+    ``source`` is the file it came from and ``frame`` its index in a multi-frame file; ``stored`` is the
+    frame as the file holds it (its dtype and its own values where ``data`` has NaN), so that a frame
+    written out again is the detector's, byte for byte.
     """
 
     data: np.ndarray
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     frame: int | None = None
+    stored: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:

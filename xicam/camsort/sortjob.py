@@ -265,8 +265,11 @@ def _deliver(item: _Item, folder: Path, mode: str) -> Path:
 
 
 def _as_written(pattern: Pattern) -> np.ndarray:
-    """A frame back in the dtype its file stored; pixels the file masked (NaN when read) take that
-    integer type's invalid value: the maximum if unsigned (as Eiger writes gaps), else -1 (Pilatus)."""
+    """A frame as its file stored it; for a frame made in memory, back in the dtype its metadata names,
+    pixels without data (NaN) taking that integer type's invalid value: the maximum if unsigned (as
+    Eiger writes gaps), else -1 (Pilatus)."""
+    if pattern.stored is not None:
+        return pattern.stored
     dtype = np.dtype(pattern.metadata.get("dtype", "float32"))
     if dtype.kind not in "iu":
         return pattern.data.astype(dtype) if dtype.kind == "f" else pattern.data
