@@ -300,8 +300,11 @@ def _header_scalars(fh: Any) -> dict[str, Any]:
         if len(found) >= HEADER_SCALARS:
             return True  # stop: a header is not this big
         if isinstance(obj, h5py.Dataset) and obj.size == 1 and obj.dtype.kind in "biufSO":
-            value = _jsonable(obj[()].reshape(-1)[0] if obj.ndim else obj[()])
-            units = obj.attrs.get("units")
+            try:
+                value = _jsonable(obj[()].reshape(-1)[0] if obj.ndim else obj[()])
+                units = obj.attrs.get("units")
+            except (OSError, TypeError, ValueError):  # a value h5py cannot read: not worth losing the frame
+                return None
             found[name] = f"{value} {_jsonable(units)}" if units is not None else value
         return None
 
@@ -328,15 +331,25 @@ def _auxiliary_names(group: Any) -> set[str]:
         values = value if isinstance(value, np.ndarray) else [value]
         return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
+    def attribute(obj: Any, key: str) -> Any:
+        try:
+            return obj.attrs.get(key)
+        except (OSError, TypeError, ValueError, KeyError):  # an attribute of a type h5py cannot read
+            return None
+
     found: set[str] = set()
-    for key, value in group.attrs.items():
+    for key in group.attrs.keys():
         if key in ("axes", "data_uncertainty", "mask") or key.endswith("_axes"):
-            found.update(names(value))
+            value = attribute(group, key)
+            found.update(names(value) if value is not None else [])
         elif key.endswith("_indices"):
             found.add(key[:-len("_indices")])
     if "signal" in group.attrs:  # an NXdata group: its signal names its uncertainties
         for key in group.keys():
-            uncertainties = group[key].attrs.get("uncertainties") if key in group else None
+            try:
+                uncertainties = attribute(group[key], "uncertainties")
+            except (KeyError, OSError):  # an external link to a missing file
+                continue
             if uncertainties is not None:
                 found.update(names(uncertainties))
     return found
