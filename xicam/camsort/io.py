@@ -28,6 +28,9 @@ FRAME_EXTENSIONS: frozenset[str] = frozenset(
 )
 """File name endings that ``camsort`` treats as detector frames when scanning folders."""
 
+HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5")
+"""File name endings of HDF5 files (NeXus included)."""
+
 RAW_SHAPES: tuple[tuple[int, int], ...] = (
     (1043, 981), (1679, 1475), (195, 487), (195, 1475), (1475, 195), (619, 487), (407, 487),
     (2527, 2463), (3269, 3110), (1065, 1030), (2167, 2070), (514, 1030), (1024, 1024),
@@ -183,7 +186,7 @@ def _sniff(path: str, head: bytes) -> str:
         return "raw"
     if lower.endswith(".npz") and head.startswith(b"PK\x03\x04"):
         return "npz"
-    if lower.endswith((".tif", ".tiff", ".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".npy", ".npz")):
+    if lower.endswith((".tif", ".tiff", ".npy", ".npz", *HDF5_EXTENSIONS)):
         # the extension promises a format whose signature is missing
         kind = "TIFF" if ".tif" in lower else ("numpy" if lower.endswith((".npy", ".npz")) else "HDF5")
         raise PatternReadError(path, f"not a {kind} file (no {kind} signature in its first bytes)")
@@ -272,6 +275,17 @@ def _frame_count(dset: Any) -> int:
     """Frames in an image dataset: 1 for a 2-D frame, the product of the leading axes of a stack, which
     NeXus writers nest as (scan point, frame, rows, columns)."""
     return int(np.prod(dset.shape[:-2], dtype=np.int64))
+
+
+def _is_image_array(array: Any) -> bool:
+    """An array (or HDF5 dataset) that can hold frames: numeric, not boolean (masks), 2-D frames on its
+    last two axes, neither side shorter than :data:`MIN_FRAME_SIDE`."""
+    return array.ndim >= 2 and array.dtype.kind in "iuf" and min(array.shape[-2:]) >= MIN_FRAME_SIDE
+
+
+def _largest_frames_first(name: str, array: Any) -> tuple:
+    """Sort key among a file's image arrays: the largest frames, then the most of them, then the name."""
+    return -int(np.prod(array.shape[-2:])), -_frame_count(array), name
 
 
 def _as_stack(data: Any) -> np.ndarray:
@@ -377,8 +391,7 @@ def _image_datasets(fh: Any) -> list[tuple[str, Any]]:
             seen.add(ident)
             if isinstance(obj, h5py.Group) and depth < 8:
                 walk(obj, depth + 1)
-            elif isinstance(obj, h5py.Dataset) and obj.ndim >= 2 and obj.dtype.kind in "iuf" \
-                    and min(obj.shape[-2:]) >= MIN_FRAME_SIDE and key not in auxiliary:
+            elif isinstance(obj, h5py.Dataset) and _is_image_array(obj) and key not in auxiliary:
                 found.append((f"{group.name.rstrip('/')}/{key}".lstrip("/"), obj))
 
     walk(fh, 0)
@@ -406,7 +419,7 @@ def _first_image_dataset(fh: Any, images: list[tuple[str, Any]]) -> str | None:
                     return candidate
     if not found:
         return None
-    return min(found, key=lambda nd: (-int(np.prod(nd[1].shape[-2:])), -_frame_count(nd[1]), nd[0]))[0]
+    return min(found, key=lambda nd: _largest_frames_first(*nd))[0]
 
 
 SERIES_PART = re.compile(r"data_\d{6}")
@@ -452,13 +465,12 @@ def _read_npz(path: str, *, dataset: str | None = None, **_: Any) -> _Frames:
     numeric array of 2-D frames (masks, boolean, are not frames); single values are its header."""
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
-    images = {name: a for name, a in arrays.items()
-              if a.ndim >= 2 and a.dtype.kind in "iuf" and min(a.shape[-2:]) >= MIN_FRAME_SIDE}
+    images = {name: a for name, a in arrays.items() if _is_image_array(a)}
     if dataset is not None and dataset not in arrays:
         raise PatternReadError(path, f"no array {dataset!r} in this .npz (it holds {', '.join(arrays)})")
     named = [n for n in NPZ_IMAGE_NAMES if n in images]
-    name = dataset or (named[0] if named else min(
-        images, key=lambda n: (-int(np.prod(images[n].shape[-2:])), -images[n].size, n), default=None))
+    name = dataset or (named[0] if named else min(images, key=lambda n: _largest_frames_first(n, images[n]),
+                                                  default=None))
     if name is None:
         raise PatternReadError(path, "no numeric image array (2-D, or stacked 2-D frames) in this .npz")
     data = arrays[name]
@@ -603,9 +615,6 @@ def describe(pattern: Pattern) -> dict[str, Any]:
         "other_images": list(pattern.metadata.get("hdf5_other_images", [])),
         "metadata_keys": sorted(k for k in pattern.metadata if k not in ("format", "dtype")),
     }
-
-
-HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5")
 
 
 @lru_cache(maxsize=4096)

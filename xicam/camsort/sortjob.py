@@ -259,22 +259,9 @@ def _deliver(item: _Item, folder: Path, mode: str) -> Path:
         same = item.sha256
     else:
         name = f"{src.stem}_frame{item.frame:05d}.tif"
-        data = _as_written(item.pattern)
+        data = item.pattern.stored  # the frame as its file holds it: dtype and the detector's own values
         make, same = (lambda tmp: write_tiff(tmp, data)), None
     return _link_unique(folder, name, make, same)
-
-
-def _as_written(pattern: Pattern) -> np.ndarray:
-    """A frame as its file stored it; for a frame made in memory, back in the dtype its metadata names,
-    pixels without data (NaN) taking that integer type's invalid value: the maximum if unsigned (as
-    Eiger writes gaps), else -1 (Pilatus)."""
-    if pattern.stored is not None:
-        return pattern.stored
-    dtype = np.dtype(pattern.metadata.get("dtype", "float32"))
-    if dtype.kind not in "iu":
-        return pattern.data.astype(dtype) if dtype.kind == "f" else pattern.data
-    invalid = np.iinfo(dtype).max if dtype.kind == "u" else -1
-    return np.where(np.isnan(pattern.data), np.float64(invalid), pattern.data.astype(np.float64)).astype(dtype)
 
 
 def _materialise(src: Path, tmp: Path, mode: str) -> None:
