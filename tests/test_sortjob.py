@@ -157,6 +157,38 @@ def test_frames_of_a_stack_are_written_with_the_values_the_file_holds(tmp_path):
         np.testing.assert_array_equal(written, stack[i])
 
 
+def test_all_detectors_sorts_each_detector_of_one_file_into_its_own_folder(tmp_path):
+    """NSLS-II LiX writes a SAXS and a WAXS detector into one HDF5 file. A plain sort takes the file's
+    default frames and says what it left; ``all_detectors`` then sorts only the other detector's
+    frames, as TIFFs of the values the file holds, and a third run has nothing left to do."""
+    src = tmp_path / "in"
+    src.mkdir()
+    waxs = np.stack([_frame(1, shape=(70, 66), seed=3), _frame(3, shape=(70, 66), seed=4)]).astype(np.uint32)
+    waxs[:, 20] = 2**32 - 1  # a module gap: written back as the file holds it
+    with h5py.File(src / "lix.h5", "w") as fh:
+        fh["scan/primary/data/pil1M_image"] = _frame(0, shape=(90, 80), seed=2)[None]
+        fh["scan/primary/data/pilW2_image"] = waxs
+    before = _sha(src / "lix.h5")
+    out = tmp_path / "out"
+    plain = sort_frames([src], out, ByQuadrantSorter(), progress=False)
+    assert plain.sorted == 1 and plain.other_detectors == {str(src / "lix.h5"): ["scan/primary/data/pilW2_image"]}
+    assert any("--all-detectors" in line and "pilW2_image" in line for line in plain.lines())
+    assert _sha(out / "SAXS" / "lix.h5") == before  # the file goes with its default frames
+    second = ByQuadrantSorter()
+    summary = sort_frames([src], out, second, progress=False, all_detectors=True)
+    assert second.calls == 2 and summary.skipped == 1 and not summary.other_detectors
+    rows = _outcomes(out)
+    assert rows["lix.h5"]["technique"] == "SAXS"
+    for i, technique in enumerate(("WAXS", "GIWAXS")):
+        row = rows[f"lix.h5#scan/primary/data/pilW2_image[{i}]"]
+        assert row["technique"] == technique and row["sha256"] == before
+        assert Path(row["output"]) == out / technique / f"lix_pilW2_image_frame{i:05d}.tif"
+        np.testing.assert_array_equal(tifffile.imread(row["output"]), waxs[i])
+    third = ByQuadrantSorter()
+    assert sort_frames([src], out, third, progress=False, all_detectors=True).sorted == 0 and third.calls == 0
+    assert _sha(src / "lix.h5") == before
+
+
 def test_rerun_does_only_missing_work_and_never_overwrites(tmp_path):
     src = tmp_path / "in"
     _corpus(src)

@@ -189,16 +189,24 @@ def _add_sort(sub: argparse._SubParsersAction) -> None:
     _model_option(p, threshold=True)
     p.add_argument("--mode", choices=MODES, default="copy")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+    _all_detectors_option(p)
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="reader threads")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_sort)
+
+
+def _all_detectors_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all-detectors", action="store_true",
+                   help="also sort the frames of the other detectors' image datasets of an HDF5 file (SAXS and "
+                        "WAXS detectors in one file), each frame written as a TIFF into its technique's folder")
 
 
 def _cmd_sort(args: argparse.Namespace) -> int:
     from .sortjob import sort_frames
 
     summary = sort_frames(args.inputs, args.out, _load_model(args), mode=args.mode,
-                          recursive=args.recursive, workers=args.workers, progress=not args.quiet)
+                          recursive=args.recursive, workers=args.workers, progress=not args.quiet,
+                          all_detectors=args.all_detectors)
     for line in summary.lines():
         print(line)
     for error in summary.errors:
@@ -420,6 +428,7 @@ def _add_watch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--settle", type=float, default=2.0, help="seconds a file must stop changing before it is read")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     p.add_argument("--recursive", "-r", action="store_true")
+    _all_detectors_option(p)
     p.set_defaults(func=_cmd_watch)
 
 
@@ -433,7 +442,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
     print(f"watching {', '.join(args.inputs)} -> {args.out} (Ctrl-C to stop)", flush=True)
     watch(args.inputs, args.out, _load_model(args), settle=args.settle, interval=args.interval,
-          recursive=args.recursive, on_pass=report)
+          recursive=args.recursive, all_detectors=args.all_detectors, on_pass=report)
     return EXIT_OK
 
 

@@ -38,6 +38,8 @@ class SortSummary:
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
     manifest: Path | None = None
+    other_detectors: dict[str, list[str]] = field(default_factory=dict)
+    """Files holding other detectors' image datasets that this run left unsorted: path -> dataset names."""
 
     @property
     def sorted(self) -> int:
@@ -49,6 +51,10 @@ class SortSummary:
         for label in (*TECHNIQUES, UNSURE, NOT_SCATTERING):
             if self.counts.get(label):
                 out.append(f"  {label:<15}{self.counts[label]}")
+        if self.other_detectors:
+            path, names = next(iter(self.other_detectors.items()))
+            out.append(f"{len(self.other_detectors)} file(s) also hold other detectors' frames, not sorted "
+                       f"(e.g. {Path(path).name}: {', '.join(names)}); --all-detectors sorts them too")
         out.extend(f"  error: {e}" for e in self.errors[:20])
         if len(self.errors) > 20:
             out.append(f"  ... and {len(self.errors) - 20} more errors (see the manifest)")
@@ -67,6 +73,18 @@ class _Item:
     image: np.ndarray | None = None
     sha256: str = ""
     error: str = ""
+    dataset: str | None = None
+    """Another detector's image dataset of an HDF5 file (``--all-detectors``); None for the file's own frames."""
+
+    @property
+    def key(self) -> int | str | None:
+        """The frame's manifest identity: its index, or ``DATASET[i]`` for another detector's frame."""
+        return self.frame if self.dataset is None else f"{self.dataset}[{self.frame or 0}]"
+
+    @property
+    def starts_file(self) -> bool:
+        """The first item of a file (or its error): what the per-file progress bar counts."""
+        return self.dataset is None and self.frame in (None, 0)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
@@ -86,7 +104,7 @@ class SortJob:
     """
 
     def __init__(self, inputs: Iterable[str | os.PathLike], out: str | os.PathLike, *, mode: str = "copy",
-                 recursive: bool = False):
+                 recursive: bool = False, all_detectors: bool = False):
         if mode not in MODES:
             raise CamsortError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.out = Path(out).resolve()
@@ -96,12 +114,15 @@ class SortJob:
         _remove_stale_parts(self.out)
         self.done = {k for k, row in manifest.read(self.manifest).items() if not row["error"]}
         self.summary = SortSummary(manifest=self.manifest)
+        self.all_detectors = all_detectors
         self._order: list[tuple[str, str]] = []
         self._writer: manifest.Writer | None = None
 
     def pending(self) -> list[Path]:
-        """Files with at least one frame still to sort (a whole finished file is counted as skipped)."""
-        todo = [p for p in self.files if manifest.key(str(p.resolve()), None) not in self.done]
+        """Files with at least one frame still to sort (a whole finished file is counted as skipped;
+        with ``all_detectors`` every file is opened, for the other detectors' frames it may hold)."""
+        todo = [p for p in self.files
+                if self.all_detectors or manifest.key(str(p.resolve()), None) not in self.done]
         self.summary.skipped += len(self.files) - len(todo)
         return todo
 
@@ -127,8 +148,12 @@ class SortJob:
 
 def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sorter, *, mode: str = "copy",
                 recursive: bool = False, workers: int = 2, batch_size: int = 32,
-                progress: bool = True) -> SortSummary:
+                progress: bool = True, all_detectors: bool = False) -> SortSummary:
     """Predict every frame under ``inputs`` and place it in ``out/<LABEL>/``; returns the summary.
+
+    An HDF5 file is sorted by its frames (the NeXus default signal or the largest image dataset);
+    ``all_detectors`` also sorts the frames of its other detectors' image datasets (a SAXS and a WAXS
+    detector written into one file), each written out as a TIFF into its own technique's folder.
 
     Three stages overlap: ``workers`` threads read, hash and preprocess a bounded window of files
     ahead; the calling thread classifies a batch; one writer thread delivers the previous batch
@@ -136,23 +161,31 @@ def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sor
     """
     from tqdm import tqdm
 
-    job = SortJob(inputs, out, mode=mode, recursive=recursive)
+    job = SortJob(inputs, out, mode=mode, recursive=recursive, all_detectors=all_detectors)
     bar = tqdm(total=len(job.files), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     with job, ThreadPoolExecutor(max(1, workers)) as pool, ThreadPoolExecutor(1) as writer:
-        loader = _Loader(job.done, sorter.size)
+        loader = _Loader(job.done, sorter.size, all_detectors)
         delivering = None
         for batch in _batches(_read_ahead(pool, loader, job.files, 4 * batch_size), batch_size):
             job.summary.skipped += sum(1 for it in batch if it.pattern is None and not it.error)
+            if not all_detectors:
+                job.summary.other_detectors.update(_other_detectors(batch))
             images = stack_images(batch)
             decisions = sorter.decide(images) if len(images) else []
             if delivering is not None:
                 job.record(delivering.result())
             delivering = writer.submit(batch_rows, batch, decisions, job.out, mode)
-            bar.update(sum(1 for it in batch if it.frame in (None, 0) or it.error))
+            bar.update(sum(1 for it in batch if it.starts_file))
         if delivering is not None:
             job.record(delivering.result())
     bar.close()
     return job.summary
+
+
+def _other_detectors(items: list[_Item]) -> dict[str, list[str]]:
+    """Source -> the other detectors' image datasets, for the items of files that hold some."""
+    return {it.source: it.pattern.metadata["hdf5_other_images"] for it in items
+            if it.pattern is not None and it.pattern.metadata.get("hdf5_other_images")}
 
 
 def _read_ahead(pool: ThreadPoolExecutor, fn, items: list, window: int) -> Iterator:
@@ -191,7 +224,7 @@ def batch_rows(items: list[_Item], decisions: list[dict], out: str | os.PathLike
         if it.pattern is not None:
             rows.append(_place(it, next(results), Path(out), mode))
         elif it.error:
-            rows.append({"source": it.source, "frame": it.frame, "technique": "ERROR", "sha256": it.sha256,
+            rows.append({"source": it.source, "frame": it.key, "technique": "ERROR", "sha256": it.sha256,
                          "error": it.error})
     return rows
 
@@ -199,27 +232,41 @@ def batch_rows(items: list[_Item], decisions: list[dict], out: str | os.PathLike
 class _Loader:
     """Read, checksum and (given a size) preprocess the frames of one file; runs in a thread or a worker."""
 
-    def __init__(self, done: set[tuple[str, str]], size: int | None):
-        self.done, self.size = done, size
+    def __init__(self, done: set[tuple[str, str]], size: int | None, all_detectors: bool = False):
+        self.done, self.size, self.all_detectors = done, size, all_detectors
 
     def __call__(self, path: Path) -> list[_Item]:
         source = str(path.resolve())
-        if manifest.key(source, None) in self.done:
+        if not self.all_detectors and manifest.key(source, None) in self.done:
             return [_Item(source, None)]
         try:
-            items = []
             digest = sha256_file(source)
-            for pattern in iter_patterns(source):
-                if manifest.key(source, pattern.frame) in self.done:
-                    items.append(_Item(source, pattern.frame))
-                    continue
-                image = None if self.size is None else preprocess(pattern.data, self.size)
-                items.append(_Item(source, pattern.frame, pattern, image, digest))
-            return items
-        except PatternReadError as exc:
-            return [_Item(source, None, error=exc.reason)]
-        except OSError as exc:
-            return [_Item(source, None, error=f"cannot read: {exc.strerror or exc}")]
+            items, others = self._frames(source, digest, None)
+        except (PatternReadError, OSError) as exc:
+            return [_Item(source, None, error=_reason(exc))]
+        for name in others if self.all_detectors else ():
+            try:
+                items += self._frames(source, digest, name)[0]
+            except (PatternReadError, OSError) as exc:
+                items.append(_Item(source, None, sha256=digest, error=_reason(exc), dataset=name))
+        return items
+
+    def _frames(self, source: str, digest: str, dataset: str | None) -> tuple[list[_Item], list[str]]:
+        """The items of one image dataset (None: the file's own frames) and the file's other detectors'."""
+        items, others = [], []
+        for pattern in iter_patterns(source, dataset=dataset):
+            others = pattern.metadata.get("hdf5_other_images", [])
+            item = _Item(source, pattern.frame, dataset=dataset)
+            if manifest.key(source, item.key) not in self.done:
+                item.pattern, item.sha256 = pattern, digest
+                item.image = None if self.size is None else preprocess(pattern.data, self.size)
+            items.append(item)
+        return items, others
+
+
+def _reason(exc: PatternReadError | OSError) -> str:
+    """The one-line reason a file (or one of its datasets) could not be read."""
+    return exc.reason if isinstance(exc, PatternReadError) else f"cannot read: {exc.strerror or exc}"
 
 
 def _batches(per_file: Iterator[list[_Item]], size: int) -> Iterator[list[_Item]]:
@@ -237,7 +284,7 @@ def _place(item: _Item, result: dict, out: Path, mode: str) -> dict[str, object]
     """Write the frame's output (unless manifest-only) and build its manifest row."""
     label = result["label"]
     row: dict[str, object] = {
-        "source": item.source, "frame": item.frame, "technique": label, "sha256": item.sha256,
+        "source": item.source, "frame": item.key, "technique": label, "sha256": item.sha256,
         "confidence": result["confidence"], "metadata_check": check_metadata(item.pattern.metadata, label),
         **manifest.probability_columns(result["probabilities"]),
     }
@@ -254,11 +301,12 @@ def _deliver(item: _Item, folder: Path, mode: str) -> Path:
     """Put the file (or, for a frame of a multi-frame file, that frame as TIFF) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     src = Path(item.source)
-    if item.frame is None:
+    if item.frame is None and item.dataset is None:
         name, make = src.name, lambda tmp: _materialise(src, tmp, mode)
         same = item.sha256
     else:
-        name = f"{src.stem}_frame{item.frame:05d}.tif"
+        detector = "" if item.dataset is None else f"_{item.dataset.rsplit('/', 1)[-1]}"
+        name = f"{src.stem}{detector}_frame{item.frame or 0:05d}.tif"
         data = item.pattern.stored  # the frame as its file holds it: dtype and the detector's own values
         make, same = (lambda tmp: write_tiff(tmp, data)), None
     return _link_unique(folder, name, make, same)

@@ -35,7 +35,7 @@ def settled_files(inputs: list[str | os.PathLike], seen: dict[Path, tuple[int, f
 
 
 def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, settle: float = 2.0,
-          interval: float = 1.0, recursive: bool = False, mode: str = "copy",
+          interval: float = 1.0, recursive: bool = False, mode: str = "copy", all_detectors: bool = False,
           stop: Callable[[], bool] = lambda: False, on_pass: Callable[[SortSummary], None] | None = None) -> int:
     """Poll ``inputs`` until ``stop()`` is true, sorting settled new files; returns frames sorted."""
     seen: dict[Path, tuple[int, float, float]] = {}
@@ -46,7 +46,7 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
         ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic())
                  if processed.get(p) != seen[p][:2] and out_resolved not in p.resolve().parents]
         if ready:
-            summary = sort_frames(ready, out, sorter, mode=mode, progress=False)
+            summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors)
             processed.update({p: seen[p][:2] for p in ready})
             total += summary.sorted
             if on_pass:
