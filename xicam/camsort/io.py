@@ -488,6 +488,9 @@ def _read_raw(path: str, *, shape: tuple[int, int] | None = None, size: int = 0,
         if not matches:
             raise PatternReadError(path, f"headerless .raw of {size} bytes matches no known detector "
                                          "shape; give the shape (--shape ROWSxCOLS)")
+        if len(matches) > 1:  # one pixel count, two layouts: a Pilatus 300K-W lying or standing
+            flat = np.fromfile(path, dtype="<i4" if matches[0] in RAW_SHAPES else "<u2")
+            matches.sort(key=lambda s: _vertical_step(flat.reshape(s)))
         shape = matches[0]
     rows, cols = shape
     if size not in (rows * cols * 2, rows * cols * 4):
@@ -497,6 +500,12 @@ def _read_raw(path: str, *, shape: tuple[int, int] | None = None, size: int = 0,
     if data.dtype.itemsize == 4 and np.median(np.abs(data[::7, ::7].astype(np.int64))) > FLOAT_BITS:
         data = data.view("<f4")
     return _Frames(path, data, {"raw_shape": [rows, cols]}, "raw")
+
+
+def _vertical_step(frame: np.ndarray) -> float:
+    """Mean change between vertically adjacent pixels: smallest in the layout the detector read out,
+    where they are neighbours on the sensor, not pixels a row's length apart."""
+    return float(np.mean(np.abs(np.diff(frame.astype(np.float64), axis=0))))
 
 
 def _read_fabio(path: str, *, frame: int | None = None, **_: Any) -> _Frames:
