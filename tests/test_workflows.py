@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
+import tifffile
 
 from xicam.camsort import workflows
 from xicam.camsort.errors import CamsortError
@@ -105,6 +107,27 @@ def test_sort_workflow_on_dask_equals_camsort_sort(frames, tmp_path, cnn_sorter,
         assert copy.read_bytes() == (frames / copy.name).read_bytes()
     again = run_mapped(spec, [str(frames)], tmp_path / "run", two_workers, batch_size=3, progress=False)
     assert again.skipped == 12 and sum(again.counts.values()) == 0  # only the broken file is retried
+
+
+def test_sort_workflow_sorts_every_detector_of_a_file_as_camsort_sort_does(tmp_path, cnn_sorter, two_workers):
+    """``camsort run sort --all-detectors``: a SAXS and a WAXS detector in one HDF5 file, each frame to its
+    technique, the same manifest as ``camsort sort --all-detectors``; a re-run does nothing."""
+    (tmp_path / "shots").mkdir()
+    shots = write_simulated_frames(tmp_path / "shots", 2, seed=8, long_side=200)  # both over 64 px a side
+    frames = {p.stem.split("_")[0]: tifffile.imread(p) for p in sorted(shots.glob("*.tif"))}
+    (tmp_path / "in").mkdir()
+    with h5py.File(tmp_path / "in" / "two.h5", "w") as fh:
+        fh["scan/data/saxs_image"] = frames["saxs"][None]
+        fh["scan/data/waxs_image"] = frames["waxs"][None]
+    reference = sort_frames([tmp_path / "in"], tmp_path / "sorted", cnn_sorter, progress=False, all_detectors=True)
+    spec = workflows.load("sort")
+    summary = run_mapped(spec, [str(tmp_path / "in")], tmp_path / "run", two_workers, progress=False,
+                         all_detectors=True)
+    assert summary.sorted == reference.sorted == 2 and not summary.errors
+    assert _manifest(tmp_path / "run" / "manifest.csv") == _manifest(tmp_path / "sorted" / "manifest.csv")
+    again = run_mapped(spec, [str(tmp_path / "in")], tmp_path / "run", two_workers, progress=False,
+                       all_detectors=True)
+    assert again.sorted == 0 and again.skipped == 2
 
 
 def test_one_worker_gives_the_same_results_as_two(frames, tmp_path, two_workers):

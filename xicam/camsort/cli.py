@@ -498,6 +498,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=["copy", "link", "symlink", "manifest-only"], default="copy")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.add_argument("--batch-size", type=int, default=32, help="files per task")
+    _all_detectors_option(p)
     p.add_argument("--set", dest="assignments", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override an operation parameter (repeatable)")
     _add_executor_args(p)
@@ -521,7 +522,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(run_single(spec, args.input, args.out, executor, model=args.model, progress=not args.quiet))
             return EXIT_OK
         summary = run_mapped(spec, args.input, args.out, executor, model=args.model, mode=args.mode,
-                             recursive=args.recursive, batch_size=args.batch_size, progress=not args.quiet)
+                             recursive=args.recursive, batch_size=args.batch_size, progress=not args.quiet,
+                             all_detectors=args.all_detectors)
     for line in summary.lines():
         print(line)
     return EXIT_PARTIAL if summary.errors else EXIT_OK

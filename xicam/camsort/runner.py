@@ -31,13 +31,14 @@ def run_kwargs(out: str | os.PathLike, model: str | None, mode: str) -> dict[str
 
 def run_mapped(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, executor: DaskExecutor, *,
                model: str | None = None, mode: str = "copy", recursive: bool = False, batch_size: int = 32,
-               progress: bool = True) -> SortSummary:
-    """Map a ``map: true`` workflow over batches of the pending files; rows go to the manifest in input order."""
+               progress: bool = True, all_detectors: bool = False) -> SortSummary:
+    """Map a ``map: true`` workflow over batches of the pending files; rows go to the manifest in input order.
+    ``all_detectors`` reaches the read operation as in ``camsort sort --all-detectors``."""
     from . import manifest
 
-    job = SortJob(inputs, out, mode=mode, recursive=recursive)
+    job = SortJob(inputs, out, mode=mode, recursive=recursive, all_detectors=all_detectors)
     files = job.pending()
-    common = run_kwargs(job.out, model, mode)
+    common = {**run_kwargs(job.out, model, mode), "all_detectors": all_detectors}
     done_by_source: dict[str, list[list[str]]] = {}
     for source, frame in job.done:  # frames finished inside files that still have work
         done_by_source.setdefault(source, []).append([source, frame])
@@ -45,6 +46,7 @@ def run_mapped(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, 
     for i in range(0, len(files), batch_size):
         batch = files[i:i + batch_size]
         done = [k for p in batch for k in done_by_source.get(str(p.resolve()), [])]
+        job.summary.skipped += len(done)  # the workers skip these frames of the files they read
         kwargs_list.append({**common, spec["input"]: [str(p) for p in batch], "done": done})
     with job:
         for result in executor.map_ordered(spec, kwargs_list, progress, desc="batch"):

@@ -200,10 +200,10 @@ def _read_ahead(pool: ThreadPoolExecutor, fn, items: list, window: int) -> Itera
         yield queue.popleft().result()
 
 
-def load_items(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (), size: int | None = None
-               ) -> list[_Item]:
+def load_items(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (), size: int | None = None,
+               all_detectors: bool = False) -> list[_Item]:
     """Read (and, given ``size``, preprocess) the frames of ``paths`` not in ``done``; errors become items."""
-    loader = _Loader({tuple(k) for k in done}, size)
+    loader = _Loader({tuple(k) for k in done}, size, all_detectors)
     return [item for path in paths for item in loader(Path(path))]
 
 
