@@ -358,3 +358,14 @@ def test_real_frames_read_with_headers(real_frames):
         assert p.metadata["dtype"] == "int32"
         assert np.nanmax(p.data) > 1000
     assert "count_time" in read_pattern(real_frames["SAXS"]).metadata
+
+
+def test_a_gzipped_tiff_reads_and_prints_nothing(tmp_path, capfd):
+    """fabio prints a debug line opening a .tif.gz; camsort's stdout (``predict --json``) stays clean."""
+    import gzip
+
+    tifffile.imwrite(tmp_path / "f.tif", FRAME)
+    (tmp_path / "f.tif.gz").write_bytes(gzip.compress((tmp_path / "f.tif").read_bytes()))
+    capfd.readouterr()
+    np.testing.assert_array_equal(read_pattern(tmp_path / "f.tif.gz").stored, FRAME)
+    assert capfd.readouterr().out == ""

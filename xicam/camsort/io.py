@@ -7,6 +7,8 @@ file's first bytes, so a frame with a wrong extension still reads.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -511,20 +513,23 @@ def _vertical_step(frame: np.ndarray) -> float:
 def _read_fabio(path: str, *, frame: int | None = None, **_: Any) -> _Frames:
     import fabio
 
-    img = fabio.open(path)
-    try:
-        nframes = int(getattr(img, "nframes", 1) or 1)
-        meta = {str(k): _jsonable(v) for k, v in dict(img.header).items()}
-        fmt = type(img).__name__.replace("Image", "").lower() or "fabio"
-        one = frame is not None and nframes > 1 and 0 <= frame < nframes
-        if nframes == 1:
-            data = img.data
-        elif one:
-            data = img.getframe(frame).data
-        else:
-            data = np.stack([img.getframe(i).data for i in range(nframes)])
-    finally:
-        img.close()
+    # fabio (2026.6) prints a debug line to stdout opening some compressed files (a .tif.gz): it must not
+    # land in the output of `camsort predict --json`
+    with contextlib.redirect_stdout(io.StringIO()):
+        img = fabio.open(path)
+        try:
+            nframes = int(getattr(img, "nframes", 1) or 1)
+            meta = {str(k): _jsonable(v) for k, v in dict(img.header).items()}
+            fmt = type(img).__name__.replace("Image", "").lower() or "fabio"
+            one = frame is not None and nframes > 1 and 0 <= frame < nframes
+            if nframes == 1:
+                data = img.data
+            elif one:
+                data = img.getframe(frame).data
+            else:
+                data = np.stack([img.getframe(i).data for i in range(nframes)])
+        finally:
+            img.close()
     if data is None:
         raise PatternReadError(path, "file has a header but no image data")
     return _Frames(path, _squeeze_to_frames(path, np.asarray(data)), meta, fmt,
