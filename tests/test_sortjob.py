@@ -19,7 +19,7 @@ import pytest
 import tifffile
 
 from xicam.camsort import CLASSES, TECHNIQUES, manifest
-from xicam.camsort.sortjob import SortJob, sort_frames
+from xicam.camsort.sortjob import SortJob, SortSummary, sort_frames
 
 
 class ByQuadrantSorter:
@@ -187,6 +187,8 @@ def test_all_detectors_sorts_each_detector_of_one_file_into_its_own_folder(tmp_p
     third = ByQuadrantSorter()
     assert sort_frames([src], out, third, progress=False, all_detectors=True).sorted == 0 and third.calls == 0
     assert _sha(src / "lix.h5") == before
+    many = SortSummary(other_detectors={"/data/scan.h5": [f"images/{i}" for i in range(21)]}).lines()
+    assert any("images/0, images/1, images/2, ... (21 datasets)" in line for line in many)
 
 
 def test_rerun_does_only_missing_work_and_never_overwrites(tmp_path):

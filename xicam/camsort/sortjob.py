@@ -39,7 +39,7 @@ class SortSummary:
     errors: list[str] = field(default_factory=list)
     manifest: Path | None = None
     other_detectors: dict[str, list[str]] = field(default_factory=dict)
-    """Files holding other detectors' image datasets that this run left unsorted: path -> dataset names."""
+    """Files holding other image datasets (other detectors') that this run left unsorted: path -> names."""
 
     @property
     def sorted(self) -> int:
@@ -53,8 +53,9 @@ class SortSummary:
                 out.append(f"  {label:<15}{self.counts[label]}")
         if self.other_detectors:
             path, names = next(iter(self.other_detectors.items()))
-            out.append(f"{len(self.other_detectors)} file(s) also hold other detectors' frames, not sorted "
-                       f"(e.g. {Path(path).name}: {', '.join(names)}); --all-detectors sorts them too")
+            shown = ", ".join(names[:3]) + (f", ... ({len(names)} datasets)" if len(names) > 3 else "")
+            out.append(f"{len(self.other_detectors)} file(s) also hold other image datasets (other detectors?), "
+                       f"not sorted (e.g. {Path(path).name}: {shown}); --all-detectors sorts them too")
         out.extend(f"  error: {e}" for e in self.errors[:20])
         if len(self.errors) > 20:
             out.append(f"  ... and {len(self.errors) - 20} more errors (see the manifest)")
