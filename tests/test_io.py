@@ -369,3 +369,19 @@ def test_a_gzipped_tiff_reads_and_prints_nothing(tmp_path, capfd):
     capfd.readouterr()
     np.testing.assert_array_equal(read_pattern(tmp_path / "f.tif.gz").stored, FRAME)
     assert capfd.readouterr().out == ""
+
+
+def test_stacks_of_1d_patterns_are_not_taken_for_frames(tmp_path):
+    """Reduction software stores integrated 1-D patterns as rows of a 2-D array (50 × 4038): never a
+    frame, in an HDF5 file beside one or alone, nor in a plain array file."""
+    with h5py.File(tmp_path / "both.h5", "w") as fh:
+        fh["processed/result/data"] = np.ones((50, 4038))
+        fh["entry/data/data"] = FRAME
+    assert read_pattern(tmp_path / "both.h5").metadata["hdf5_dataset"] == "entry/data/data"
+    with h5py.File(tmp_path / "reduced.h5", "w") as fh:
+        fh["processed/result/data"] = np.ones((50, 4038))
+    with pytest.raises(PatternReadError, match="no numeric image dataset"):
+        read_pattern(tmp_path / "reduced.h5")
+    np.save(tmp_path / "lines.npy", np.ones((20, 1512), np.float32))
+    with pytest.raises(PatternReadError, match=r"lines.npy: a 20×1512 array is too narrow .*1-D patterns"):
+        read_pattern(tmp_path / "lines.npy")

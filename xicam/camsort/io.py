@@ -281,8 +281,11 @@ def _frame_count(dset: Any) -> int:
 
 def _is_image_array(array: Any) -> bool:
     """An array (or HDF5 dataset) that can hold frames: numeric, not boolean (masks), 2-D frames on its
-    last two axes, neither side shorter than :data:`MIN_FRAME_SIDE`."""
-    return array.ndim >= 2 and array.dtype.kind in "iuf" and min(array.shape[-2:]) >= MIN_FRAME_SIDE
+    last two axes, neither side shorter than :data:`MIN_FRAME_SIDE` nor :data:`MAX_FRAME_ASPECT` times
+    shorter than the other."""
+    rows, cols = array.shape[-2:] if array.ndim >= 2 else (0, 0)
+    return (array.ndim >= 2 and array.dtype.kind in "iuf" and min(rows, cols) >= MIN_FRAME_SIDE
+            and max(rows, cols) <= MAX_FRAME_ASPECT * min(rows, cols))
 
 
 def _largest_frames_first(name: str, array: Any) -> tuple:
@@ -299,6 +302,10 @@ def _as_stack(data: Any) -> np.ndarray:
 MIN_FRAME_SIDE = 16
 """Arrays with a shorter side are tables (an Eiger meta file's frame sizes), never taken for frames unless
 asked for by name."""
+
+MAX_FRAME_ASPECT = 20
+"""No area detector's frame is longer than this many times its width (the narrowest, a Pilatus 300K-W, is
+195×1475): such an array is a stack of 1-D patterns, as reduction software writes them, or a sinogram."""
 
 HEADER_SCALARS = 400
 """At most this many single-valued datasets of an HDF5 file are kept as its header metadata."""
@@ -568,6 +575,9 @@ def _validated(path: str, data: np.ndarray) -> np.ndarray:
         raise PatternReadError(path, f"non-numeric data ({data.dtype})")
     if min(data.shape) < 2:
         raise PatternReadError(path, f"frame of shape {data.shape} is too small to be a detector image")
+    if max(data.shape) > MAX_FRAME_ASPECT * min(data.shape):
+        raise PatternReadError(path, f"a {data.shape[0]}×{data.shape[1]} array is too narrow for an area "
+                                     "detector's frame (a stack of 1-D patterns?)")
     out = np.asarray(data, dtype=np.float32)
     if data.dtype.kind == "f" and not np.isfinite(out).any():  # integer counts are always finite
         raise PatternReadError(path, "no finite pixel (all NaN/inf)")
