@@ -369,6 +369,13 @@ def test_a_gzipped_tiff_reads_and_prints_nothing(tmp_path, capfd):
     capfd.readouterr()
     np.testing.assert_array_equal(read_pattern(tmp_path / "f.tif.gz").stored, FRAME)
     assert capfd.readouterr().out == ""
+    # reader threads of a sort each quiet stdout in turn, and leave it as it was
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = sys.stdout
+    with ThreadPoolExecutor(4) as pool:
+        assert all(p.shape == FRAME.shape for p in pool.map(read_pattern, [tmp_path / "f.tif.gz"] * 16))
+    assert sys.stdout is before
 
 
 def test_stacks_of_1d_patterns_are_not_taken_for_frames(tmp_path):

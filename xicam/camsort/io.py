@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -517,12 +518,27 @@ def _vertical_step(frame: np.ndarray) -> float:
     return float(np.mean(np.abs(np.diff(frame.astype(np.float64), axis=0))))
 
 
+_STDOUT_SWAP = threading.Lock()
+"""Held while one reader thread has swapped ``sys.stdout`` (process-wide) for :func:`_quiet_if_compressed`."""
+
+
+@contextlib.contextmanager
+def _quiet_if_compressed(path: str) -> Iterator[None]:
+    """Around fabio's reading of a gzip or bzip2 file, send stdout nowhere: fabio (2026.6) prints a debug
+    line there opening some (a .tif.gz), which must not land in ``camsort predict --json``."""
+    with open(path, "rb") as fh:
+        compressed = fh.read(3).startswith((b"\x1f\x8b", b"BZh"))
+    if not compressed:
+        yield
+        return
+    with _STDOUT_SWAP, contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
 def _read_fabio(path: str, *, frame: int | None = None, **_: Any) -> _Frames:
     import fabio
 
-    # fabio (2026.6) prints a debug line to stdout opening some compressed files (a .tif.gz): it must not
-    # land in the output of `camsort predict --json`
-    with contextlib.redirect_stdout(io.StringIO()):
+    with _quiet_if_compressed(path):
         img = fabio.open(path)
         try:
             nframes = int(getattr(img, "nframes", 1) or 1)
