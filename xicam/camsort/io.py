@@ -170,7 +170,7 @@ def _read_frames(path: str | os.PathLike, *, dataset: str | None = None,
     fmt = _sniff(path, head)
     reader = _READERS[fmt]
     try:
-        return reader(path, dataset=dataset, shape=shape, size=size, frame=frame)
+        return reader(path, dataset=dataset, shape=shape, size=size, frame=frame, head=head)
     except PatternReadError:
         raise
     except MemoryError:
@@ -284,9 +284,13 @@ def _is_image_array(array: Any) -> bool:
     """An array (or HDF5 dataset) that can hold frames: numeric, not boolean (masks), 2-D frames on its
     last two axes, neither side shorter than :data:`MIN_FRAME_SIDE` nor :data:`MAX_FRAME_ASPECT` times
     shorter than the other."""
-    rows, cols = array.shape[-2:] if array.ndim >= 2 else (0, 0)
-    return (array.ndim >= 2 and array.dtype.kind in "iuf" and min(rows, cols) >= MIN_FRAME_SIDE
-            and max(rows, cols) <= MAX_FRAME_ASPECT * min(rows, cols))
+    return (array.ndim >= 2 and array.dtype.kind in "iuf" and min(array.shape[-2:]) >= MIN_FRAME_SIDE
+            and not _too_narrow(array.shape[-2:]))
+
+
+def _too_narrow(frame_shape: tuple[int, ...]) -> bool:
+    """A frame shape more than :data:`MAX_FRAME_ASPECT` times longer than wide: no area detector's."""
+    return max(frame_shape) > MAX_FRAME_ASPECT * min(frame_shape)
 
 
 def _largest_frames_first(name: str, array: Any) -> tuple:
@@ -523,22 +527,21 @@ _STDOUT_SWAP = threading.Lock()
 
 
 @contextlib.contextmanager
-def _quiet_if_compressed(path: str) -> Iterator[None]:
-    """Around fabio's reading of a gzip or bzip2 file, send stdout nowhere: fabio (2026.6) prints a debug
-    line there opening some (a .tif.gz), which must not land in ``camsort predict --json``."""
-    with open(path, "rb") as fh:
-        compressed = fh.read(3).startswith((b"\x1f\x8b", b"BZh"))
-    if not compressed:
+def _quiet_if_compressed(head: bytes) -> Iterator[None]:
+    """Around fabio's reading of a file whose first bytes (``head``) are gzip's or bzip2's, send stdout
+    nowhere: fabio (2026.6) prints a debug line there opening some (a .tif.gz), which must not land in
+    ``camsort predict --json``."""
+    if not head.startswith((b"\x1f\x8b", b"BZh")):
         yield
         return
     with _STDOUT_SWAP, contextlib.redirect_stdout(io.StringIO()):
         yield
 
 
-def _read_fabio(path: str, *, frame: int | None = None, **_: Any) -> _Frames:
+def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", **_: Any) -> _Frames:
     import fabio
 
-    with _quiet_if_compressed(path):
+    with _quiet_if_compressed(head):
         img = fabio.open(path)
         try:
             nframes = int(getattr(img, "nframes", 1) or 1)
@@ -591,7 +594,7 @@ def _validated(path: str, data: np.ndarray) -> np.ndarray:
         raise PatternReadError(path, f"non-numeric data ({data.dtype})")
     if min(data.shape) < 2:
         raise PatternReadError(path, f"frame of shape {data.shape} is too small to be a detector image")
-    if max(data.shape) > MAX_FRAME_ASPECT * min(data.shape):
+    if _too_narrow(data.shape):
         raise PatternReadError(path, f"a {data.shape[0]}×{data.shape[1]} array is too narrow for an area "
                                      "detector's frame (a stack of 1-D patterns?)")
     out = np.asarray(data, dtype=np.float32)
