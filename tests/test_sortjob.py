@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from xicam.camsort import CLASSES, TECHNIQUES, manifest
+from xicam.camsort import CLASSES, TECHNIQUES, manifest, sortjob
 from xicam.camsort.sortjob import SortJob, SortSummary, sort_frames
 
 
@@ -157,7 +157,7 @@ def test_frames_of_a_stack_are_written_with_the_values_the_file_holds(tmp_path):
         np.testing.assert_array_equal(written, stack[i])
 
 
-def test_all_detectors_sorts_each_detector_of_one_file_into_its_own_folder(tmp_path):
+def test_all_detectors_sorts_each_detector_of_one_file_into_its_own_folder(tmp_path, monkeypatch):
     """NSLS-II LiX writes a SAXS and a WAXS detector into one HDF5 file. A plain sort takes the file's
     default frames and says what it left; ``all_detectors`` then sorts only the other detector's
     frames, as TIFFs of the values the file holds, and a third run has nothing left to do."""
@@ -168,15 +168,19 @@ def test_all_detectors_sorts_each_detector_of_one_file_into_its_own_folder(tmp_p
     with h5py.File(src / "lix.h5", "w") as fh:
         fh["scan/primary/data/pil1M_image"] = _frame(0, shape=(90, 80), seed=2)[None]
         fh["scan/primary/data/pilW2_image"] = waxs
+    tifffile.imwrite(src / "single.tif", _frame(2, seed=8))  # no other detectors: skipped unread once done
     before = _sha(src / "lix.h5")
     out = tmp_path / "out"
     plain = sort_frames([src], out, ByQuadrantSorter(), progress=False)
-    assert plain.sorted == 1 and plain.other_detectors == {str(src / "lix.h5"): ["scan/primary/data/pilW2_image"]}
+    assert plain.sorted == 2 and plain.other_detectors == {str(src / "lix.h5"): ["scan/primary/data/pilW2_image"]}
     assert any("--all-detectors" in line and "pilW2_image" in line for line in plain.lines())
     assert _sha(out / "SAXS" / "lix.h5") == before  # the file goes with its default frames
+    hashed = []
+    monkeypatch.setattr(sortjob, "sha256_file", lambda path: hashed.append(Path(path).name) or _sha(Path(path)))
     second = ByQuadrantSorter()
     summary = sort_frames([src], out, second, progress=False, all_detectors=True)
-    assert second.calls == 2 and summary.skipped == 1 and not summary.other_detectors
+    assert second.calls == 2 and summary.skipped == 2 and not summary.other_detectors
+    assert hashed == ["lix.h5"]  # only the HDF5 file is opened again
     rows = _outcomes(out)
     assert rows["lix.h5"]["technique"] == "SAXS"
     for i, technique in enumerate(("WAXS", "GIWAXS")):

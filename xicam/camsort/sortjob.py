@@ -21,7 +21,7 @@ import numpy as np
 
 from . import NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
-from .io import frame_paths, iter_patterns, write_tiff
+from .io import HDF5_EXTENSIONS, frame_paths, iter_patterns, write_tiff
 from .metadata_check import check_metadata
 from .pattern import Pattern
 from .preprocess import preprocess
@@ -120,10 +120,8 @@ class SortJob:
         self._writer: manifest.Writer | None = None
 
     def pending(self) -> list[Path]:
-        """Files with at least one frame still to sort (a whole finished file is counted as skipped;
-        with ``all_detectors`` every file is opened, for the other detectors' frames it may hold)."""
-        todo = [p for p in self.files
-                if self.all_detectors or manifest.key(str(p.resolve()), None) not in self.done]
+        """Files with at least one frame still to sort (a whole finished file is counted as skipped)."""
+        todo = [p for p in self.files if not _finished(str(p.resolve()), self.done, self.all_detectors)]
         self.summary.skipped += len(self.files) - len(todo)
         return todo
 
@@ -238,7 +236,7 @@ class _Loader:
 
     def __call__(self, path: Path) -> list[_Item]:
         source = str(path.resolve())
-        if not self.all_detectors and manifest.key(source, None) in self.done:
+        if _finished(source, self.done, self.all_detectors):
             return [_Item(source, None)]
         try:
             digest = sha256_file(source)
@@ -263,6 +261,12 @@ class _Loader:
                 item.image = None if self.size is None else preprocess(pattern.data, self.size)
             items.append(item)
         return items, others
+
+
+def _finished(source: str, done: set[tuple[str, str]], all_detectors: bool) -> bool:
+    """A file sorted whole before, with nothing left: with ``all_detectors`` an HDF5 file may still hold
+    other detectors' frames, so only files of other formats are skipped unread."""
+    return manifest.key(source, None) in done and not (all_detectors and source.lower().endswith(HDF5_EXTENSIONS))
 
 
 def _reason(exc: PatternReadError | OSError) -> str:
