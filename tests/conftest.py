@@ -1,11 +1,14 @@
 """Test-session set-up: a throw-away HOME (Xi-cam writes ~/Xi-CAM Plugins), offscreen Qt, quiet TF."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 os.environ["HOME"] = tempfile.mkdtemp(prefix="camsort-home-")
+atexit.register(shutil.rmtree, os.environ["HOME"], ignore_errors=True)  # not one more folder in /tmp per run
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")

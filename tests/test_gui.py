@@ -299,3 +299,46 @@ def test_predictions_on_dask_workers_equal_the_threads(stage, qtbot, batch):
             stage.executor = None
     assert [(r.source, r.label, r.probabilities, r.error) for r in rows] == here
     assert all(r.cam is not None for r in rows if not r.error)
+
+
+def test_all_detectors_of_read_frames_shows_and_exports_the_other_detectors_frames(stage, qtbot, tmp_path):
+    """An HDF5 file with a SAXS and a WAXS detector (as NSLS-II LiX writes): the status line says the
+    WAXS frames are not shown; ticking Read frames' all_detectors predicts, shows and exports them."""
+    import h5py
+    from qtpy.QtCore import Qt
+
+    from xicam.camsort.gui.imaging import log_image
+    from xicam.camsort.gui.table import FRAME
+
+    saxs, waxs = "scan/primary/data/pil1M_image", "scan/primary/data/pilW2_image"
+    path = tmp_path / "lix.h5"
+    with h5py.File(path, "w") as fh:
+        fh[saxs] = simulate("SAXS", 10, long_side=256).data[None].astype(np.int32)
+        fh[waxs] = np.stack([simulate("WAXS", s, long_side=256).data[:120, :120] for s in (5, 9)]).astype(np.int32)
+    rows = _load(stage, qtbot, [path])
+    assert [r.name for r in rows] == ["lix.h5"]
+    assert "1 HDF5 file(s) hold other detectors' images: tick all_detectors" in stage.loader.status.text()
+    stage.workflow.fill_kwargs(all_detectors=True)
+    try:
+        stage.editor.workflow_widget.run_button.click()
+        qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
+        rows = stage.results.rows
+        assert [r.name for r in rows] == ["lix.h5", "lix.h5:pilW2_image#0", "lix.h5:pilW2_image#1"]
+        assert "other detectors" not in stage.loader.status.text()
+        stage.table.view.sortByColumn(FRAME, Qt.DescendingOrder)
+        assert [r.name for r in stage.table.visible_rows()] == [r.name for r in rows[::-1]]
+        stage.table.view.sortByColumn(-1, Qt.AscendingOrder)
+        stage.select(2)
+        assert np.array_equal(stage.view.image_view.image, log_image(read_pattern(path, frame=1, dataset=waxs).data))
+        out = tmp_path / "sorted"
+        with qtbot.waitSignal(stage.sigExported, timeout=WAIT_MS) as exported:
+            stage.export_to(str(out))
+        assert exported.args[0].sorted == 3
+        with open(out / "manifest.csv", newline="") as fh:
+            manifest = {r["frame"]: r for r in csv.DictReader(fh)}
+        assert {key: r["technique"] for key, r in manifest.items()} == {
+            "": rows[0].label, f"{waxs}[0]": rows[1].label, f"{waxs}[1]": rows[2].label}
+        np.testing.assert_array_equal(read_pattern(manifest[f"{waxs}[1]"]["output"]).data,
+                                      read_pattern(path, frame=1, dataset=waxs).data)
+    finally:
+        stage.workflow.fill_kwargs(all_detectors=False)

@@ -27,13 +27,14 @@ def cam_model(sorter: Any) -> Any | None:
         return None
 
 
-def predict_files(sorter: Any, paths: Iterable[str | os.PathLike], model: Any | None = None) -> list[FrameResult]:
+def predict_files(sorter: Any, paths: Iterable[str | os.PathLike], model: Any | None = None,
+                  all_detectors: bool = False) -> list[FrameResult]:
     """One row per frame of ``paths`` (one error row per unreadable file), in file order.
 
     ``model`` is the sorter's CNN (see :func:`cam_model`): given, each row carries the Grad-CAM
-    of its most probable class.
+    of its most probable class. ``all_detectors`` adds the frames of an HDF5 file's other detectors.
     """
-    items = load_items(paths, size=sorter.size)
+    items = load_items(paths, size=sorter.size, all_detectors=all_detectors)
     images = stack_images(items)
     decisions = sorter.decide(images) if len(images) else []
     cams = _cams(sorter, model, images, decisions)
@@ -41,7 +42,7 @@ def predict_files(sorter: Any, paths: Iterable[str | os.PathLike], model: Any | 
     rows = []
     for item in items:
         if item.error:
-            rows.append(FrameResult(item.source, item.frame, error=item.error))
+            rows.append(FrameResult(item.source, item.frame, error=item.error, dataset=item.dataset))
             continue
         decision, cam = next(readable)
         metadata = item.pattern.metadata
@@ -50,16 +51,16 @@ def predict_files(sorter: Any, paths: Iterable[str | os.PathLike], model: Any | 
             probabilities=tuple(decision["probabilities"]), confidence=decision["confidence"],
             members=tuple(decision.get("members", ())),
             metadata=metadata, shape=item.pattern.shape, check=check_metadata(metadata, decision["label"]),
-            cam=cam))
+            cam=cam, dataset=item.dataset))
     return rows
 
 
-def predict_batch(model_dir: str | None, paths: list[str]) -> list[FrameResult]:
+def predict_batch(model_dir: str | None, paths: list[str], all_detectors: bool = False) -> list[FrameResult]:
     """:func:`predict_files` with the (cached) model of ``model_dir``: the task a dask worker runs."""
     from ..sorter import load_cached
 
     sorter = load_cached(model_dir)
-    return predict_files(sorter, paths, cam_model(sorter))
+    return predict_files(sorter, paths, cam_model(sorter), all_detectors)
 
 
 def _cams(sorter: Any, model: Any | None, images: np.ndarray, decisions: list[dict]) -> list[np.ndarray | None]:

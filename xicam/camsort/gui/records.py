@@ -33,11 +33,23 @@ class FrameResult:
     cam: np.ndarray | None = None
     error: str = ""
     members: tuple[tuple[str, float], ...] = ()
+    dataset: str | None = None
+    """Another detector's image dataset of an HDF5 file (Read frames' ``all_detectors``); None for the file's own."""
+
+    @property
+    def frame_label(self) -> str:
+        """Which frame of its file: '' for a single-frame file, the index, or ``DATASET#i`` (the dataset's
+        last name) for another detector's frame."""
+        if self.dataset is not None:
+            return f"{self.dataset.rsplit('/', 1)[-1]}#{self.frame or 0}"
+        return "" if self.frame is None else str(self.frame)
 
     @property
     def name(self) -> str:
-        """File name, with the frame index for frames of multi-frame files."""
+        """File name, with :attr:`frame_label` when the file holds more than one frame."""
         base = os.path.basename(self.source)
+        if self.dataset is not None:
+            return f"{base}:{self.frame_label}"
         return base if self.frame is None else f"{base}#{self.frame}"
 
     @property

@@ -137,7 +137,8 @@ class SortStage(QObject):
         if self._worker is not None or not self._queue:
             return
         self._predicted = len({row.source for row in self.results.rows})
-        worker = PredictionWorker(self._queue, parameter(self.workflow, "model_dir"), executor=self.executor)
+        worker = PredictionWorker(self._queue, parameter(self.workflow, "model_dir"), executor=self.executor,
+                                  all_detectors=self.all_detectors)
         self._queue = []
         worker.sigModel.connect(self._on_model)  # bound slots of this GUI-thread object: queued, run here
         worker.sigResults.connect(self._on_results)
@@ -182,11 +183,24 @@ class SortStage(QObject):
         elif not worker.cancelled:
             rows = self.results.rows
             self.loader.status.setText(f"{len(rows)} frame(s) from {len(self.files)} file(s); "
-                                       f"{sum(1 for r in rows if r.error)} error(s).")
+                                       f"{sum(1 for r in rows if r.error)} error(s).{self._other_detectors_hint()}")
         self.loader.cancel.setEnabled(False)
         self._start_next()
         if self._worker is None:
             self._set_run_button(False)
+
+    @property
+    def all_detectors(self) -> bool:
+        """Whether the workflow's Read frames also reads an HDF5 file's other detectors' image datasets."""
+        return bool(parameter(self.workflow, "all_detectors", False))
+
+    def _other_detectors_hint(self) -> str:
+        """What the status line says about HDF5 files whose other detectors' frames are not shown."""
+        if self.all_detectors:
+            return ""
+        files = {r.source for r in self.results.rows if r.metadata.get("hdf5_other_images")}
+        return (f" {len(files)} HDF5 file(s) hold other detectors' images: tick all_detectors in Read frames "
+                "and Run Workflow to predict them too." if files else "")
 
     def _set_run_button(self, running: bool) -> None:
         self.editor.workflow_widget.run_button.setChecked(running)
@@ -203,7 +217,7 @@ class SortStage(QObject):
             self.view.clear(f"{row.name}: {row.error}")
             return
         try:
-            data = read_pattern(row.source, frame=row.frame).data
+            data = read_pattern(row.source, frame=row.frame, dataset=row.dataset).data
         except CamsortError as exc:  # changed or removed since it was predicted
             self.view.clear(str(exc))
             return
@@ -214,13 +228,14 @@ class SortStage(QObject):
     def export_to(self, folder: str | os.PathLike) -> None:
         """Sort the loaded files into ``folder/<TECHNIQUE>/`` with a manifest, in a thread (``camsort sort``'s job).
 
-        Files are copied unless the workflow's Place frames ``mode`` says otherwise.
+        Files are copied unless the workflow's Place frames ``mode`` says otherwise; Read frames'
+        ``all_detectors`` also sorts an HDF5 file's other detectors' frames, as ``--all-detectors`` does.
         """
         if self._exporter is not None or not self.files:
             return
         self.workflow.fill_kwargs(out=str(folder))
         exporter = ExportWorker(self.files, folder, parameter(self.workflow, "model_dir"),
-                                parameter(self.workflow, "mode", "copy"))
+                                parameter(self.workflow, "mode", "copy"), self.all_detectors)
         exporter.finished.connect(self._on_exported)
         self._exporter = exporter
         self.loader.export.setEnabled(False)

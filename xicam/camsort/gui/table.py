@@ -79,7 +79,7 @@ def _text(row: FrameResult, column: int) -> Any:
     if column == FILE:
         return os.path.basename(row.source)
     if column == FRAME:
-        return "" if row.frame is None else row.frame
+        return row.frame_label
     if column == PREDICTION:
         return row.label
     if column == CONFIDENCE:
@@ -92,11 +92,11 @@ def _text(row: FrameResult, column: int) -> Any:
 
 
 def _sort_key(row: FrameResult, column: int) -> Any:
-    """What a click on a column header sorts by: numbers for frame and confidence, else the text."""
+    """What a click on a column header sorts by: the number for confidence, frames in index order, else the text."""
     if column == CONFIDENCE:
         return row.p_top
-    if column == FRAME:
-        return -1 if row.frame is None else row.frame
+    if column == FRAME:  # a text Qt can compare: the file's own frames first, then by dataset, by index
+        return f"{row.dataset or ''}#{'' if row.frame is None else f'{row.frame:09d}'}"
     return str(_text(row, column))
 
 

@@ -28,6 +28,7 @@ class PredictionWorker(QThread):
     :meth:`cancel` stops the worker before its next batch (the batch in flight is discarded). Given
     a :class:`~xicam.camsort.executors.DaskExecutor` with a cluster, every batch is a dask task
     (results still arrive in file order; cancelling cancels the tasks not yet done).
+    ``all_detectors`` also predicts the frames of an HDF5 file's other detectors.
     """
 
     sigModel = Signal(object)
@@ -38,10 +39,11 @@ class PredictionWorker(QThread):
     """Files done, files in total."""
 
     def __init__(self, paths: Iterable[str | os.PathLike], model_dir: str | None, batch_size: int = 8,
-                 executor: DaskExecutor | None = None):
+                 executor: DaskExecutor | None = None, all_detectors: bool = False):
         super().__init__()
         self.paths = [str(p) for p in paths]
         self.model_dir, self.batch_size, self.executor = model_dir, batch_size, executor
+        self.all_detectors = all_detectors
         self.error: str | None = None
         """Why the worker stopped early (a model folder that is not a camsort model, ...)."""
         self._cancel = threading.Event()
@@ -73,14 +75,15 @@ class PredictionWorker(QThread):
     def _predicted(self, sorter, batches: list[list[str]]) -> Iterator[list[FrameResult]]:
         """Rows of each batch in order: computed here, or by the executor's dask workers."""
         client = self.executor.client if self.executor is not None else None
-        futures = client.map(predict_batch, [self.model_dir] * len(batches), batches, pure=False) if client else None
+        futures = client.map(predict_batch, [self.model_dir] * len(batches), batches,
+                             [self.all_detectors] * len(batches), pure=False) if client else None
         model = None if client else cam_model(sorter)
         try:
             for i, batch in enumerate(batches):
                 if self.cancelled:
                     return
                 try:
-                    yield futures[i].result() if client else predict_files(sorter, batch, model)
+                    yield futures[i].result() if client else predict_files(sorter, batch, model, self.all_detectors)
                 except Exception as exc:  # a model that fails on some input: those rows are errors, go on
                     yield [FrameResult(path, error=f"prediction failed ({type(exc).__name__}: {exc})")
                            for path in batch]
@@ -96,15 +99,16 @@ class ExportWorker(QThread):
     """
 
     def __init__(self, paths: Iterable[str | os.PathLike], out: str | os.PathLike, model_dir: str | None,
-                 mode: str = "copy"):
+                 mode: str = "copy", all_detectors: bool = False):
         super().__init__()
         self.paths, self.out, self.model_dir, self.mode = [str(p) for p in paths], Path(out), model_dir, mode
+        self.all_detectors = all_detectors
         self.summary: SortSummary | None = None
         self.error: str | None = None
 
     def run(self) -> None:
         try:
             self.summary = sort_frames(self.paths, self.out, load_cached(self.model_dir), mode=self.mode,
-                                       progress=False)
+                                       progress=False, all_detectors=self.all_detectors)
         except Exception as exc:  # an unwritable folder or a broken model must not take the GUI down
             self.error = str(exc)
