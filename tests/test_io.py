@@ -117,6 +117,23 @@ def test_cbf_reads(tmp_path):
     assert p.metadata["format"] == "cbf"
 
 
+def test_cbf_that_fabio_cannot_read_is_explained_by_its_layout(tmp_path):
+    """A multi-panel imgCIF (an XFEL CSPAD writes one image array per panel, in a loop) and a CBF whose
+    binary section is missing fail inside fabio with messages about its internals; the error says why."""
+    fabio.cbfimage.CbfImage(data=FRAME).write(str(tmp_path / "one.cbf"))
+    raw = (tmp_path / "one.cbf").read_bytes()
+    start = raw.index(b"--CIF-BINARY-FORMAT-SECTION--")
+    end = raw.index(b"--CIF-BINARY-FORMAT-SECTION----") + len(b"--CIF-BINARY-FORMAT-SECTION----")
+    panels = b"".join(b"ARRAY%d %d\r\n;\r\n" % (i, i + 1) + raw[start:end] + b"\r\n;\r\n" for i in range(2))
+    (tmp_path / "cspad.cbf").write_bytes(raw[:raw.index(b"_array_data.data")] + b"loop_\r\n_array_data.array_id\r\n"
+                                         b"_array_data.binary_id\r\n_array_data.data\r\n" + panels)
+    (tmp_path / "empty.cbf").write_bytes(raw[:start] + raw[end:])
+    with pytest.raises(PatternReadError, match=r"cspad.cbf: multi-panel CBF with 2 image arrays \(one per detector"):
+        read_pattern(tmp_path / "cspad.cbf")
+    with pytest.raises(PatternReadError, match=r"empty.cbf: CBF file holds no image data"):
+        read_pattern(tmp_path / "empty.cbf")
+
+
 def test_wrong_extension_is_sniffed(tmp_path):
     path = tmp_path / "actually_a_tiff.edf"
     tifffile.imwrite(path, FRAME)

@@ -542,7 +542,12 @@ def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", **_: 
     import fabio
 
     with _quiet_if_compressed(head):
-        img = fabio.open(path)
+        try:
+            img = fabio.open(path)
+        except Exception:
+            if head.startswith(CBF_MAGIC):
+                _explain_cbf(path)
+            raise
         try:
             nframes = int(getattr(img, "nframes", 1) or 1)
             meta = {str(k): _jsonable(v) for k, v in dict(img.header).items()}
@@ -560,6 +565,23 @@ def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", **_: 
         raise PatternReadError(path, "file has a header but no image data")
     return _Frames(path, _squeeze_to_frames(path, np.asarray(data)), meta, fmt,
                    first=frame if one else 0, total=nframes, dummy=_esrf_dummy(meta))
+
+
+CBF_MAGIC = b"###CBF"
+CBF_BINARY_START = re.compile(rb"--CIF-BINARY-FORMAT-SECTION--\r?\n")
+"""Where each image array's binary section of a CBF file begins (its end marker has two more dashes)."""
+
+
+def _explain_cbf(path: str) -> None:
+    """When fabio fails on a CBF file, say why in the user's terms if its layout tells: a multi-panel
+    imgCIF (an XFEL CSPAD writes each of its 64 panels as its own array) or one with no image data."""
+    with open(path, "rb") as fh:
+        arrays = len(CBF_BINARY_START.findall(fh.read()))
+    if arrays > 1:
+        raise PatternReadError(path, f"multi-panel CBF with {arrays} image arrays (one per detector panel); "
+                                     "camsort reads CBF files that hold one image")
+    if arrays == 0:
+        raise PatternReadError(path, "CBF file holds no image data (no binary section)")
 
 
 def _esrf_dummy(header: dict[str, Any]) -> tuple[float, float] | None:
