@@ -166,6 +166,33 @@ def test_hdf5_first_image_nexus_signal_and_explicit_dataset(tmp_path):
         read_pattern(path, dataset="nope")
 
 
+def test_an_hdf5_files_datasets_read_one_by_one_walk_its_tree_once_per_version(tmp_path, monkeypatch):
+    """``--all-detectors`` reads a file's image datasets one by one: the file's tree is walked once, and
+    again only when the file has changed, so a rewritten file never shows its old datasets (a file
+    with external links is walked every time: test_eiger_master_file_reads_the_linked_frames...)."""
+    import xicam.camsort.io as camsort_io
+
+    walks = []
+    walk = camsort_io._image_datasets
+    monkeypatch.setattr(camsort_io, "_image_datasets", lambda fh: walks.append(fh.filename) or walk(fh))
+    path = tmp_path / "sxdm.h5"
+    frame = RNG.poisson(20, size=(64, 70)).astype(np.int32)  # big enough to count as another detector's
+    with h5py.File(path, "w") as fh:
+        for i in range(4):
+            fh[f"images/{i:04d}"] = frame + i
+        fh["entry/instrument/detector/detector_distance"] = 2.0
+    for i in range(4):
+        pattern = read_pattern(path, dataset=f"images/{i:04d}")
+        np.testing.assert_array_equal(pattern.stored, frame + i)
+        assert pattern.metadata["entry/instrument/detector/detector_distance"] == 2.0
+        assert pattern.metadata["hdf5_dataset"] == f"images/{i:04d}"
+    assert len(walks) == 1 and read_pattern(path).metadata["hdf5_other_images"][-1] == "images/0003"
+    with h5py.File(path, "a") as fh:
+        fh["images/0004"] = frame + 4
+    os.utime(path, ns=(1, 1))  # a new version, whatever the clock's resolution
+    assert "images/0004" in read_pattern(path).metadata["hdf5_other_images"] and len(walks) == 2
+
+
 def test_eiger_frames_compressed_with_bitshuffle_lz4_read_in_a_fresh_process(tmp_path):
     """Dectris' file writer compresses with bitshuffle-LZ4, an HDF5 filter plugin h5py has not built in:
     camsort registers it (hdf5plugin) itself, so a process that imported nothing else reads the frames."""

@@ -229,7 +229,7 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     import hdf5plugin  # noqa: F401  registers the filters Eiger files are compressed with (bitshuffle-LZ4)
 
     fh = h5py.File(path, "r", locking=False)  # never keeps a detector's file writer from the file
-    images = _image_datasets(fh)
+    images, header = _hdf5_layout(fh, path)
     name = dataset or _first_image_dataset(fh, images)
     if name is None:
         fh.close()
@@ -238,7 +238,7 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
         fh.close()
         raise PatternReadError(path, f"no dataset {name!r} in this HDF5 file")
     dset = fh[name]
-    meta = _header_scalars(fh)
+    meta = header
     meta.update({f"{name}@{k}": _jsonable(v) for k, v in dset.attrs.items()})
     meta["hdf5_dataset"] = name
     if dset.ndim < 2 or dset.dtype.kind not in "biuf":
@@ -383,22 +383,27 @@ def _auxiliary_names(group: Any) -> set[str]:
     return found
 
 
-def _image_datasets(fh: Any) -> list[tuple[str, Any]]:
+def _image_datasets(fh: Any) -> tuple[list[tuple[str, Any]], bool]:
     """Every numeric dataset of 2-D frames (a frame, or a stack of frames on leading axes), following soft
     and external links (visititems does not follow external links, where an Eiger master file keeps its
     frames); a broken link is skipped, and so are masks (boolean) and an NXdata group's axes and
-    uncertainties (:func:`_auxiliary_names`)."""
+    uncertainties (:func:`_auxiliary_names`). Also whether the file is self-contained: no link led to
+    another file or nowhere (an Eiger series' data file not written yet)."""
     import h5py
 
     found, seen = [], set()
+    contained = True
 
     def walk(group: Any, depth: int) -> None:
+        nonlocal contained
         auxiliary = _auxiliary_names(group)
         for key in sorted(group.keys()):
             try:
                 obj = group[key]
             except (KeyError, OSError):  # an external link to a missing file
+                contained = False
                 continue
+            contained = contained and obj.file.filename == fh.filename
             ident = (obj.file.filename, obj.name)
             if ident in seen:
                 continue
@@ -409,7 +414,37 @@ def _image_datasets(fh: Any) -> list[tuple[str, Any]]:
                 found.append((f"{group.name.rstrip('/')}/{key}".lstrip("/"), obj))
 
     walk(fh, 0)
-    return found
+    return found, contained
+
+
+_LAYOUTS: dict[tuple[str, int, int], tuple[tuple[str, ...], dict[str, Any]]] = {}
+_LAYOUTS_KEPT = 16
+_LAYOUTS_LOCK = threading.Lock()
+
+
+def _hdf5_layout(fh: Any, path: str) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
+    """The file's image datasets (:func:`_image_datasets`) and a fresh copy of its header
+    (:func:`_header_scalars`), worked out once per version of a self-contained file (path, modification
+    time, size): reading its other detectors' datasets one by one (``--all-detectors``) walks its tree
+    once, not once per dataset. The last :data:`_LAYOUTS_KEPT` files are remembered; a file with
+    external links is walked every time, since the files it links to change on their own."""
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+    with _LAYOUTS_LOCK:
+        known = _LAYOUTS.get(key)
+    if known is not None:
+        try:
+            return [(name, fh[name]) for name in known[0]], dict(known[1])
+        except (KeyError, OSError):  # a link that no longer resolves the same way: walk again
+            pass
+    images, contained = _image_datasets(fh)
+    header = _header_scalars(fh)
+    if contained:
+        with _LAYOUTS_LOCK:
+            if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+                del _LAYOUTS[next(iter(_LAYOUTS))]
+            _LAYOUTS[key] = (tuple(name for name, _ in images), header)
+    return images, dict(header)
 
 
 def _first_image_dataset(fh: Any, images: list[tuple[str, Any]]) -> str | None:
