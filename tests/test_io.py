@@ -379,6 +379,28 @@ def test_frame_paths_filters_by_extension(tmp_path):
     assert [p.name for p in frame_paths([tmp_path], recursive=True)] == ["a.tif", "b.edf", "c.cbf"]
 
 
+def test_a_folder_lists_frames_compressed_with_gzip_or_bzip2_and_they_read_as_written(tmp_path):
+    """Archives keep frames as .edf.bz2 or .cbf.gz: a folder scan finds them (not a gzipped HDF5 file or
+    text), and each reads as the frame written."""
+    import bz2
+    import gzip
+
+    import fabio
+
+    fabio.edfimage.EdfImage(data=FRAME).write(str(tmp_path / "a.edf"))
+    fabio.cbfimage.CbfImage(data=FRAME).write(str(tmp_path / "b.cbf"))
+    tifffile.imwrite(tmp_path / "c.tiff", FRAME)
+    for name, packer in (("a.edf", bz2), ("b.cbf", gzip), ("c.tiff", bz2)):
+        (tmp_path / f"{name}.{'bz2' if packer is bz2 else 'gz'}").write_bytes(packer.compress((tmp_path / name).read_bytes()))
+        (tmp_path / name).unlink()
+    for name in ("d.h5.gz", "notes.txt.gz", "e.mar2400"):
+        (tmp_path / name).write_bytes(b"x")
+    found = frame_paths([tmp_path])
+    assert [p.name for p in found] == ["a.edf.bz2", "b.cbf.gz", "c.tiff.bz2", "e.mar2400"]
+    for path in found[:3]:
+        np.testing.assert_array_equal(read_pattern(path).stored, FRAME)
+
+
 def test_a_folder_lists_master_and_nexus_files_and_not_the_data_files_they_link_to(tmp_path):
     """An Eiger master file reads its data files, a Diamond NeXus scan file its detector's: a folder scan
     keeps the files that link and leaves out the linked ones, so no frame is sorted twice."""

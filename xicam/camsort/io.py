@@ -24,11 +24,16 @@ from .errors import PatternReadError
 from .pattern import Pattern
 from .preprocess import zeros_are_fill
 
-FRAME_EXTENSIONS: frozenset[str] = frozenset(
-    {".tif", ".tiff", ".edf", ".cbf", ".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".npy", ".npz", ".raw",
-     ".img", ".mccd", ".mar3450", ".mar2300", ".gfrm", ".sfrm", ".spe", ".esperanto", ".edf.gz",
-     ".cbf.gz", ".tif.gz"}
+FABIO_EXTENSIONS: frozenset[str] = frozenset(
+    {".tif", ".tiff", ".edf", ".cbf", ".npy", ".img", ".mccd", ".gfrm", ".sfrm", ".spe", ".esperanto",
+     ".kcd", *(f".mar{n}" for n in (1200, 1600, 1800, 2000, 2300, 2400, 3000, 3450))}
 )
+"""Endings of frame files fabio (or tifffile, numpy) reads, plain or compressed (:data:`COMPRESSED`)."""
+
+COMPRESSED = (".gz", ".bz2")
+"""Compression endings fabio reads through: archives keep EDF, CBF and TIFF frames as ``.edf.bz2``, ``.cbf.gz``."""
+
+FRAME_EXTENSIONS: frozenset[str] = FABIO_EXTENSIONS | {".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".npz", ".raw"}
 """File name endings that ``camsort`` treats as detector frames when scanning folders."""
 
 HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5")
@@ -57,9 +62,12 @@ _MAGIC = (
 
 
 def is_frame_file(path: str | os.PathLike) -> bool:
-    """True when the file name ends like a detector frame camsort can read."""
+    """True when the file name ends like a detector frame camsort can read, or like one compressed
+    with gzip or bzip2 (not HDF5, whose compression is inside the file)."""
     name = os.fspath(path).lower()
-    return any(name.endswith(ext) for ext in FRAME_EXTENSIONS)
+    if name.endswith(COMPRESSED):
+        return name.rsplit(".", 1)[0].endswith(tuple(FABIO_EXTENSIONS))
+    return name.endswith(tuple(FRAME_EXTENSIONS))
 
 
 def read_pattern(path: str | os.PathLike, *, frame: int | None = None, dataset: str | None = None,
