@@ -33,6 +33,7 @@ CORE = [
     "h5py>=3.9",
     "hdf5plugin>=4",  # bitshuffle-LZ4 and the other filters Eiger HDF5 files are written with
     "tifffile>=2023.8",
+    "astropy>=6",  # FITS, as ALS soft X-ray CCDs write frames
     "matplotlib>=3.8",
     "tqdm>=4.66",
     "pyyaml>=6",

@@ -401,6 +401,32 @@ def test_a_folder_lists_frames_compressed_with_gzip_or_bzip2_and_they_read_as_wr
         np.testing.assert_array_equal(read_pattern(path).stored, FRAME)
 
 
+def test_a_fits_file_as_an_als_ccd_writes_it_reads_its_image_and_header(tmp_path):
+    """ALS soft X-ray CCDs write FITS: a header-only primary HDU with the motors, a table of I0 values,
+    then the image (unsigned 16-bit, stored with BZERO). It reads as written, gzipped too; a FITS file
+    without an image gets a one-line reason."""
+    import gzip
+
+    from astropy.io import fits
+
+    frame = RNG.integers(237, 60000, size=(40, 30)).astype(np.uint16)
+    primary = fits.PrimaryHDU()
+    primary.header["EXPOSURE"] = 2.0
+    primary.header["HIERARCH Beamline Energy"] = 269.99
+    table = fits.BinTableHDU.from_columns([fits.Column(name="0", format="E", array=np.ones(49))], name="Izeros")
+    fits.HDUList([primary, table, fits.ImageHDU(frame, name="Images")]).writeto(tmp_path / "ccd.fits")
+    (tmp_path / "ccd2.fits.gz").write_bytes(gzip.compress((tmp_path / "ccd.fits").read_bytes()))
+    for name in ("ccd.fits", "ccd2.fits.gz"):
+        pattern = read_pattern(tmp_path / name)
+        np.testing.assert_array_equal(pattern.stored, frame)
+        assert pattern.metadata["format"] == "fits"
+        assert pattern.metadata["Beamline Energy"] == 269.99 and pattern.metadata["EXPOSURE"] == 2.0
+    fits.HDUList([primary, table]).writeto(tmp_path / "table.fits")
+    with pytest.raises(PatternReadError, match=r"table.fits: no image in this FITS file \(its 2 HDU"):
+        read_pattern(tmp_path / "table.fits")
+    assert [p.name for p in frame_paths([tmp_path])] == ["ccd.fits", "ccd2.fits.gz", "table.fits"]
+
+
 def test_a_folder_lists_master_and_nexus_files_and_not_the_data_files_they_link_to(tmp_path):
     """An Eiger master file reads its data files, a Diamond NeXus scan file its detector's: a folder scan
     keeps the files that link and leaves out the linked ones, so no frame is sorted twice."""

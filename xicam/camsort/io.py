@@ -33,7 +33,11 @@ FABIO_EXTENSIONS: frozenset[str] = frozenset(
 COMPRESSED = (".gz", ".bz2")
 """Compression endings fabio reads through: archives keep EDF, CBF and TIFF frames as ``.edf.bz2``, ``.cbf.gz``."""
 
-FRAME_EXTENSIONS: frozenset[str] = FABIO_EXTENSIONS | {".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".npz", ".raw"}
+FITS_EXTENSIONS = (".fits", ".fit", ".fts")
+"""Endings of FITS files (ALS soft X-ray CCDs write them), plain or compressed (astropy reads through)."""
+
+FRAME_EXTENSIONS: frozenset[str] = FABIO_EXTENSIONS | {".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".npz", ".raw",
+                                                       *FITS_EXTENSIONS}
 """File name endings that ``camsort`` treats as detector frames when scanning folders."""
 
 HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5")
@@ -57,7 +61,7 @@ reach it in most pixels, while float32 bit patterns of ordinary values (1.0 read
 
 _MAGIC = (
     (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"), (b"MM\x00+", "tiff"),
-    (b"\x89HDF\r\n\x1a\n", "hdf5"), (b"\x93NUMPY", "npy"),
+    (b"\x89HDF\r\n\x1a\n", "hdf5"), (b"\x93NUMPY", "npy"), (b"SIMPLE  =", "fits"),
 )
 
 
@@ -66,7 +70,7 @@ def is_frame_file(path: str | os.PathLike) -> bool:
     with gzip or bzip2 (not HDF5, whose compression is inside the file)."""
     name = os.fspath(path).lower()
     if name.endswith(COMPRESSED):
-        return name.rsplit(".", 1)[0].endswith(tuple(FABIO_EXTENSIONS))
+        return name.rsplit(".", 1)[0].endswith((*FABIO_EXTENSIONS, *FITS_EXTENSIONS))
     return name.endswith(tuple(FRAME_EXTENSIONS))
 
 
@@ -195,6 +199,8 @@ def _sniff(path: str, head: bytes) -> str:
     lower = path.lower()
     if lower.endswith(".raw"):
         return "raw"
+    if lower.removesuffix(".gz").removesuffix(".bz2").endswith(FITS_EXTENSIONS):
+        return "fits"
     if lower.endswith(".npz") and head.startswith(b"PK\x03\x04"):
         return "npz"
     if lower.endswith((".tif", ".tiff", ".npy", ".npz", *HDF5_EXTENSIONS)):
@@ -508,6 +514,21 @@ def _pixel_mask(images: list[tuple[str, Any]], frame_shape: tuple[int, ...]) -> 
     return None
 
 
+def _read_fits(path: str, **_: Any) -> _Frames:
+    """A FITS file: the frames of its first image HDU (an ALS CCD writes a header-only primary HDU, a table
+    of I0 values, then the images); the cards of the primary and the image HDU are the header."""
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False) as hdus:
+        images = [hdu for hdu in hdus if hdu.is_image and hdu.header.get("NAXIS", 0) >= 2]
+        if not images:
+            raise PatternReadError(path, f"no image in this FITS file (its {len(hdus)} HDU(s) hold headers or tables)")
+        data = np.asarray(images[0].data)
+        meta = {card.keyword: _jsonable(card.value) for header in (hdus[0].header, images[0].header)
+                for card in header.cards if card.keyword not in ("", "COMMENT", "HISTORY")}
+    return _Frames(path, _squeeze_to_frames(path, _as_stack(data)), meta, "fits")
+
+
 def _read_npy(path: str, **_: Any) -> _Frames:
     data = np.load(path, mmap_mode="r", allow_pickle=False)
     return _Frames(path, _squeeze_to_frames(path, data), {}, "npy")
@@ -698,7 +719,7 @@ def _jsonable(value: Any) -> Any:
 
 
 _READERS = {"tiff": _read_tiff, "hdf5": _read_hdf5, "npy": _read_npy, "npz": _read_npz, "raw": _read_raw,
-            "fabio": _read_fabio}
+            "fits": _read_fits, "fabio": _read_fabio}
 
 
 def describe(pattern: Pattern) -> dict[str, Any]:
