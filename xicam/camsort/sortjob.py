@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sys
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -21,6 +20,7 @@ import numpy as np
 
 from . import NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
+from .filecopy import copy_file
 from .io import HDF5_EXTENSIONS, frame_paths, iter_patterns, write_tiff
 from .metadata_check import check_metadata
 from .pattern import Pattern
@@ -319,7 +319,7 @@ def _deliver(item: _Item, folder: Path, mode: str) -> Path:
 
 def _materialise(src: Path, tmp: Path, mode: str) -> None:
     if mode == "copy":
-        shutil.copy2(src, tmp)
+        copy_file(src, tmp)
     elif mode == "link":
         os.link(src, tmp)
     else:
