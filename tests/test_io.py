@@ -424,7 +424,16 @@ def test_a_fits_file_as_an_als_ccd_writes_it_reads_its_image_and_header(tmp_path
     fits.HDUList([primary, table]).writeto(tmp_path / "table.fits")
     with pytest.raises(PatternReadError, match=r"table.fits: no image in this FITS file \(its 2 HDU"):
         read_pattern(tmp_path / "table.fits")
-    assert [p.name for p in frame_paths([tmp_path])] == ["ccd.fits", "ccd2.fits.gz", "table.fits"]
+    whole = (tmp_path / "ccd.fits").read_bytes()
+    (tmp_path / "cut.fits").write_bytes(whole[:-1000])
+    with pytest.raises(PatternReadError, match=r"cut.fits: unreadable FITS image: File may have been truncated"):
+        read_pattern(tmp_path / "cut.fits")
+    (tmp_path / "cut2.fits").write_bytes(whole[:-4000])  # the image's header only: its data is gone
+    with pytest.raises(PatternReadError, match=r"cut2.fits: no image .* tables; .* file is corrupted") as error:
+        read_pattern(tmp_path / "cut2.fits")
+    assert "\n" not in str(error.value)
+    assert [p.name for p in frame_paths([tmp_path])] == ["ccd.fits", "ccd2.fits.gz", "cut.fits", "cut2.fits",
+                                                         "table.fits"]
 
 
 def test_a_folder_lists_master_and_nexus_files_and_not_the_data_files_they_link_to(tmp_path):

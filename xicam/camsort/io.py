@@ -13,6 +13,7 @@ import json
 import os
 import re
 import threading
+import warnings
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -519,14 +520,24 @@ def _read_fits(path: str, **_: Any) -> _Frames:
     of I0 values, then the images); the cards of the primary and the image HDU are the header."""
     from astropy.io import fits
 
-    with fits.open(path, memmap=False) as hdus:
+    with warnings.catch_warnings(record=True) as said, fits.open(path, memmap=False) as hdus:
+        warnings.simplefilter("always")  # astropy's warnings (a truncated file) become the error's reason
         images = [hdu for hdu in hdus if hdu.is_image and hdu.header.get("NAXIS", 0) >= 2]
-        if not images:
-            raise PatternReadError(path, f"no image in this FITS file (its {len(hdus)} HDU(s) hold headers or tables)")
-        data = np.asarray(images[0].data)
+        try:
+            data = np.asarray(images[0].data) if images else None
+        except (ValueError, OSError) as exc:
+            raise PatternReadError(path, f"unreadable FITS image: {_said(said) or exc}") from None
+        if data is None:
+            raise PatternReadError(path, f"no image in this FITS file (its {len(hdus)} HDU(s) hold headers or "
+                                         f"tables{'; ' + _said(said) if said else ''})")
         meta = {card.keyword: _jsonable(card.value) for header in (hdus[0].header, images[0].header)
                 for card in header.cards if card.keyword not in ("", "COMMENT", "HISTORY")}
     return _Frames(path, _squeeze_to_frames(path, _as_stack(data)), meta, "fits")
+
+
+def _said(caught: list[warnings.WarningMessage]) -> str:
+    """The distinct messages of warnings caught while reading a file, as one line."""
+    return "; ".join(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
 
 
 def _read_npy(path: str, **_: Any) -> _Frames:
