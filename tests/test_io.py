@@ -1,6 +1,7 @@
 """Reading frames in every supported format, and one named error for every kind of bad input."""
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -46,6 +47,51 @@ def test_edf_header_is_kept(tmp_path):
     p = read_pattern(path)
     np.testing.assert_array_equal(p.data, FRAME)
     assert p.metadata["Sample Alpha Stage"] == "0.15" and p.metadata["format"] == "edf"
+
+
+ALS733_SIDECAR = """63805.000
+41617.000
+33888.608
+Motors: 47
+Sample X Stage: -13.162500
+Sample Alpha Stage: 0.360141
+Detector Vertical: -3.902140
+GIWAXS beamstop X: 0.000000
+Xtal2 Pico 1: 700.000000
+count_time: 99
+AIs: 27
+Beam Current: 500.700830
+slit1 top current: NaN
+Xtal2 Pico 1: NaN
+!0 
+Alpha_scan_positions=
+"""
+"""The layout of ALS 7.3.3's header text file beside an EDF (shortened from Xi-cam 1.2.26's AgB_5s_hi_2m.txt)."""
+
+
+def test_an_als733_header_text_file_beside_an_edf_joins_its_header(tmp_path):
+    """7.3.3 keeps its motors in NAME.txt beside NAME.edf; camsort reads them as Xi-cam 1 did."""
+    fabio.edfimage.EdfImage(data=FRAME, header={"count_time": "5"}).write(str(tmp_path / "AgB_2m.edf"))
+    (tmp_path / "AgB_2m.txt").write_text(ALS733_SIDECAR)
+    meta = read_pattern(tmp_path / "AgB_2m.edf").metadata
+    assert meta["Sample Alpha Stage"] == "0.360141" and meta["Detector Vertical"] == "-3.902140"
+    assert meta["Xtal2 Pico 1"] == "700.000000"  # a key listed twice (motor, then reading): the motor
+    assert meta["count_time"] == "5"  # the frame's own header wins
+    assert meta["sidecar"] == "AgB_2m.txt" and "63805.000" not in meta and "Alpha_scan_positions=" not in meta
+    info = describe(read_pattern(tmp_path / "AgB_2m.edf"))
+    assert info["sidecar"] == "AgB_2m.txt" and info["geometry_hints"] == {"stage_tilt_deg": 0.360141}
+    with open(tmp_path / "AgB_2m.edf", "rb") as src, gzip.open(tmp_path / "packed.edf.gz", "wb") as dst:
+        dst.write(src.read())
+    (tmp_path / "packed.txt").write_text("Sample Alpha Stage: 0.12\n")
+    assert read_pattern(tmp_path / "packed.edf.gz").metadata["Sample Alpha Stage"] == "0.12"
+    tifffile.imwrite(tmp_path / "frame.tif", FRAME)
+    (tmp_path / "frame.txt").write_text("Sample Alpha Stage: 0.2\n")  # only EDF frames have them
+    assert "sidecar" not in read_pattern(tmp_path / "frame.tif").metadata
+    (tmp_path / "AgB_2m.txt").write_bytes(b"x" * (2 << 20))  # a large text file is no header
+    meta = read_pattern(tmp_path / "AgB_2m.edf").metadata
+    assert "too large for a header" in meta["sidecar_error"] and "Sample Alpha Stage" not in meta
+    (tmp_path / "AgB_2m.txt").unlink()
+    assert "sidecar" not in read_pattern(tmp_path / "AgB_2m.edf").metadata
 
 
 def test_esrf_dummy_pixels_read_as_invalid_and_a_zero_dummy_marks_none(tmp_path):

@@ -10,11 +10,18 @@ from xicam.camsort.io import read_pattern
 from xicam.camsort.metadata_check import check_metadata, geometry_hints
 
 
-def test_als_incidence_angle_contradicts_transmission():
-    meta = {"Sample Alpha Stage": "0.15", "count_time": "10"}
+def test_an_incidence_angle_contradicts_transmission():
+    meta = {"alpha_i": "0.15", "count_time": "10"}
     assert geometry_hints(meta) == {"incidence_deg": 0.15}
     assert "grazing incidence" in check_metadata(meta, "SAXS")
     assert check_metadata(meta, "GISAXS") == ""
+
+
+def test_a_sample_tilt_stage_is_shown_and_never_held_against_a_prediction():
+    """ALS 7.3.3's AgB calibrations in transmission read Sample Alpha Stage 0.36: a motor, not an angle of incidence."""
+    meta = {"Sample Alpha Stage": "0.360141", "count_time": "5"}
+    assert geometry_hints(meta) == {"stage_tilt_deg": 0.360141}
+    assert all(check_metadata(meta, t) == "" for t in ("SAXS", "WAXS", "GISAXS", "GIWAXS"))
 
 
 def test_distance_in_mm_or_m():
@@ -26,7 +33,7 @@ def test_distance_in_mm_or_m():
 
 def test_no_hints_no_complaint():
     assert check_metadata({"Model": "Pilatus"}, "WAXS") == ""
-    assert check_metadata({"Sample Alpha Stage": "0.15"}, "UNSURE") == ""
+    assert check_metadata({"alpha_i": "0.15"}, "UNSURE") == ""
 
 
 def test_units_named_in_the_header_are_honoured():

@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import fabio
 import h5py
 import numpy as np
 import pytest
@@ -246,6 +247,39 @@ def test_modes(tmp_path, mode):
         assert target.is_symlink() == (mode == "symlink")
         assert target.resolve() == (src / "a.tif").resolve() if mode == "symlink" else \
             os.path.samefile(target, src / "a.tif")
+
+
+@pytest.mark.parametrize("mode", ["copy", "symlink"])
+def test_an_edf_frames_header_text_file_goes_with_it_and_nothing_there_is_replaced(tmp_path, mode):
+    """ALS 7.3.3's motors live in NAME.txt beside NAME.edf: a sorted frame without it would lose them."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for name, quadrant in (("a", 0), ("b", 0), ("c", 3)):
+        fabio.edfimage.EdfImage(data=_frame(quadrant, seed=quadrant + len(name))).write(str(src / f"{name}.edf"))
+        (src / f"{name}.txt").write_text(f"Motors: 2\nSample Alpha Stage: 0.1{quadrant}\nrun: {name}\n")
+    before = {p.name: _sha(p) for p in src.iterdir()}
+    out = tmp_path / "out"
+    (out / "SAXS").mkdir(parents=True)
+    (out / "SAXS" / "a.edf").write_bytes(b"an earlier frame")  # so a.edf arrives as a_1.edf ...
+    (out / "SAXS" / "b.txt").write_text("someone's notes")  # ... and b's header cannot go beside b.edf
+    summary = sort_frames([src], out, ByQuadrantSorter(), mode=mode, progress=False)
+    rows = _outcomes(out)
+    assert rows["a.edf"]["output"].endswith("SAXS/a_1.edf") and rows["a.edf"]["error"] == ""
+    assert (out / "SAXS" / "a_1.txt").read_text() == (src / "a.txt").read_text()
+    assert (out / "SAXS" / "a_1.txt").is_symlink() == (mode == "symlink")
+    assert (out / "GIWAXS" / "c.txt").read_text() == (src / "c.txt").read_text()
+    assert rows["b.edf"]["output"].endswith("SAXS/b.edf")
+    assert "b.txt exists with other content" in rows["b.edf"]["error"] and len(summary.errors) == 1
+    assert (out / "SAXS" / "b.txt").read_text() == "someone's notes"
+    assert {p.name: _sha(p) for p in src.iterdir()} == before
+    assert not list(out.rglob("*.part"))
+    (out / "SAXS" / "b.txt").unlink()  # the clash resolved, a re-run places b's header and nothing else
+    listing = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.name != "manifest.csv")
+    again = ByQuadrantSorter()
+    summary = sort_frames([src], out, again, mode=mode, progress=False)
+    assert again.calls == 1 and not summary.errors and _outcomes(out)["b.edf"]["error"] == ""
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.name != "manifest.csv") == \
+        sorted(listing + ["SAXS/b.txt"])
 
 
 def test_output_inside_input_is_not_resorted(tmp_path):

@@ -98,6 +98,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed == len(args.files) else EXIT_PARTIAL
 
 
+GEOMETRY_SAID = (("incidence_deg", "incidence angle", "deg"), ("stage_tilt_deg", "sample tilt stage", "deg"),
+                 ("distance_m", "distance", "m"))
+"""How ``camsort info`` names each header geometry hint, and its unit."""
+
+
 def _print_info(info: dict) -> None:
     name = info["path"] + ("" if info["frame"] is None else f" [frame {info['frame']}]")
     rng = "no valid pixel" if info["min"] is None else f"{info['min']:g} .. {info['max']:g} (mean {info['mean']:.4g})"
@@ -106,9 +111,10 @@ def _print_info(info: dict) -> None:
     units = "" if info["count_scale"] == 1 else (f"\n  not photon counts: one photon reads about {info['count_scale']:.3g}"
                                                  " (camsort divides by it before the log)")
     hints = info["geometry_hints"]
-    said = ([f"incidence angle {hints['incidence_deg']:.4g} deg"] if "incidence_deg" in hints else []) \
-        + ([f"distance {hints['distance_m']:.4g} m"] if "distance_m" in hints else [])
+    said = [f"{what} {hints[key]:.4g} {unit}" for key, what, unit in GEOMETRY_SAID if key in hints]
     geometry = "\n  header geometry: " + ", ".join(said) if said else ""
+    if info["sidecar"]:
+        geometry += f"\n  header continued in {info['sidecar']} (its keys are among the metadata)"
     others = info["other_images"]
     if others:
         more = f", ... ({len(others)} datasets)" if len(others) > 6 else ""

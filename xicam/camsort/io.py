@@ -24,6 +24,7 @@ import numpy as np
 from .errors import PatternReadError
 from .pattern import Pattern
 from .preprocess import zeros_are_fill
+from .sidecar import with_sidecar
 
 FABIO_EXTENSIONS: frozenset[str] = frozenset(
     {".tif", ".tiff", ".edf", ".cbf", ".npy", ".img", ".mccd", ".gfrm", ".sfrm", ".spe", ".esperanto",
@@ -71,11 +72,11 @@ def is_frame_file(path: str | os.PathLike) -> bool:
     with gzip or bzip2 (not HDF5, whose compression is inside the file)."""
     name = os.fspath(path).lower()
     if name.endswith(COMPRESSED):
-        return _uncompressed(name).endswith((*FABIO_EXTENSIONS, *FITS_EXTENSIONS))
+        return uncompressed_name(name).endswith((*FABIO_EXTENSIONS, *FITS_EXTENSIONS))
     return name.endswith(tuple(FRAME_EXTENSIONS))
 
 
-def _uncompressed(name: str) -> str:
+def uncompressed_name(name: str) -> str:
     """``name`` without a gzip or bzip2 ending: what the file holds once decompressed."""
     return name.rsplit(".", 1)[0] if name.endswith(COMPRESSED) else name
 
@@ -188,7 +189,9 @@ def _read_frames(path: str | os.PathLike, *, dataset: str | None = None,
     fmt = _sniff(path, head)
     reader = _READERS[fmt]
     try:
-        return reader(path, dataset=dataset, shape=shape, size=size, frame=frame, head=head)
+        frames = reader(path, dataset=dataset, shape=shape, size=size, frame=frame, head=head)
+        frames.metadata = with_sidecar(path, frames.format, frames.metadata)
+        return frames
     except PatternReadError:
         raise
     except MemoryError:
@@ -205,7 +208,7 @@ def _sniff(path: str, head: bytes) -> str:
     lower = path.lower()
     if lower.endswith(".raw"):
         return "raw"
-    if _uncompressed(lower).endswith(FITS_EXTENSIONS):
+    if uncompressed_name(lower).endswith(FITS_EXTENSIONS):
         return "fits"
     if lower.endswith(".npz") and head.startswith(b"PK\x03\x04"):
         return "npz"
@@ -741,7 +744,7 @@ _READERS = {"tiff": _read_tiff, "hdf5": _read_hdf5, "npy": _read_npy, "npz": _re
 def describe(pattern: Pattern) -> dict[str, Any]:
     """Summary of a frame for ``camsort info``: shape, dtype, value range, invalid pixels, the value of one
     photon (1 for frames of counts; see :func:`preprocess.count_scale`), geometry the header gives
-    (:func:`metadata_check.geometry_hints`), metadata keys."""
+    (:func:`metadata_check.geometry_hints`), the header text file read with it (:mod:`sidecar`), metadata keys."""
     from .metadata_check import geometry_hints
     from .preprocess import count_scale
 
@@ -758,6 +761,7 @@ def describe(pattern: Pattern) -> dict[str, Any]:
         "count_scale": count_scale(data),
         "geometry_hints": geometry_hints(pattern.metadata),
         "other_images": list(pattern.metadata.get("hdf5_other_images", [])),
+        "sidecar": pattern.metadata.get("sidecar"),
         "metadata_keys": sorted(k for k in pattern.metadata if k not in ("format", "dtype")),
     }
 

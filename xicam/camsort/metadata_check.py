@@ -11,9 +11,14 @@ from typing import Any
 
 import numpy as np
 
-INCIDENCE_KEYS = ("sample alpha stage", "alpha_i", "alphai", "incident_angle", "incidence_angle",
-                  "incident angle", "incidence angle", "grazing_angle", "theta_incident", "th_incident")
-"""Header keys (lower-case) holding the grazing incidence angle in degrees (ALS 7.3.3 EDF and others)."""
+INCIDENCE_KEYS = ("alpha_i", "alphai", "incident_angle", "incidence_angle", "incident angle",
+                  "incidence angle", "grazing_angle", "theta_incident", "th_incident")
+"""Header keys (lower-case) holding the grazing incidence angle in degrees."""
+
+STAGE_KEYS = ("sample alpha stage",)
+"""Header keys (lower-case) holding the sample's tilt motor in degrees (ALS 7.3.3's header text file).
+Shown, never checked: in a grazing measurement it reads about the incidence angle, but a sample in
+transmission may sit at any small tilt (7.3.3's AgB calibrations at 2 m read 0.36 deg)."""
 
 DISTANCE_KEYS = ("distance", "sample_distance", "sampledistance", "detector_distance", "sdd",
                  "sample detector distance", "sample-detector distance", "det_dist")
@@ -47,19 +52,25 @@ DISTANCE_UNITS = {"m": 1.0, "meter": 1.0, "metre": 1.0, "cm": 0.01, "mm": 0.001,
 
 
 def geometry_hints(metadata: dict[str, Any]) -> dict[str, float]:
-    """Incidence angle (deg) and distance (m) found in a header, when present. Units are taken as the
-    header names them (NeXus ``units``: ``rad``, ``mm``, ...); a bare distance above 20 is in mm."""
+    """Incidence angle and sample tilt stage (deg) and distance (m) found in a header, when present.
+    Units are taken as the header names them (NeXus ``units``: ``rad``, ``mm``, ...); a bare distance
+    above 20 is in mm."""
     hints: dict[str, float] = {}
-    found = _find(metadata, INCIDENCE_KEYS)
-    if found:
-        angle, unit = found
-        hints["incidence_deg"] = float(np.degrees(angle)) if unit.startswith("rad") else angle
+    for name, keys in (("incidence_deg", INCIDENCE_KEYS), ("stage_tilt_deg", STAGE_KEYS)):
+        found = _find(metadata, keys)
+        if found:
+            angle, unit = found
+            hints[name] = float(np.degrees(angle)) if unit.startswith("rad") else angle
     found = _find(metadata, DISTANCE_KEYS)
     if found:
         value, unit = found
         scale = DISTANCE_UNITS.get(unit)
         hints["distance_m"] = value * scale if scale is not None else (value / 1000.0 if value > 20 else value)
     return hints
+
+
+CHECKED_HINTS = ("incidence_deg", "distance_m")
+"""The hints :func:`check_metadata` holds a prediction against (a tilt stage is not one of them)."""
 
 
 def check_metadata(metadata: dict[str, Any], technique: str) -> str:

@@ -7,6 +7,7 @@ finish; a re-run skips frames whose manifest row succeeded and retries the ones 
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import sys
@@ -25,6 +26,7 @@ from .io import HDF5_EXTENSIONS, frame_paths, iter_patterns, write_tiff
 from .metadata_check import check_metadata
 from .pattern import Pattern
 from .preprocess import preprocess
+from .sidecar import sidecar_path
 
 MODES = ("copy", "link", "symlink", "manifest-only")
 """How a sorted frame reaches ``OUT/<TECHNIQUE>/``: a copy, a hard link, a symlink, or not at all."""
@@ -296,7 +298,10 @@ def _place(item: _Item, result: dict, out: Path, mode: str) -> dict[str, object]
     if mode == "manifest-only":
         return row
     try:
-        row["output"] = str(_deliver(item, out / label, mode))
+        target = _deliver(item, out / label, mode)
+        row["output"] = str(target)
+        if item.frame is None and item.dataset is None and "sidecar" in item.pattern.metadata:
+            _deliver_sidecar(sidecar_path(item.source), sidecar_path(target), mode)
     except OSError as exc:
         row["error"] = f"cannot write output: {exc.strerror or exc}"
     return row
@@ -315,6 +320,22 @@ def _deliver(item: _Item, folder: Path, mode: str) -> Path:
         data = item.pattern.stored  # the frame as its file holds it: dtype and the detector's own values
         make, same = (lambda tmp: write_tiff(tmp, data)), None
     return _link_unique(folder, name, make, same)
+
+
+def _deliver_sidecar(src: Path, dest: Path, mode: str) -> None:
+    """Put a frame's header text file beside its output, named after it as Xi-cam and 7.3.3's tools
+    look for it; a file already there is kept, and unless it is the same header that is an error."""
+    if dest.exists() or dest.is_symlink():
+        if dest.is_file() and sha256_file(dest) == sha256_file(src):
+            return
+        raise FileExistsError(errno.EEXIST, f"{dest} exists with other content, so the frame's header "
+                                            f"{src.name} is not beside it")
+    tmp = _part_path(dest.parent, dest.name)
+    _materialise(src, tmp, mode)
+    try:
+        os.link(tmp, dest, follow_symlinks=False)
+    finally:
+        tmp.unlink()
 
 
 def _materialise(src: Path, tmp: Path, mode: str) -> None:

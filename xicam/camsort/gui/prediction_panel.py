@@ -11,7 +11,7 @@ from qtpy.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QLabel, QPro
 
 from .. import CLASSES, UNSURE
 from ..ensemble import describe_members
-from ..metadata_check import geometry_hints
+from ..metadata_check import CHECKED_HINTS, geometry_hints
 from .palette import color
 from .records import FrameResult
 
@@ -104,7 +104,7 @@ class PredictionPanel(QWidget):
         return f"{row.confidence.capitalize()} confidence: p = {row.p_top:.2f}{members}"
 
     def _show_check(self, row: FrameResult | None) -> None:
-        hints = {} if row is None else geometry_hints(row.metadata)
+        hints = {} if row is None else {k: v for k, v in geometry_hints(row.metadata).items() if k in CHECKED_HINTS}
         if row is None or row.error:
             text, style = "", ""
         elif row.check:
