@@ -77,3 +77,18 @@ def test_a_pilatus_header_in_a_tiff_or_cbf_carries_its_geometry_to_the_check(tmp
         assert meta["Detector"] == "PILATUS 1M, S/N 1-0001" and meta["Wavelength"] == "1.54000 A"
         assert geometry_hints(meta) == {"distance_m": 0.25}  # Alpha is a goniometer angle, not incidence
         assert "wide angle" in check_metadata(meta, "GISAXS")
+
+
+def test_an_incidence_angle_in_the_file_name_says_grazing_incidence_and_only_that():
+    """NSLS-II SMI/CMS and CFN name grazing frames with the angle: ``..._th0.300_0.49s_..._maxs.tiff``."""
+    pbi2 = "/data/sam0_pbi2_dmf_0p5m_5scfh_Si_40uL_001_2140.9s_x2.002_th0.300_0.49s_1115972_001000_maxs.tiff"
+    assert geometry_hints({}, pbi2) == {"name_incidence_deg": 0.3}
+    assert check_metadata({}, "SAXS", pbi2) == "file name incidence angle 0.3 deg suggests grazing incidence"
+    assert check_metadata({}, "GIWAXS", pbi2) == ""
+    assert "0.6 deg" in check_metadata({}, "WAXS", "film-ODTS-sth0.60.60s_WAXS")
+    assert "0.12 deg" in check_metadata({}, "WAXS", "sample_ai0.12deg_001.tif")
+    for name in ("x_th0.000_10s.tif", "run_th12.tif", "width0.5.tif", "film-sth_-0.5_10-attn0.5_42s_WAXS",
+                 "AgB_5s_hi_2m.edf", "Sol-b_000018_WAXS1.cbf"):  # no angle, a zero, or no decimal point
+        assert check_metadata({}, "SAXS", name) == "", name
+    assert check_metadata({}, "GISAXS", "x_th0.000_10s.tif") == ""  # a 0 in a name is no evidence
+    assert check_metadata({"alpha_i": "0.2"}, "SAXS", pbi2) == "header incidence angle 0.2 deg suggests grazing incidence"

@@ -98,12 +98,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed == len(args.files) else EXIT_PARTIAL
 
 
-GEOMETRY_SAID = (("incidence_deg", "incidence angle", "deg"), ("stage_tilt_deg", "sample tilt stage", "deg"),
-                 ("distance_m", "distance", "m"))
-"""How ``camsort info`` names each header geometry hint, and its unit."""
-
-
 def _print_info(info: dict) -> None:
+    from .metadata_check import said
+
     name = info["path"] + ("" if info["frame"] is None else f" [frame {info['frame']}]")
     rng = "no valid pixel" if info["min"] is None else f"{info['min']:g} .. {info['max']:g} (mean {info['mean']:.4g})"
     keys = info["metadata_keys"]
@@ -111,8 +108,7 @@ def _print_info(info: dict) -> None:
     units = "" if info["count_scale"] == 1 else (f"\n  not photon counts: one photon reads about {info['count_scale']:.3g}"
                                                  " (camsort divides by it before the log)")
     hints = info["geometry_hints"]
-    said = [f"{what} {hints[key]:.4g} {unit}" for key, what, unit in GEOMETRY_SAID if key in hints]
-    geometry = "\n  header geometry: " + ", ".join(said) if said else ""
+    geometry = "\n  header geometry: " + said(hints) if hints else ""
     if info["sidecar"]:
         geometry += f"\n  header continued in {info['sidecar']} (its keys are among the metadata)"
     others = info["other_images"]
@@ -253,7 +249,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         images = np.stack([preprocess(p.data, sorter.size) for p in patterns])
         results = sorter.decide(images)
         for pattern, result in zip(patterns, results):
-            check = check_metadata(pattern.metadata, result["label"])
+            check = check_metadata(pattern.metadata, result["label"], pattern.source)
             members = result.get("members", [])
             if args.json:
                 print(json.dumps({"path": pattern.source, "frame": pattern.frame, "technique": result["label"],

@@ -11,7 +11,7 @@ from qtpy.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QLabel, QPro
 
 from .. import CLASSES, UNSURE
 from ..ensemble import describe_members
-from ..metadata_check import CHECKED_HINTS, geometry_hints
+from ..metadata_check import CHECKED_HINTS, geometry_hints, said
 from .palette import color
 from .records import FrameResult
 
@@ -104,14 +104,13 @@ class PredictionPanel(QWidget):
         return f"{row.confidence.capitalize()} confidence: p = {row.p_top:.2f}{members}"
 
     def _show_check(self, row: FrameResult | None) -> None:
-        hints = {} if row is None else {k: v for k, v in geometry_hints(row.metadata).items() if k in CHECKED_HINTS}
+        hints = {} if row is None else {k: v for k, v in geometry_hints(row.metadata, row.source).items() if k in CHECKED_HINTS}
         if row is None or row.error:
             text, style = "", ""
         elif row.check:
             text, style = f"⚠ The header disagrees: {row.check}.", "background: #fff3cd; color: #7a5a00; padding: 4px;"
         elif hints:
-            found = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in hints.items())
-            text, style = f"✓ Consistent with the header ({found}).", "color: #2e7d32;"
+            text, style = f"✓ Consistent with the header ({said(hints)}).", "color: #2e7d32;"
         else:
             text, style = "The header holds no incidence angle or distance to check against.", "color: #666;"
         self.check.setText(text)
