@@ -425,6 +425,25 @@ def test_frame_paths_filters_by_extension(tmp_path):
     assert [p.name for p in frame_paths([tmp_path], recursive=True)] == ["a.tif", "b.edf", "c.cbf"]
 
 
+def test_a_folder_lists_frames_saved_without_an_ending_by_their_first_bytes(tmp_path):
+    """py4xs' example frames are TIFFs named ``..._WAXS``; series are written as ``image.0001``."""
+    tifffile.imwrite(tmp_path / "tiff.tif", FRAME)
+    (tmp_path / "film-sth0.60.60s_WAXS").write_bytes((tmp_path / "tiff.tif").read_bytes())
+    (tmp_path / "tiff.tif").unlink()
+    fabio.edfimage.EdfImage(data=FRAME).write(str(tmp_path / "image.0001"))
+    fabio.cbfimage.CbfImage(data=FRAME).write(str(tmp_path / "scan_0002"))
+    np.save(tmp_path / "a.npy", FRAME)
+    (tmp_path / "a.npy").rename(tmp_path / "array")
+    (tmp_path / "README").write_text("{ notes about the run }")
+    (tmp_path / "log.0003").write_text("HeaderID but no brace")
+    (tmp_path / "preview.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    (tmp_path / "frame.txt").write_bytes((tmp_path / "film-sth0.60.60s_WAXS").read_bytes())  # .txt: not sniffed
+    found = frame_paths([tmp_path])
+    assert [p.name for p in found] == ["array", "film-sth0.60.60s_WAXS", "image.0001", "scan_0002"]
+    for path in found:
+        np.testing.assert_array_equal(np.nan_to_num(read_pattern(path).data, nan=-1), FRAME)
+
+
 def test_a_folder_lists_frames_compressed_with_gzip_or_bzip2_and_they_read_as_written(tmp_path):
     """Archives keep frames as .edf.bz2 or .cbf.gz: a folder scan finds them (not a gzipped HDF5 file or
     text), and each reads as the frame written."""

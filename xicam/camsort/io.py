@@ -69,11 +69,35 @@ _MAGIC = (
 
 def is_frame_file(path: str | os.PathLike) -> bool:
     """True when the file name ends like a detector frame camsort can read, or like one compressed
-    with gzip or bzip2 (not HDF5, whose compression is inside the file)."""
+    with gzip or bzip2 (not HDF5, whose compression is inside the file), or when a file whose name
+    names no type (:data:`NAMED_TYPE`) starts as a frame file does."""
     name = os.fspath(path).lower()
     if name.endswith(COMPRESSED):
         return uncompressed_name(name).endswith((*FABIO_EXTENSIONS, *FITS_EXTENSIONS))
-    return name.endswith(tuple(FRAME_EXTENSIONS))
+    if name.endswith(tuple(FRAME_EXTENSIONS)):
+        return True
+    return not NAMED_TYPE.search(name) and _has_frame_signature(path)
+
+
+NAMED_TYPE = re.compile(r"\.[a-z][a-z0-9]{0,4}$")
+"""An ending that names a file type (``.txt``, ``.png``, ``.log``): such files are never sniffed. A name
+without one, or ending in a number (``image.0001``) or in a part of a name (``sth0.60.60s_WAXS``), is."""
+
+EDF_HEADER_KEYS = (b"HeaderID", b"ByteOrder", b"EDF_DataBlockID", b"DataType")
+"""Keys one of which an EDF header (``{ ... }`` at the start of the file) names in its first kilobyte."""
+
+
+def _has_frame_signature(path: str | os.PathLike) -> bool:
+    """Whether a file's first bytes are those of a TIFF, HDF5, numpy, FITS, CBF or EDF file (frames saved
+    without an ending: py4xs' example frames are TIFFs named ``..._WAXS``)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+    except OSError:
+        return False
+    if any(head.startswith(magic) for magic, _ in _MAGIC) or head.startswith(CBF_MAGIC):
+        return True
+    return head.lstrip().startswith(b"{") and any(key in head for key in EDF_HEADER_KEYS)
 
 
 def uncompressed_name(name: str) -> str:
