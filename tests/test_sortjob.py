@@ -250,7 +250,7 @@ def test_modes(tmp_path, mode):
 
 
 @pytest.mark.parametrize("mode", ["copy", "symlink"])
-def test_an_edf_frames_header_text_file_goes_with_it_and_nothing_there_is_replaced(tmp_path, mode):
+def test_an_edf_frames_header_text_file_goes_with_it_and_nothing_there_is_replaced(tmp_path, mode, monkeypatch):
     """ALS 7.3.3's motors live in NAME.txt beside NAME.edf: a sorted frame without it would lose them."""
     src = tmp_path / "in"
     src.mkdir()
@@ -280,6 +280,17 @@ def test_an_edf_frames_header_text_file_goes_with_it_and_nothing_there_is_replac
     assert again.calls == 1 and not summary.errors and _outcomes(out)["b.edf"]["error"] == ""
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.name != "manifest.csv") == \
         sorted(listing + ["SAXS/b.txt"])
+    if mode == "copy":  # a header that cannot be read is named in the frame's error; the frame is sorted
+        fabio.edfimage.EdfImage(data=_frame(3, seed=9)).write(str(src / "d.edf"))
+        (src / "d.txt").write_text("Sample Alpha Stage: 0.1\n")
+        real_copy = sortjob.copy_file
+        monkeypatch.setattr(sortjob, "copy_file", lambda a, b: (_ for _ in ()).throw(PermissionError(
+            13, "Permission denied")) if str(a).endswith(".txt") else real_copy(a, b))
+        sort_frames([src], out, ByQuadrantSorter(), mode=mode, progress=False)
+        row = _outcomes(out)["d.edf"]
+        assert row["output"].endswith("GIWAXS/d.edf") and (out / "GIWAXS" / "d.edf").is_file()
+        assert row["error"] == f"cannot write output: the frame's header {src / 'd.txt'}: Permission denied"
+        assert not list(out.rglob("*.part"))
 
 
 def test_output_inside_input_is_not_resorted(tmp_path):

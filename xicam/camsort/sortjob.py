@@ -331,7 +331,11 @@ def _deliver_sidecar(src: Path, dest: Path, mode: str) -> None:
         raise FileExistsError(errno.EEXIST, f"{dest} exists with other content, so the frame's header "
                                             f"{src.name} is not beside it")
     tmp = _part_path(dest.parent, dest.name)
-    _materialise(src, tmp, mode)
+    try:
+        _materialise(src, tmp, mode)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, f"the frame's header {src}: {exc.strerror or exc}") from exc
     try:
         os.link(tmp, dest, follow_symlinks=False)
     finally:
