@@ -5,6 +5,7 @@ import atexit
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 os.environ["HOME"] = tempfile.mkdtemp(prefix="camsort-home-")
@@ -18,6 +19,22 @@ import pytest  # noqa: E402
 REAL_DIR = Path(os.environ.get("CAMSORT_REAL_DIR",
                                Path(__file__).resolve().parents[2] / "shared" / "examples" / "real"))
 """The four real frames beside the checkout (../shared/examples/real); tests skip when absent."""
+
+
+@pytest.fixture(scope="session")
+def xicam_plugins():
+    """Xi-cam's plugin manager with every plugin loaded. Xi-cam loads them in a thread after
+    ``collect_plugins`` returns, and one prints to stdout ("CAMLINK is not installed"): waiting here keeps
+    that print out of a later test's captured output."""
+    from xicam.camsort import compat  # noqa: F401
+    from xicam.plugins import manager
+
+    manager.collect_plugins()
+    deadline = time.monotonic() + 120
+    while manager.plugin_loader.isRunning() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not manager.plugin_loader.isRunning(), "Xi-cam still loading plugins after 120 s"
+    return manager
 
 
 @pytest.fixture(scope="session")

@@ -36,12 +36,8 @@ def test_xicam_imports_in_a_fresh_interpreter_only_through_compat():
     assert out.stdout.strip().endswith("ok"), out.stderr[-2000:]
 
 
-def test_an_operation_found_by_xicam_runs():
-    from xicam.camsort import compat  # noqa: F401
-    from xicam.plugins import manager
-
-    manager.collect_plugins()
-    op = manager.get_plugin_by_name("camsort_preprocess_frame", "OperationPlugin")
+def test_an_operation_found_by_xicam_runs(xicam_plugins):
+    op = xicam_plugins.get_plugin_by_name("camsort_preprocess_frame", "OperationPlugin")
     image = op()(image=np.random.default_rng(0).poisson(3, (100, 80)).astype(np.float32), size=32)
     assert image[0].shape == (32, 32) if isinstance(image, tuple) else image.shape == (32, 32)
 

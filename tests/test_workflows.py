@@ -47,13 +47,11 @@ def _manifest(path: Path) -> list[tuple]:
                 for r in csv.DictReader(fh)]
 
 
-def test_every_operation_is_registered_and_discovered_by_xicam():
+def test_every_operation_is_registered_and_discovered_by_xicam(xicam_plugins):
     from xicam.camsort.operations import OPERATIONS
-    from xicam.plugins import manager
 
-    manager.collect_plugins()
     for name, op in OPERATIONS.items():
-        found = manager.get_plugin_by_name(f"camsort_{name}", "OperationPlugin")
+        found = xicam_plugins.get_plugin_by_name(f"camsort_{name}", "OperationPlugin")
         assert found is not None and found._func is op._func, name
     categories = {op.categories[0][1] for op in OPERATIONS.values()}
     assert {"Read", "Preprocess", "Featurize", "Reduce", "Classify", "Evaluate", "Explain"} <= categories
