@@ -444,6 +444,18 @@ def test_a_folder_lists_frames_saved_without_an_ending_by_their_first_bytes(tmp_
         np.testing.assert_array_equal(np.nan_to_num(read_pattern(path).data, nan=-1), FRAME)
 
 
+def test_a_ge_flat_panel_file_as_aps_writes_it_is_found_and_read_frame_by_frame(tmp_path):
+    """APS' GE panels write ``NAME_00001.ge2``: 8192 header bytes (blanked to zeros since 2018), then
+    2048x2048 uint16 frames."""
+    frames = RNG.poisson(50, (2, 2048, 2048)).astype(np.uint16)
+    (tmp_path / "CeO2_00001.ge2").write_bytes(bytes(8192) + frames.tobytes())
+    assert [p.name for p in frame_paths([tmp_path])] == ["CeO2_00001.ge2"]
+    patterns = list(iter_patterns(tmp_path / "CeO2_00001.ge2"))
+    assert [p.frame for p in patterns] == [0, 1] and patterns[0].metadata["format"] == "ge"
+    for pattern, frame in zip(patterns, frames):
+        np.testing.assert_array_equal(pattern.data, frame)
+
+
 def test_a_folder_lists_frames_compressed_with_gzip_or_bzip2_and_they_read_as_written(tmp_path):
     """Archives keep frames as .edf.bz2 or .cbf.gz: a folder scan finds them (not a gzipped HDF5 file or
     text), and each reads as the frame written."""

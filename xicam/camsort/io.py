@@ -28,9 +28,12 @@ from .sidecar import with_sidecar
 
 FABIO_EXTENSIONS: frozenset[str] = frozenset(
     {".tif", ".tiff", ".edf", ".cbf", ".npy", ".img", ".mccd", ".gfrm", ".sfrm", ".spe", ".esperanto",
-     ".kcd", *(f".mar{n}" for n in (1200, 1600, 1800, 2000, 2300, 2400, 3000, 3450))}
+     ".kcd", ".osc", *(f".mar{n}" for n in (1200, 1600, 1800, 2000, 2300, 2400, 3000, 3450)),
+     ".ge", *(f".ge{n}" for n in range(1, 6))}
 )
-"""Endings of frame files fabio (or tifffile, numpy) reads, plain or compressed (:data:`COMPRESSED`)."""
+"""Endings of frame files fabio (or tifffile, numpy) reads, plain or compressed (:data:`COMPRESSED`):
+among them the GE flat panels of APS' high-energy beamlines (``.ge2`` … ``.ge5``, several frames each)
+and Rigaku R-AXIS (``.osc``)."""
 
 COMPRESSED = (".gz", ".bz2")
 """Compression endings fabio reads through: archives keep EDF, CBF and TIFF frames as ``.edf.bz2``, ``.cbf.gz``."""
