@@ -419,10 +419,10 @@ def test_unreadable_file(tmp_path, monkeypatch):
 
 def test_frame_paths_filters_by_extension(tmp_path):
     (tmp_path / "sub").mkdir()
-    for name in ("a.tif", "b.edf", "notes.txt", "sub/c.cbf"):
+    for name in ("a.tif", "b.edf", "d.osc", "notes.txt", "sub/c.cbf"):
         (tmp_path / name).write_bytes(b"x")
-    assert [p.name for p in frame_paths([tmp_path])] == ["a.tif", "b.edf"]
-    assert [p.name for p in frame_paths([tmp_path], recursive=True)] == ["a.tif", "b.edf", "c.cbf"]
+    assert [p.name for p in frame_paths([tmp_path])] == ["a.tif", "b.edf", "d.osc"]
+    assert [p.name for p in frame_paths([tmp_path], recursive=True)] == ["a.tif", "b.edf", "d.osc", "c.cbf"]
 
 
 def test_a_folder_lists_frames_saved_without_an_ending_by_their_first_bytes(tmp_path):
