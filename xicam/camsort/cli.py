@@ -182,6 +182,42 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_adapt(sub: argparse._SubParsersAction) -> None:
+    from .adapt import USER_SHARE
+
+    p = sub.add_parser("adapt", help="refit a model's heads on a few labelled frames of your own instrument "
+                                     "(the networks stay as trained)")
+    p.add_argument("--data", required=True, help="labelled folder DIR/<TECHNIQUE or NOT_SCATTERING>/* of your frames")
+    p.add_argument("--out", required=True, help="model directory to write")
+    _model_option(p)
+    p.add_argument("--simulated", type=int, default=500, metavar="N",
+                   help="simulated frames per technique mixed in, so that the other instruments and classes stay known")
+    p.add_argument("--user-share", type=float, default=USER_SHARE, metavar="P",
+                   help="share of the heads' fitting rows that are your frames (they are repeated as needed)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_adapt)
+
+
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from .adapt import adapt, labelled_frames
+    from .sorter import Sorter
+
+    base = Sorter.load(args.model)
+    X, y, skipped = labelled_frames(args.data, base.size)
+    for line in skipped:
+        print(f"camsort: skipped: {line}", file=sys.stderr)
+    adapted = adapt(base, X, y, simulated_per_class=args.simulated, user_share=args.user_share, seed=args.seed,
+                    info={"base": args.model or "the model shipped with camsort", "data": str(args.data)})
+    adapted.save(args.out)
+    members = getattr(adapted, "members", [adapted])
+    print(json.dumps({"model": str(args.out), "frames": dict(Counter(y)), "skipped_files": len(skipped),
+                      "calibration_accuracy": [round(m.info["calibration"]["calibration_accuracy"], 4) for m in members]},
+                     indent=1))
+    return EXIT_PARTIAL if skipped else EXIT_OK
+
+
 def _add_sort(sub: argparse._SubParsersAction) -> None:
     from .sortjob import MODES
 
@@ -720,6 +756,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_simulate,
     _add_contact_sheet,
     _add_train,
+    _add_adapt,
     _add_train_cnn,
     _add_featurize,
     _add_sort,

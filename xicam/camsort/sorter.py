@@ -63,7 +63,7 @@ class Sorter:
 
         from .features import make_featurizer
 
-        y_idx = _label_indices(y)
+        y_idx = label_indices(y)
         tr, cal = train_test_split(np.arange(len(y_idx)), test_size=calibration_fraction,
                                    stratify=y_idx, random_state=seed)
         t0 = time.perf_counter()
@@ -191,7 +191,8 @@ def load_cached(model_dir: str | os.PathLike | None = None) -> Sorter:
     return _CACHE[key]
 
 
-def _label_indices(y: np.ndarray) -> np.ndarray:
+def label_indices(y: np.ndarray) -> np.ndarray:
+    """Class indices into :data:`CLASSES` of labels given as names (or already as indices)."""
     y = np.asarray(y)
     if y.dtype.kind in "iu":
         return y.astype(int)

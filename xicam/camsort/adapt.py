@@ -1,0 +1,90 @@
+"""Adapt a model to one's own instrument with a few labelled frames: the networks stay as trained, each
+member's head (scaler, PCA, classifier, temperature) is fitted again on the user's frames mixed with
+simulated ones.
+
+The networks learnt from 17,600 simulated frames what a technique looks like; what an instrument the
+simulator never drew does differently (a flight tube's shadow, a beam low on the detector, a CCD's
+glow) moves a frame's features, and a head refitted on a handful of that instrument's frames learns
+where its classes lie. Simulated frames keep the other instruments and the classes the user did not
+label in view, and the user's frames are repeated to make up ``user_share`` of the fitting rows.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import CLASSES
+from .ensemble import Ensemble
+from .errors import CamsortError
+from .io import frame_paths, iter_patterns
+from .preprocess import preprocess
+from .sorter import Sorter, label_indices
+from .training import simulated_set
+
+USER_SHARE = 0.5
+"""Default share of the head's fitting rows that are the user's frames (repeated as often as needed)."""
+
+CALIBRATION_FRACTION = 0.2
+"""Share of the frames (the user's and the simulated, stratified by class) held out to fit the temperature."""
+
+
+def labelled_frames(root: str | os.PathLike, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Every frame of the files in ``root/<CLASS>/`` (a technique or NOT_SCATTERING, sub-folders
+    included), preprocessed, with its label; and one line per file that could not be read, which is
+    left out."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CamsortError(f"{root}: not a folder")
+    images, labels, skipped = [], [], []
+    for label in CLASSES:
+        for path in frame_paths([root / label], recursive=True) if (root / label).is_dir() else []:
+            try:
+                frames = [preprocess(p.data, size) for p in iter_patterns(path)]
+            except CamsortError as exc:
+                skipped.append(str(exc))
+                continue
+            images += frames
+            labels += [label] * len(frames)
+    if not images:
+        raise CamsortError(f"{root}: no readable labelled frames (expected folders {', '.join(CLASSES)})")
+    return np.stack(images), np.asarray(labels, dtype=object), skipped
+
+
+def adapt(base: Sorter, X_user: np.ndarray, y_user: np.ndarray, *, simulated_per_class: int = 500,
+          user_share: float = USER_SHARE, seed: int = 0, info: dict[str, Any] | None = None) -> Sorter:
+    """``base`` (one sorter or an ensemble) with every member's head refitted on the preprocessed frames
+    ``X_user`` labelled ``y_user`` and ``simulated_per_class`` simulated frames per technique (with half
+    as many NOT_SCATTERING images) of seed ``seed``."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < user_share < 1.0:
+        raise CamsortError(f"user_share must be between 0 and 1, not {user_share}")
+    if len(X_user) == 0:
+        raise CamsortError("no labelled frames to adapt to")
+    X_sim, y_sim = simulated_set(simulated_per_class, seed, base.size, simulated_per_class // 2)
+    X = np.concatenate([X_user, X_sim])
+    y_idx = label_indices(np.concatenate([np.asarray(y_user, dtype=object), y_sim]))
+    tr, cal = train_test_split(np.arange(len(y_idx)), test_size=CALIBRATION_FRACTION, stratify=y_idx,
+                               random_state=seed)
+    own, simulated = tr[tr < len(X_user)], tr[tr >= len(X_user)]
+    repeats = max(1, int(round(user_share / (1 - user_share) * len(simulated) / max(len(own), 1))))
+    fitting = np.concatenate([simulated, np.repeat(own, repeats)])
+    record = {**(info or {}), "user_frames": int(len(X_user)), "user_frames_fitted": int(len(own)),
+              "user_repeats": repeats, "simulated_per_class": simulated_per_class, "user_share": user_share,
+              "seed": seed}
+    members = base.members if isinstance(base, Ensemble) else [base]
+    heads = [Sorter.fit_head(m.featurizer, m.featurizer.transform(X), y_idx, fitting, cal,
+                             classifier=m.classifier_name, n_components=int(m.info.get("n_components", 32)),
+                             size=m.size, threshold=m.threshold, seed=seed,
+                             info={**_kept(m.info), "adapted": record}) for m in members]
+    if isinstance(base, Ensemble):
+        return Ensemble(heads, threshold=base.threshold, info={**base.info, "adapted": record})
+    return heads[0]
+
+
+def _kept(info: dict[str, Any]) -> dict[str, Any]:
+    """A member's info without what described its old head (its calibration and held-out scores)."""
+    return {k: v for k, v in info.items() if k not in ("calibration", "held_out")}
