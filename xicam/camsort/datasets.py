@@ -76,8 +76,9 @@ def write_dataset(root: str | os.PathLike, counts: int | dict[str, int], seed: i
     return labels
 
 
-def read_labelled_folder(root: str | os.PathLike) -> dict[str, list]:
-    """Paths, techniques and groups of a labelled folder: from labels.csv, else from folder names."""
+def read_labelled_folder(root: str | os.PathLike, classes: tuple[str, ...] = TECHNIQUES) -> dict[str, list]:
+    """Paths, techniques and groups of a labelled folder: from labels.csv, else from folder names;
+    ``classes`` are the labels it may hold (``CLASSES`` also takes a ``NOT_SCATTERING`` folder)."""
     root = Path(root)
     if not root.is_dir():
         raise CamsortError(f"{root}: not a folder")
@@ -90,14 +91,14 @@ def read_labelled_folder(root: str | os.PathLike) -> dict[str, list]:
                 table["technique"].append(row["technique"])
                 table["group"].append(row.get("group") or row["path"])
     else:
-        for technique in TECHNIQUES:
+        for technique in classes:
             for path in frame_paths([root / technique], recursive=True) if (root / technique).is_dir() else []:
                 table["path"].append(str(path))
                 table["technique"].append(technique)
                 table["group"].append(str(path))
     if not table["path"]:
-        raise CamsortError(f"{root}: no labelled frames (expected labels.csv or folders {', '.join(TECHNIQUES)})")
-    unknown = sorted(set(table["technique"]) - set(TECHNIQUES))
+        raise CamsortError(f"{root}: no labelled frames (expected labels.csv or folders {', '.join(classes)})")
+    unknown = sorted(set(table["technique"]) - set(classes))
     if unknown:
         raise CamsortError(f"{root}: unknown techniques {unknown} in labels")
     return table

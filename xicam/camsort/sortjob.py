@@ -85,6 +85,12 @@ class _Item:
         return self.frame if self.dataset is None else f"{self.dataset}[{self.frame or 0}]"
 
     @property
+    def whole_file(self) -> bool:
+        """The file's one frame: sorted as the file itself (a frame of a stack or another detector's
+        dataset is written as a TIFF of its own)."""
+        return self.frame is None and self.dataset is None
+
+    @property
     def starts_file(self) -> bool:
         """The first item of a file (or its error): what the per-file progress bar counts."""
         return self.dataset is None and self.frame in (None, 0)
@@ -300,7 +306,7 @@ def _place(item: _Item, result: dict, out: Path, mode: str) -> dict[str, object]
     try:
         target = _deliver(item, out / label, mode)
         row["output"] = str(target)
-        if item.frame is None and item.dataset is None and "sidecar" in item.pattern.metadata:
+        if item.whole_file and "sidecar" in item.pattern.metadata:
             _deliver_sidecar(sidecar_path(item.source), sidecar_path(target), mode)
     except OSError as exc:
         row["error"] = f"cannot write output: {exc.strerror or exc}"
@@ -311,7 +317,7 @@ def _deliver(item: _Item, folder: Path, mode: str) -> Path:
     """Put the file (or, for a frame of a multi-frame file, that frame as TIFF) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     src = Path(item.source)
-    if item.frame is None and item.dataset is None:
+    if item.whole_file:
         name, make = src.name, lambda tmp: _materialise(src, tmp, mode)
         same = item.sha256
     else:
