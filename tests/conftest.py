@@ -14,6 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 REAL_DIR = Path(os.environ.get("CAMSORT_REAL_DIR",
@@ -68,3 +69,15 @@ def write_simulated_frames(folder: Path, n: int, seed: int, long_side: int) -> P
         technique = TECHNIQUES[i % 4]
         write_tiff(folder / f"{technique.lower()}_{i:02d}.tif", simulate(technique, seed + i, long_side=long_side).data)
     return folder
+
+
+def glowing_waxs(seed: int) -> np.ndarray:
+    """A WAXS frame of an instrument with a small beamstop, where the powder's own small-angle scattering
+    glows around the beam: a kind of real frame (Dioptas' CeO2 on a PI CCD) the shipped model calls SAXS."""
+    from xicam.camsort.simulate import simulate
+
+    data = simulate("WAXS", seed, detector="pilatus1m", beam_fraction=(0.5, 0.5), long_side=256).data
+    rows, cols = data.shape
+    r = np.hypot(*np.mgrid[:rows, :cols] - np.array([rows / 2, cols / 2])[:, None, None])
+    glow = np.nanmax(data) * 20 / (1 + (r / 4.0) ** 2) ** 1.5
+    return np.where(data >= 0, data + np.round(glow), data)

@@ -15,15 +15,7 @@ from xicam.camsort.preprocess import preprocess
 from xicam.camsort.simulate import simulate
 from xicam.camsort.sorter import Sorter
 
-
-def glowing_waxs(seed: int) -> np.ndarray:
-    """A WAXS frame of an instrument with a small beamstop, where the powder's own small-angle scattering
-    glows around the beam: a kind of real frame (Dioptas' CeO2 on a PI CCD) the shipped model calls SAXS."""
-    data = simulate("WAXS", seed, detector="pilatus1m", beam_fraction=(0.5, 0.5), long_side=256).data
-    rows, cols = data.shape
-    r = np.hypot(*np.mgrid[:rows, :cols] - np.array([rows / 2, cols / 2])[:, None, None])
-    glow = np.nanmax(data) * 20 / (1 + (r / 4.0) ** 2) ** 1.5
-    return np.where(data >= 0, data + np.round(glow), data)
+from tests.conftest import glowing_waxs
 
 
 @pytest.fixture(scope="module")

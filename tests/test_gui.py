@@ -140,8 +140,10 @@ def test_batch_with_a_corrupt_file_gets_an_error_row_not_a_crash(stage, qtbot, b
     good, bad = rows[:-1], rows[-1]
     assert all(r.label in (*CLASSES, UNSURE) and not r.error for r in good)
     assert bad.label == "ERROR" and "not a TIFF file" in bad.error
+    from xicam.camsort.gui.table import NOTE
+
     table = stage.table.view.model()
-    note = table.index(len(rows) - 1, 4).data()
+    note = table.index(len(rows) - 1, NOTE).data()
     assert note == bad.error and "\n" not in note
     stage.select(len(rows) - 1)
     assert stage.panel.label.text() == "ERROR" and bad.error in stage.panel.detail.text()
@@ -251,6 +253,53 @@ def test_a_folder_that_is_not_a_model_is_reported_not_fatal(stage, qtbot, batch,
     stage.set_model(None)
     qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
     assert len(stage.results.rows) == 1
+
+
+def test_frames_labelled_in_the_gui_adapt_the_model_which_then_reads_the_others_right(stage, qtbot, tmp_path,
+                                                                                        monkeypatch):
+    from qtpy.QtWidgets import QFileDialog
+
+    from tests.conftest import glowing_waxs
+    from xicam.camsort.sorter import DEFAULT_MODEL_DIR, Sorter
+
+    paths = []
+    for seed in range(12):  # an instrument whose WAXS frames glow around the beam: the shipped model says SAXS
+        paths.append(tmp_path / f"ceo2_{seed:02d}.tif")
+        write_tiff(paths[-1], glowing_waxs(seed))
+    rows = _load(stage, qtbot, paths)
+    assert [r.top for r in rows[6:]].count("SAXS") >= 4 and not stage.loader.adapt.isEnabled()
+    for n in range(6):  # the user says what the first six are, in the panel's "Your label"
+        stage.select(n)
+        stage.panel.truth.setCurrentText("WAXS")
+        stage.panel.truth.activated.emit(stage.panel.truth.currentIndex())
+    stage.select(5)
+    stage.panel.truth.setCurrentIndex(0)  # ... and takes the sixth back
+    stage.panel.truth.activated.emit(0)
+    assert [r.truth for r in rows] == ["WAXS"] * 5 + [None] * 7 and stage.loader.adapt.isEnabled()
+    from xicam.camsort.gui.table import LABEL
+
+    assert stage.results.index(0, LABEL).data() == "WAXS"  # the "Your label" column
+
+    stage.adapt_to(str(DEFAULT_MODEL_DIR))  # never written over
+    assert "choose a new folder" in stage.loader.status.text() and stage._adapter is None
+
+    stage.adapt_simulated = 60
+    out = tmp_path / "adapted"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    stage.loader.adapt.click()
+    assert "Adapting the model to 5 labelled frame(s) (WAXS 5)" in stage.loader.status.text()
+    qtbot.waitUntil(lambda: stage._adapter is None and not stage.busy, timeout=WAIT_MS)
+    assert stage.loader.model.currentText() == str(out) and "adapted to 5 labelled" in stage.loader.model_info.text()
+    rows = stage.results.rows
+    assert len(rows) == 12 and [r.truth for r in rows] == ["WAXS"] * 5 + [None] * 7  # labels outlive re-prediction
+    assert [r.label for r in rows[6:]].count("WAXS") >= 5, [r.label for r in rows[6:]]  # frames nobody labelled
+    record = Sorter.load(out).info["adapted"]  # a verified model, recording what it learnt from
+    assert [(Path(f["file"]).name, f["label"]) for f in record["labelled_in_gui"]] == \
+        [(p.name, "WAXS") for p in paths[:5]]
+    stage.clear()
+    assert not stage.labels and not stage.loader.adapt.isEnabled()
+    stage.set_model(None)
+    qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
 
 
 def test_cam_placement_maps_the_letterboxed_square_onto_the_frame():

@@ -21,6 +21,8 @@ class LoaderPanel(QWidget):
     sigCancel = Signal()
     sigExport = Signal(str)
     """The output folder of "Export sorted"."""
+    sigAdapt = Signal(str)
+    """The new model folder of "Adapt model to your labels"."""
 
     def __init__(self, editor: WorkflowEditor):
         super().__init__()
@@ -43,12 +45,18 @@ class LoaderPanel(QWidget):
         self.export.setToolTip("Copy every loaded file into FOLDER/<TECHNIQUE>/ with a manifest.csv, "
                                "exactly as `camsort sort --mode copy` does (originals untouched, resumable)")
         self.export.setEnabled(False)
+        self.adapt = QPushButton("Adapt model to your labels…")
+        self.adapt.setToolTip("Refit the model's heads on the frames you labelled (Your label, on the right) mixed "
+                              "with simulated ones, as `camsort adapt` does; writes a new model folder and "
+                              "predicts again with it")
+        self.adapt.setEnabled(False)
 
         self.add_files.clicked.connect(self._pick_files)
         self.add_folder.clicked.connect(self._pick_folder)
         self.clear.clicked.connect(self.sigClear.emit)
         self.cancel.clicked.connect(self.sigCancel.emit)
         self.export.clicked.connect(self._pick_export)
+        self.adapt.clicked.connect(self._pick_adapted)
         self.model.activated.connect(self._model_chosen)
 
         load = QGridLayout()
@@ -64,6 +72,7 @@ class LoaderPanel(QWidget):
         load.addLayout(run, 3, 0, 1, 3)
         load.addWidget(self.status, 4, 0, 1, 3)
         load.addWidget(self.export, 5, 0, 1, 3)
+        load.addWidget(self.adapt, 6, 0, 1, 3)
         frames = QGroupBox("Frames")
         frames.setLayout(load)
 
@@ -109,6 +118,11 @@ class LoaderPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Export sorted frames into (OUT/<TECHNIQUE>/)")
         if folder:
             self.sigExport.emit(folder)
+
+    def _pick_adapted(self) -> None:
+        folder, _ = QFileDialog.getSaveFileName(self, "Write the adapted model to a new folder")
+        if folder:
+            self.sigAdapt.emit(folder)
 
     def _model_chosen(self, index: int) -> None:
         text = self.model.itemText(index)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtGui import QFont
-from qtpy.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QLabel, QProgressBar,
+from qtpy.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .. import CLASSES, UNSURE
@@ -16,10 +16,16 @@ from .palette import color
 from .records import FrameResult
 
 BAR_STEPS = 1000
+NO_LABEL = "— not labelled —"
+"""The label chooser's first entry: the user has not said what the frame is."""
 
 
 class PredictionPanel(QWidget):
-    """What the model decided about the selected frame, why it might be unsure, and what the header says."""
+    """What the model decided about the selected frame, why it might be unsure, and what the header says;
+    and the class the user says it is (**Your label**), which **Adapt model** learns from."""
+
+    sigLabelled = Signal(object, object)
+    """The shown :class:`FrameResult` and the class the user chose for it (None: label removed)."""
 
     def __init__(self):
         super().__init__()
@@ -40,6 +46,12 @@ class PredictionPanel(QWidget):
         self.detail.setAlignment(Qt.AlignCenter)
         self.check = QLabel()
         self.check.setWordWrap(True)
+        self.truth = QComboBox()
+        self.truth.addItems([NO_LABEL, *CLASSES])
+        self.truth.setToolTip("What this frame really is, if you know: labelled frames can adapt the model "
+                              "to your instrument (Adapt model…)")
+        self.truth.activated.connect(self._labelled)
+        self._row: FrameResult | None = None
 
         bars = QGridLayout()
         self.bars: dict[str, QProgressBar] = {}
@@ -64,6 +76,10 @@ class PredictionPanel(QWidget):
         layout.addWidget(self.file)
         layout.addWidget(self.label)
         layout.addWidget(self.detail)
+        own = QHBoxLayout()
+        own.addWidget(QLabel("Your label:"))
+        own.addWidget(self.truth, 1)
+        layout.addLayout(own)
         layout.addWidget(_rule())
         layout.addWidget(_heading("Class probabilities (calibrated)"))
         layout.addLayout(bars)
@@ -77,6 +93,9 @@ class PredictionPanel(QWidget):
 
     def show_result(self, row: FrameResult | None) -> None:
         """Fill the panel for one row (None: nothing selected)."""
+        self._row = row
+        self.truth.setCurrentText((row and row.truth) or NO_LABEL)
+        self.truth.setEnabled(row is not None and not row.error)
         self.file.setText("" if row is None else f"<b>{row.name}</b><br><small>{row.source}</small>")
         label = "—" if row is None else row.label
         self.label.setText(label.replace("_", " "))
@@ -91,6 +110,10 @@ class PredictionPanel(QWidget):
                               + ("QProgressBar { font-weight: bold; }" if top else ""))
         self._show_check(row)
         self._show_metadata({} if row is None else row.metadata)
+
+    def _labelled(self, index: int) -> None:
+        if self._row is not None:
+            self.sigLabelled.emit(self._row, None if index == 0 else self.truth.itemText(index))
 
     def _detail(self, row: FrameResult | None) -> str:
         if row is None:

@@ -18,7 +18,8 @@ class FrameResult:
     ``label`` is a class, UNSURE or ERROR; ``top`` the most probable class even when unsure;
     ``cam`` the Grad-CAM of ``top`` at the network's input size (None without a CNN or on error);
     ``check`` what the header's geometry says against the label ('' when nothing); ``members`` each
-    member's top class and probability when the model is an ensemble.
+    member's top class and probability when the model is an ensemble; ``truth`` the class the user
+    gave the frame (None until they do), which **Adapt model** learns from.
     """
 
     source: str
@@ -35,6 +36,12 @@ class FrameResult:
     members: tuple[tuple[str, float], ...] = ()
     dataset: str | None = None
     """Another detector's image dataset of an HDF5 file (Read frames' ``all_detectors``); None for the file's own."""
+    truth: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str | None, int | None]:
+        """Which frame this is, the same across predictions by different models: file, dataset, index."""
+        return self.source, self.dataset, self.frame
 
     @property
     def frame_label(self) -> str:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from qtpy.QtCore import QObject, Signal
@@ -13,12 +15,13 @@ from xicam.plugins.guiplugin import GUILayout, PanelState
 from ..errors import CamsortError
 from ..executors import DaskExecutor
 from ..io import frame_paths, read_pattern
+from ..sorter import DEFAULT_MODEL_DIR
 from .loader import LoaderPanel
 from .prediction_panel import PredictionPanel
 from .records import FrameResult
 from .table import BatchTable, ResultsModel
 from .view import PatternView
-from .worker import ExportWorker, PredictionWorker
+from .worker import AdaptWorker, ExportWorker, PredictionWorker
 from .workflow import parameter, sort_workflow
 
 
@@ -26,7 +29,9 @@ class SortStage(QObject):
     """Centre: the frame and its Grad-CAM; right: the prediction; bottom: the batch; left: loader and workflow.
 
     Files are predicted by one :class:`PredictionWorker` at a time; files added meanwhile wait for
-    the next. ``layout`` is the stage's :class:`GUILayout` for Xi-cam's main window.
+    the next. The classes the user gives frames (``labels``) outlive predictions by other models and
+    can adapt the model (:class:`AdaptWorker`). ``layout`` is the stage's :class:`GUILayout` for
+    Xi-cam's main window.
     """
 
     sigExported = Signal(object)
@@ -47,6 +52,11 @@ class SortStage(QObject):
         self._queue: list[str] = []
         self._worker: PredictionWorker | None = None
         self._exporter: ExportWorker | None = None
+        self._adapter: AdaptWorker | None = None
+        self.labels: dict[tuple, str] = {}
+        """The class the user gave each frame (by :attr:`FrameResult.key`)."""
+        self.adapt_simulated = 500
+        """Simulated frames per technique an adaptation mixes in (``camsort adapt --simulated``)."""
         self._predicted = 0
         self.executor: DaskExecutor | None = None
         """Where predictions run: None for a thread of this process, else the executor's dask workers."""
@@ -56,6 +66,8 @@ class SortStage(QObject):
         self.loader.sigModel.connect(self.set_model)
         self.loader.sigCancel.connect(self.cancel)
         self.loader.sigExport.connect(self.export_to)
+        self.loader.sigAdapt.connect(self.adapt_to)
+        self.panel.sigLabelled.connect(self.label_row)
         self.table.sigSelected.connect(self.show_row)
         run = self.editor.workflow_widget  # Xi-cam's "Run Workflow" button: this workflow over the whole batch
         run.sigRunWorkflow.disconnect(self.editor.run_workflow)
@@ -106,6 +118,8 @@ class SortStage(QObject):
         """Unload everything."""
         self._stop()
         self.files = []
+        self.labels = {}
+        self._update_adapt()
         self.results.clear()
         self.view.clear()
         self.panel.show_result(None)
@@ -118,8 +132,9 @@ class SortStage(QObject):
         if self._worker is not None:
             self._worker.cancel()
             self._worker.wait()
-        if self._exporter is not None:
-            self._exporter.wait()
+        for thread in (self._exporter, self._adapter):
+            if thread is not None:
+                thread.wait()
 
     def _run_clicked(self, checked: bool) -> None:
         if checked:
@@ -156,6 +171,8 @@ class SortStage(QObject):
         networks = getattr(sorter, "members", [sorter])
         info = networks[0].info
         members = f", averaged over {len(networks)} members" if len(networks) > 1 else ""
+        adapted = info.get("adapted")
+        members += f"; adapted to {adapted['user_frames']} labelled frame(s)" if adapted else ""
         self.loader.model_info.setText(
             f"<small>{info.get('featurizer', type(sorter.featurizer).__name__)} → PCA({info.get('n_components', '?')})"
             f" → {sorter.classifier_name}{members}; {sorter.size}² px input; abstains (UNSURE) below "
@@ -165,6 +182,8 @@ class SortStage(QObject):
         if self.sender().cancelled:
             return
         first = not self.results.rows
+        for row in rows:
+            row.truth = self.labels.get(row.key)
         self.results.append(rows)
         if first and self.table.visible_rows():
             self.table.select(0)
@@ -251,3 +270,45 @@ class SortStage(QObject):
         summary = exporter.summary
         self.loader.status.setText(f"Exported: {summary.lines()[0]}. Manifest: {summary.manifest}")
         self.sigExported.emit(summary)
+
+    # -- labels and adapting the model ----------------------------------------------------
+    def label_row(self, row: FrameResult, label: str | None) -> None:
+        """Record the class the user says a frame is (None: forget it); it is kept across predictions."""
+        if label is None:
+            self.labels.pop(row.key, None)
+        else:
+            self.labels[row.key] = label
+        row.truth = label
+        self.results.relabelled(row)
+        self._update_adapt()
+
+    def adapt_to(self, folder: str | os.PathLike) -> None:
+        """Adapt the model in use to the labelled frames, in a thread, write it to ``folder`` and predict
+        every loaded file again with it (``camsort adapt`` on the frames labelled here)."""
+        if self._adapter is not None or not self.labels:
+            return
+        current = parameter(self.workflow, "model_dir") or DEFAULT_MODEL_DIR
+        if Path(folder).resolve() in (Path(current).resolve(), DEFAULT_MODEL_DIR.resolve()):
+            self.loader.status.setText(f"Not adapted: {folder} holds the model in use or the shipped model; "
+                                       "choose a new folder.")
+            return
+        adapter = AdaptWorker(self.labels, parameter(self.workflow, "model_dir"), folder, self.adapt_simulated)
+        adapter.finished.connect(self._on_adapted)
+        self._adapter = adapter
+        self._update_adapt()
+        counts = ", ".join(f"{label} {n}" for label, n in sorted(Counter(self.labels.values()).items()))
+        self.loader.status.setText(f"Adapting the model to {len(self.labels)} labelled frame(s) ({counts})…")
+        adapter.start()
+
+    def _on_adapted(self) -> None:
+        adapter, self._adapter = self._adapter, None
+        self._update_adapt()
+        if adapter.error:
+            self.loader.status.setText(f"Adapt failed: {adapter.error}")
+            return
+        self.set_model(str(adapter.out))
+        self.loader.status.setText(f"Adapted to {len(adapter.labelled)} labelled frame(s), written to "
+                                   f"{adapter.out}; predicting again with it…")
+
+    def _update_adapt(self) -> None:
+        self.loader.adapt.setEnabled(bool(self.labels) and self._adapter is None)

@@ -13,8 +13,8 @@ from .. import CLASSES, UNSURE
 from .palette import ERROR, color
 from .records import FrameResult
 
-COLUMNS = ("File", "Frame", "Prediction", "Confidence", "Note")
-FILE, FRAME, PREDICTION, CONFIDENCE, NOTE = range(len(COLUMNS))
+COLUMNS = ("File", "Frame", "Prediction", "Confidence", "Your label", "Note")
+FILE, FRAME, PREDICTION, CONFIDENCE, LABEL, NOTE = range(len(COLUMNS))
 ALL = "All outcomes"
 FILTERS = (ALL, *CLASSES, UNSURE, ERROR)
 """Choices of the filter combo box: everything, or one outcome."""
@@ -36,6 +36,11 @@ class ResultsModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(rows) - 1)
             self.rows.extend(rows)
             self.endInsertRows()
+
+    def relabelled(self, row: FrameResult) -> None:
+        """Redraw a row whose ``truth`` the user changed."""
+        i = self.rows.index(row)
+        self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
 
     def clear(self) -> None:
         """Remove every row."""
@@ -66,6 +71,8 @@ class ResultsModel(QAbstractTableModel):
             return _sort_key(row, column)
         if role == Qt.ForegroundRole and (column == PREDICTION or row.error):
             return QColor(color(row.label))
+        if role == Qt.ForegroundRole and column == LABEL and row.truth:
+            return QColor(color(row.truth))
         if role == Qt.FontRole and column == PREDICTION:
             font = QFont()
             font.setBold(True)
@@ -84,6 +91,8 @@ def _text(row: FrameResult, column: int) -> Any:
         return row.label
     if column == CONFIDENCE:
         return "" if row.error else f"{row.p_top:.0%}" + ("" if row.confidence == "high" else " (low)")
+    if column == LABEL:
+        return row.truth or ""
     if row.error:
         return row.error
     if row.label == UNSURE:
@@ -127,7 +136,7 @@ class BatchTable(QWidget):
         header = self.view.horizontalHeader()
         for column, mode in enumerate((QHeaderView.Interactive, QHeaderView.ResizeToContents,
                                        QHeaderView.ResizeToContents, QHeaderView.ResizeToContents,
-                                       QHeaderView.Stretch)):
+                                       QHeaderView.ResizeToContents, QHeaderView.Stretch)):
             header.setSectionResizeMode(column, mode)
         header.resizeSection(0, 360)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)

@@ -1,6 +1,6 @@
-"""Background threads of the Sort stage: prediction (cancellable, streaming) and export.
+"""Background threads of the Sort stage: prediction (cancellable, streaming), export, and adapting the model.
 
-Both load the model in their own thread (the first load takes seconds) and report through Qt
+All load the model in their own thread (the first load takes seconds) and report through Qt
 signals, which Qt queues to the GUI thread; a failure is kept in ``error`` for whoever handles
 ``finished``. Neither lets an exception escape ``run``: PyQt5 aborts the whole process on an
 exception that leaves a QThread.
@@ -15,9 +15,12 @@ from pathlib import Path
 
 from qtpy.QtCore import QThread, Signal
 
+from ..adapt import adapt
+from ..executors import DaskExecutor
+from ..io import read_pattern
+from ..preprocess import preprocess_batch
 from ..sorter import load_cached
 from ..sortjob import SortSummary, sort_frames
-from ..executors import DaskExecutor
 from .predict import cam_model, predict_batch, predict_files
 from .records import FrameResult
 
@@ -111,4 +114,34 @@ class ExportWorker(QThread):
             self.summary = sort_frames(self.paths, self.out, load_cached(self.model_dir), mode=self.mode,
                                        progress=False, all_detectors=self.all_detectors)
         except Exception as exc:  # an unwritable folder or a broken model must not take the GUI down
+            self.error = str(exc)
+
+
+class AdaptWorker(QThread):
+    """Adapt the model to the frames the user labelled (:func:`~xicam.camsort.adapt.adapt`, as
+    ``camsort adapt`` does) and write it to ``out``; ``error`` says why not when ``finished``.
+
+    The adapted model records which frames it learnt from, and with which labels.
+    """
+
+    def __init__(self, labels: dict[tuple, str], model_dir: str | None, out: str | os.PathLike,
+                 simulated_per_class: int):
+        super().__init__()
+        self.labelled = [(*key, label) for key, label in labels.items()]
+        """(file, dataset, frame, label) of each labelled frame (keys as :attr:`FrameResult.key`)."""
+        self.model_dir, self.out, self.simulated_per_class = model_dir, Path(out), simulated_per_class
+        self.error: str | None = None
+
+    def run(self) -> None:
+        try:
+            base = load_cached(self.model_dir)
+            X = preprocess_batch((read_pattern(source, frame=frame, dataset=dataset).data
+                                  for source, dataset, frame, _ in self.labelled), base.size)
+            record = {"base": self.model_dir or "the model shipped with camsort",
+                      "labelled_in_gui": [{"file": source, "dataset": dataset, "frame": frame, "label": label}
+                                          for source, dataset, frame, label in self.labelled]}
+            adapted = adapt(base, X, [label for *_, label in self.labelled],
+                            simulated_per_class=self.simulated_per_class, info=record)
+            adapted.save(self.out)
+        except Exception as exc:  # a frame removed since it was labelled, an unwritable folder, ...
             self.error = str(exc)
