@@ -290,8 +290,10 @@ def test_frames_labelled_in_the_gui_adapt_the_model_which_then_reads_the_others_
     assert "Adapting the model to 5 labelled frame(s) (WAXS 5)" in stage.loader.status.text()
     qtbot.waitUntil(lambda: stage._adapter is None and not stage.busy, timeout=WAIT_MS)
     assert stage.loader.model.currentText() == str(out) and "adapted to 5 labelled" in stage.loader.model_info.text()
-    rows = stage.results.rows
+    stale, rows = rows[0], stage.results.rows
     assert len(rows) == 12 and [r.truth for r in rows] == ["WAXS"] * 5 + [None] * 7  # labels outlive re-prediction
+    stage.label_row(stale, "SAXS")  # a row the new prediction replaced: its frame's new row takes the label
+    assert rows[0].truth == "SAXS" and stage.labels[rows[0].key] == "SAXS"
     assert [r.label for r in rows[6:]].count("WAXS") >= 5, [r.label for r in rows[6:]]  # frames nobody labelled
     record = Sorter.load(out).info["adapted"]  # a verified model, recording what it learnt from
     assert [(Path(f["file"]).name, f["label"]) for f in record["labelled_in_gui"]] == \

@@ -278,8 +278,8 @@ class SortStage(QObject):
             self.labels.pop(row.key, None)
         else:
             self.labels[row.key] = label
-        row.truth = label
-        self.results.relabelled(row)
+        row.truth = label  # the panel's row, which may be one a newer prediction has replaced
+        self.results.relabel(row.key, label)
         self._update_adapt()
 
     def adapt_to(self, folder: str | os.PathLike) -> None:

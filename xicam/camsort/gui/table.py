@@ -37,10 +37,12 @@ class ResultsModel(QAbstractTableModel):
             self.rows.extend(rows)
             self.endInsertRows()
 
-    def relabelled(self, row: FrameResult) -> None:
-        """Redraw a row whose ``truth`` the user changed."""
-        i = self.rows.index(row)
-        self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+    def relabel(self, key: tuple, label: str | None) -> None:
+        """Give the rows of one frame (:attr:`FrameResult.key`) the user's label and redraw them."""
+        for i, row in enumerate(self.rows):
+            if row.key == key:
+                row.truth = label
+                self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
 
     def clear(self) -> None:
         """Remove every row."""
