@@ -282,6 +282,8 @@ def test_frames_labelled_in_the_gui_adapt_the_model_which_then_reads_the_others_
 
     stage.adapt_to(str(DEFAULT_MODEL_DIR))  # never written over
     assert "choose a new folder" in stage.loader.status.text() and stage._adapter is None
+    stage.adapt_to(str(tmp_path))  # a folder of other files: refused before any work
+    assert f"{tmp_path}: exists and is not a camsort model" in stage.loader.status.text() and stage._adapter is None
 
     stage.adapt_simulated = 60
     out = tmp_path / "adapted"

@@ -19,11 +19,17 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def check_model_dir(model_dir: str | os.PathLike) -> Path:
+    """``model_dir`` if a model may be written there (new, empty, or a camsort model); else a CamsortError."""
+    root = Path(model_dir)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())) and not (root / "config.json").exists():
+        raise CamsortError(f"{root}: exists and is not a camsort model; choose an empty folder")
+    return root
+
+
 def prepare_model_dir(model_dir: str | os.PathLike) -> Path:
     """Create ``model_dir``, or empty the camsort model already in it; refuse a folder that is not a model."""
-    root = Path(model_dir)
-    if root.exists() and any(root.iterdir()) and not (root / "config.json").exists():
-        raise CamsortError(f"{root}: folder exists and is not a camsort model; choose an empty folder")
+    root = check_model_dir(model_dir)
     root.mkdir(parents=True, exist_ok=True)
     for stale in sorted(root.rglob("*"), reverse=True):  # a folder's files before the folder
         stale.rmdir() if stale.is_dir() and not stale.is_symlink() else stale.unlink()

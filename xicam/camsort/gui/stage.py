@@ -15,6 +15,7 @@ from xicam.plugins.guiplugin import GUILayout, PanelState
 from ..errors import CamsortError
 from ..executors import DaskExecutor
 from ..io import frame_paths, read_pattern
+from ..model_files import check_model_dir
 from ..sorter import DEFAULT_MODEL_DIR
 from .loader import LoaderPanel
 from .prediction_panel import PredictionPanel
@@ -291,6 +292,11 @@ class SortStage(QObject):
         if Path(folder).resolve() in (Path(current).resolve(), DEFAULT_MODEL_DIR.resolve()):
             self.loader.status.setText(f"Not adapted: {folder} holds the model in use or the shipped model; "
                                        "choose a new folder.")
+            return
+        try:
+            check_model_dir(folder)  # before minutes of work, not after
+        except CamsortError as exc:
+            self.loader.status.setText(f"Not adapted: {exc}")
             return
         adapter = AdaptWorker(self.labels, parameter(self.workflow, "model_dir"), folder, self.adapt_simulated)
         adapter.finished.connect(self._on_adapted)
