@@ -2,7 +2,7 @@
 
 All load the model in their own thread (the first load takes seconds) and report through Qt
 signals, which Qt queues to the GUI thread; a failure is kept in ``error`` for whoever handles
-``finished``. Neither lets an exception escape ``run``: PyQt5 aborts the whole process on an
+``finished``. None lets an exception escape ``run``: PyQt5 aborts the whole process on an
 exception that leaves a QThread.
 """
 from __future__ import annotations
