@@ -50,6 +50,11 @@ def labelled_frames(root: str | os.PathLike, size: int) -> tuple[np.ndarray, np.
     return np.stack(images), np.asarray(labels, dtype=object), skipped
 
 
+def base_name(model_dir: str | None) -> str:
+    """How an adapted model records the model it was adapted from (None: the shipped one)."""
+    return model_dir or "the model shipped with camsort"
+
+
 def simulated_mix(per_class: int, seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The simulated frames an adaptation mixes in: ``per_class`` per technique and half as many
     NOT_SCATTERING images, preprocessed to ``size``."""

@@ -201,7 +201,7 @@ def _add_adapt(sub: argparse._SubParsersAction) -> None:
 def _cmd_adapt(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from .adapt import adapt, labelled_frames
+    from .adapt import adapt, base_name, labelled_frames
     from .sorter import Sorter
 
     base = Sorter.load(args.model)
@@ -209,7 +209,7 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
     for line in skipped:
         print(f"camsort: skipped: {line}", file=sys.stderr)
     adapted = adapt(base, X, y, simulated_per_class=args.simulated, user_share=args.user_share, seed=args.seed,
-                    info={"base": args.model or "the model shipped with camsort", "data": str(args.data)})
+                    info={"base": base_name(args.model), "data": str(args.data)})
     adapted.save(args.out)
     members = getattr(adapted, "members", [adapted])
     print(json.dumps({"model": str(args.out), "frames": dict(Counter(y)), "skipped_files": len(skipped),

@@ -288,8 +288,8 @@ class SortStage(QObject):
         every loaded file again with it (``camsort adapt`` on the frames labelled here)."""
         if self._adapter is not None or not self.labels:
             return
-        current = parameter(self.workflow, "model_dir") or DEFAULT_MODEL_DIR
-        if Path(folder).resolve() in (Path(current).resolve(), DEFAULT_MODEL_DIR.resolve()):
+        model_dir = parameter(self.workflow, "model_dir")
+        if Path(folder).resolve() in (Path(model_dir or DEFAULT_MODEL_DIR).resolve(), DEFAULT_MODEL_DIR.resolve()):
             self.loader.status.setText(f"Not adapted: {folder} holds the model in use or the shipped model; "
                                        "choose a new folder.")
             return
@@ -298,7 +298,7 @@ class SortStage(QObject):
         except CamsortError as exc:
             self.loader.status.setText(f"Not adapted: {exc}")
             return
-        adapter = AdaptWorker(self.labels, parameter(self.workflow, "model_dir"), folder, self.adapt_simulated)
+        adapter = AdaptWorker(self.labels, model_dir, folder, self.adapt_simulated)
         adapter.finished.connect(self._on_adapted)
         self._adapter = adapter
         self._update_adapt()

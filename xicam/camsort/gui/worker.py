@@ -15,7 +15,7 @@ from pathlib import Path
 
 from qtpy.QtCore import QThread, Signal
 
-from ..adapt import adapt
+from ..adapt import adapt, base_name
 from ..executors import DaskExecutor
 from ..io import read_pattern
 from ..preprocess import preprocess_batch
@@ -137,7 +137,7 @@ class AdaptWorker(QThread):
             base = load_cached(self.model_dir)
             X = preprocess_batch((read_pattern(source, frame=frame, dataset=dataset).data
                                   for source, dataset, frame, _ in self.labelled), base.size)
-            record = {"base": self.model_dir or "the model shipped with camsort",
+            record = {"base": base_name(self.model_dir),
                       "labelled_in_gui": [{"file": source, "dataset": dataset, "frame": frame, "label": label}
                                           for source, dataset, frame, label in self.labelled]}
             adapted = adapt(base, X, [label for *_, label in self.labelled],
