@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from xicam.camsort import CLASSES, UNSURE
+from xicam.camsort.datasets import read_labelled_folder
 from xicam.camsort.io import read_pattern, write_tiff
 from xicam.camsort.preprocess import preprocess
 from xicam.camsort.simulate import simulate
@@ -268,6 +269,7 @@ def test_frames_labelled_in_the_gui_adapt_the_model_which_then_reads_the_others_
         write_tiff(paths[-1], glowing_waxs(seed))
     rows = _load(stage, qtbot, paths)
     assert [r.top for r in rows[6:]].count("SAXS") >= 4 and not stage.loader.adapt.isEnabled()
+    assert not stage.loader.save_labels.isEnabled()
     for n in range(6):  # the user says what the first six are, in the panel's "Your label"
         stage.select(n)
         stage.panel.truth.setCurrentText("WAXS")
@@ -284,6 +286,15 @@ def test_frames_labelled_in_the_gui_adapt_the_model_which_then_reads_the_others_
     assert "choose a new folder" in stage.loader.status.text() and stage._adapter is None
     stage.adapt_to(str(tmp_path))  # a folder of other files: refused before any work
     assert f"{tmp_path}: exists and is not a camsort model" in stage.loader.status.text() and stage._adapter is None
+
+    labelled = tmp_path / "labelled"  # the labels, saved as a labelled folder that camsort adapt --data reads
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(labelled))
+    stage.loader.save_labels.click()
+    qtbot.waitUntil(lambda: stage._label_saver is None, timeout=WAIT_MS)
+    assert f"saved to {labelled}: 5 frame(s) written" in stage.loader.status.text()
+    assert sorted(p.name for p in (labelled / "WAXS").iterdir()) == [p.name for p in paths[:5]]
+    assert all((labelled / "WAXS" / p.name).read_bytes() == p.read_bytes() for p in paths[:5])
+    assert read_labelled_folder(labelled)["technique"] == ["WAXS"] * 5
 
     stage.adapt_simulated = 60
     out = tmp_path / "adapted"

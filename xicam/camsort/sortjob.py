@@ -67,7 +67,7 @@ class SortSummary:
 
 
 @dataclass
-class _Item:
+class Item:
     """One frame on its way through the job: the pattern (or the error) and its preprocessed image."""
 
     source: str
@@ -189,7 +189,7 @@ def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sor
     return job.summary
 
 
-def _other_detectors(items: list[_Item]) -> dict[str, list[str]]:
+def _other_detectors(items: list[Item]) -> dict[str, list[str]]:
     """Source -> the other detectors' image datasets, for the items of files that hold some."""
     return {it.source: it.pattern.metadata["hdf5_other_images"] for it in items
             if it.pattern is not None and it.pattern.metadata.get("hdf5_other_images")}
@@ -208,19 +208,19 @@ def _read_ahead(pool: ThreadPoolExecutor, fn, items: list, window: int) -> Itera
 
 
 def load_items(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (), size: int | None = None,
-               all_detectors: bool = False) -> list[_Item]:
+               all_detectors: bool = False) -> list[Item]:
     """Read (and, given ``size``, preprocess) the frames of ``paths`` not in ``done``; errors become items."""
     loader = _Loader({tuple(k) for k in done}, size, all_detectors)
     return [item for path in paths for item in loader(Path(path))]
 
 
-def stack_images(items: list[_Item]) -> np.ndarray:
+def stack_images(items: list[Item]) -> np.ndarray:
     """The preprocessed images of the readable items, stacked (possibly empty)."""
     images = [it.image for it in items if it.pattern is not None]
     return np.stack(images) if images else np.zeros((0, 0, 0), np.float32)
 
 
-def batch_rows(items: list[_Item], decisions: list[dict], out: str | os.PathLike, mode: str) -> list[dict[str, object]]:
+def batch_rows(items: list[Item], decisions: list[dict], out: str | os.PathLike, mode: str) -> list[dict[str, object]]:
     """Deliver each decided frame to ``out/<LABEL>/``; manifest rows in item order, errors included."""
     readable = sum(1 for it in items if it.pattern is not None)
     if len(decisions) != readable:
@@ -242,28 +242,28 @@ class _Loader:
     def __init__(self, done: set[tuple[str, str]], size: int | None, all_detectors: bool = False):
         self.done, self.size, self.all_detectors = done, size, all_detectors
 
-    def __call__(self, path: Path) -> list[_Item]:
+    def __call__(self, path: Path) -> list[Item]:
         source = str(path.resolve())
         if _finished(source, self.done, self.all_detectors):
-            return [_Item(source, None)]
+            return [Item(source, None)]
         try:
             digest = sha256_file(source)
             items, others = self._frames(source, digest, None)
         except (PatternReadError, OSError) as exc:
-            return [_Item(source, None, error=_reason(exc))]
+            return [Item(source, None, error=_reason(exc))]
         for name in others if self.all_detectors else ():
             try:
                 items += self._frames(source, digest, name)[0]
             except (PatternReadError, OSError) as exc:
-                items.append(_Item(source, None, sha256=digest, error=_reason(exc), dataset=name))
+                items.append(Item(source, None, sha256=digest, error=_reason(exc), dataset=name))
         return items
 
-    def _frames(self, source: str, digest: str, dataset: str | None) -> tuple[list[_Item], list[str]]:
+    def _frames(self, source: str, digest: str, dataset: str | None) -> tuple[list[Item], list[str]]:
         """The items of one image dataset (None: the file's own frames) and the file's other detectors'."""
         items, others = [], []
         for pattern in iter_patterns(source, dataset=dataset):
             others = pattern.metadata.get("hdf5_other_images", [])
-            item = _Item(source, pattern.frame, dataset=dataset)
+            item = Item(source, pattern.frame, dataset=dataset)
             if manifest.key(source, item.key) not in self.done:
                 item.pattern, item.sha256 = pattern, digest
                 item.image = None if self.size is None else preprocess(pattern.data, self.size)
@@ -282,8 +282,8 @@ def _reason(exc: PatternReadError | OSError) -> str:
     return exc.reason if isinstance(exc, PatternReadError) else f"cannot read: {exc.strerror or exc}"
 
 
-def _batches(per_file: Iterator[list[_Item]], size: int) -> Iterator[list[_Item]]:
-    batch: list[_Item] = []
+def _batches(per_file: Iterator[list[Item]], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
     for items in per_file:
         batch.extend(items)
         if len(batch) >= size:
@@ -293,7 +293,7 @@ def _batches(per_file: Iterator[list[_Item]], size: int) -> Iterator[list[_Item]
         yield batch
 
 
-def _place(item: _Item, result: dict, out: Path, mode: str) -> dict[str, object]:
+def _place(item: Item, result: dict, out: Path, mode: str) -> dict[str, object]:
     """Write the frame's output (unless manifest-only) and build its manifest row."""
     label = result["label"]
     row: dict[str, object] = {
@@ -304,16 +304,32 @@ def _place(item: _Item, result: dict, out: Path, mode: str) -> dict[str, object]
     if mode == "manifest-only":
         return row
     try:
-        target = _deliver(item, out / label, mode)
+        target, row["error"] = deliver(item, out / label, mode)
         row["output"] = str(target)
-        if item.whole_file and "sidecar" in item.pattern.metadata:
-            _deliver_sidecar(sidecar_path(item.source), sidecar_path(target), mode)
     except OSError as exc:
-        row["error"] = f"cannot write output: {exc.strerror or exc}"
+        row["error"] = write_error(exc)
     return row
 
 
-def _deliver(item: _Item, folder: Path, mode: str) -> Path:
+def deliver(item: Item, folder: Path, mode: str) -> tuple[Path, str]:
+    """Put the file (or, for a frame of a multi-frame file, that frame as TIFF) into ``folder``, a whole
+    file with its header text file beside it; returns where the frame went (never over an existing file)
+    and why its header could not go beside it ('' when it did or it has none)."""
+    target = _deliver(item, folder, mode)
+    if item.whole_file and "sidecar" in item.pattern.metadata:
+        try:
+            _deliver_sidecar(sidecar_path(item.source), sidecar_path(target), mode)
+        except OSError as exc:
+            return target, write_error(exc)
+    return target, ""
+
+
+def write_error(exc: OSError) -> str:
+    """The one-line reason an output could not be written."""
+    return f"cannot write output: {exc.strerror or exc}"
+
+
+def _deliver(item: Item, folder: Path, mode: str) -> Path:
     """Put the file (or, for a frame of a multi-frame file, that frame as TIFF) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     src = Path(item.source)

@@ -23,6 +23,8 @@ class LoaderPanel(QWidget):
     """The output folder of "Export sorted"."""
     sigAdapt = Signal(str)
     """The new model folder of "Adapt model to your labels"."""
+    sigSaveLabels = Signal(str)
+    """The folder of "Save labelled frames"."""
 
     def __init__(self, editor: WorkflowEditor):
         super().__init__()
@@ -50,6 +52,11 @@ class LoaderPanel(QWidget):
                               "with simulated ones, as `camsort adapt` does; writes a new model folder and "
                               "predicts again with it")
         self.adapt.setEnabled(False)
+        self.save_labels = QPushButton("Save labelled frames…")
+        self.save_labels.setToolTip("Copy the frames you labelled into FOLDER/<LABEL>/ (originals untouched; saving "
+                                    "again adds new labels and moves relabelled frames), a labelled folder for "
+                                    "`camsort adapt --data`, `camsort evaluate` or `camsort train --data`")
+        self.save_labels.setEnabled(False)
 
         self.add_files.clicked.connect(self._pick_files)
         self.add_folder.clicked.connect(self._pick_folder)
@@ -57,6 +64,7 @@ class LoaderPanel(QWidget):
         self.cancel.clicked.connect(self.sigCancel.emit)
         self.export.clicked.connect(self._pick_export)
         self.adapt.clicked.connect(self._pick_adapted)
+        self.save_labels.clicked.connect(self._pick_labels_folder)
         self.model.activated.connect(self._model_chosen)
 
         load = QGridLayout()
@@ -73,6 +81,7 @@ class LoaderPanel(QWidget):
         load.addWidget(self.status, 4, 0, 1, 3)
         load.addWidget(self.export, 5, 0, 1, 3)
         load.addWidget(self.adapt, 6, 0, 1, 3)
+        load.addWidget(self.save_labels, 7, 0, 1, 3)
         frames = QGroupBox("Frames")
         frames.setLayout(load)
 
@@ -123,6 +132,11 @@ class LoaderPanel(QWidget):
         folder, _ = QFileDialog.getSaveFileName(self, "Write the adapted model to a new folder")
         if folder:
             self.sigAdapt.emit(folder)
+
+    def _pick_labels_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save the labelled frames into (FOLDER/<LABEL>/)")
+        if folder:
+            self.sigSaveLabels.emit(folder)
 
     def _model_chosen(self, index: int) -> None:
         text = self.model.itemText(index)

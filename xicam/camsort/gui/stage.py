@@ -22,7 +22,7 @@ from .prediction_panel import PredictionPanel
 from .records import FrameResult
 from .table import BatchTable, ResultsModel
 from .view import PatternView
-from .worker import AdaptWorker, ExportWorker, PredictionWorker
+from .worker import AdaptWorker, ExportWorker, PredictionWorker, SaveLabelsWorker
 from .workflow import parameter, sort_workflow
 
 
@@ -54,6 +54,7 @@ class SortStage(QObject):
         self._worker: PredictionWorker | None = None
         self._exporter: ExportWorker | None = None
         self._adapter: AdaptWorker | None = None
+        self._label_saver: SaveLabelsWorker | None = None
         self.labels: dict[tuple, str] = {}
         """The class the user gave each frame (by :attr:`FrameResult.key`)."""
         self.adapt_simulated = 500
@@ -68,6 +69,7 @@ class SortStage(QObject):
         self.loader.sigCancel.connect(self.cancel)
         self.loader.sigExport.connect(self.export_to)
         self.loader.sigAdapt.connect(self.adapt_to)
+        self.loader.sigSaveLabels.connect(self.save_labels_to)
         self.panel.sigLabelled.connect(self.label_row)
         self.table.sigSelected.connect(self.show_row)
         run = self.editor.workflow_widget  # Xi-cam's "Run Workflow" button: this workflow over the whole batch
@@ -120,7 +122,7 @@ class SortStage(QObject):
         self._stop()
         self.files = []
         self.labels = {}
-        self._update_adapt()
+        self._update_label_buttons()
         self.results.clear()
         self.view.clear()
         self.panel.show_result(None)
@@ -133,7 +135,7 @@ class SortStage(QObject):
         if self._worker is not None:
             self._worker.cancel()
             self._worker.wait()
-        for thread in (self._exporter, self._adapter):
+        for thread in (self._exporter, self._adapter, self._label_saver):
             if thread is not None:
                 thread.wait()
 
@@ -281,7 +283,7 @@ class SortStage(QObject):
             self.labels[row.key] = label
         row.truth = label  # the panel's row, which may be one a newer prediction has replaced
         self.results.relabel(row.key, label)
-        self._update_adapt()
+        self._update_label_buttons()
 
     def adapt_to(self, folder: str | os.PathLike) -> None:
         """Adapt the model in use to the labelled frames, in a thread, write it to ``folder`` and predict
@@ -301,14 +303,14 @@ class SortStage(QObject):
         adapter = AdaptWorker(self.labels, model_dir, folder, self.adapt_simulated)
         adapter.finished.connect(self._on_adapted)
         self._adapter = adapter
-        self._update_adapt()
+        self._update_label_buttons()
         counts = ", ".join(f"{label} {n}" for label, n in sorted(Counter(self.labels.values()).items()))
         self.loader.status.setText(f"Adapting the model to {len(self.labels)} labelled frame(s) ({counts})…")
         adapter.start()
 
     def _on_adapted(self) -> None:
         adapter, self._adapter = self._adapter, None
-        self._update_adapt()
+        self._update_label_buttons()
         if adapter.error:
             self.loader.status.setText(f"Adapt failed: {adapter.error}")
             return
@@ -316,5 +318,27 @@ class SortStage(QObject):
         self.loader.status.setText(f"Adapted to {len(adapter.labelled)} labelled frame(s), written to "
                                    f"{adapter.out}; predicting again with it…")
 
-    def _update_adapt(self) -> None:
+    def save_labels_to(self, folder: str | os.PathLike) -> None:
+        """Copy the labelled frames into ``folder/<LABEL>/``, in a thread: a labelled folder for
+        ``camsort adapt --data``, ``evaluate`` and ``train --data``."""
+        if self._label_saver is not None or not self.labels:
+            return
+        saver = SaveLabelsWorker(self.labels, folder)
+        saver.finished.connect(self._on_labels_saved)
+        self._label_saver = saver
+        self._update_label_buttons()
+        self.loader.status.setText(f"Saving {len(self.labels)} labelled frame(s) to {folder}…")
+        saver.start()
+
+    def _on_labels_saved(self) -> None:
+        saver, self._label_saver = self._label_saver, None
+        self._update_label_buttons()
+        if saver.error:
+            self.loader.status.setText(f"Labelled frames not saved: {saver.error}")
+            return
+        errors = "".join(f"\n{e}" for e in saver.summary.errors)
+        self.loader.status.setText(f"Labelled frames saved to {saver.out}: {saver.summary.line()}{errors}")
+
+    def _update_label_buttons(self) -> None:
         self.loader.adapt.setEnabled(bool(self.labels) and self._adapter is None)
+        self.loader.save_labels.setEnabled(bool(self.labels) and self._label_saver is None)

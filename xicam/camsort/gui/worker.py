@@ -1,4 +1,5 @@
-"""Background threads of the Sort stage: prediction (cancellable, streaming), export, and adapting the model.
+"""Background threads of the Sort stage: prediction (cancellable, streaming), export, adapting the model and
+saving labelled frames.
 
 All load the model in their own thread (the first load takes seconds) and report through Qt
 signals, which Qt queues to the GUI thread; a failure is kept in ``error`` for whoever handles
@@ -18,6 +19,7 @@ from qtpy.QtCore import QThread, Signal
 from ..adapt import adapt, base_name
 from ..executors import DaskExecutor
 from ..io import read_pattern
+from ..labelled_folder import SaveSummary, save_labelled_frames
 from ..preprocess import preprocess_batch
 from ..sorter import load_cached
 from ..sortjob import SortSummary, sort_frames
@@ -144,4 +146,22 @@ class AdaptWorker(QThread):
                             simulated_per_class=self.simulated_per_class, info=record)
             adapted.save(self.out)
         except Exception as exc:  # a frame removed since it was labelled, an unwritable folder, ...
+            self.error = str(exc)
+
+
+class SaveLabelsWorker(QThread):
+    """Save the frames the user labelled into a labelled folder (:func:`~xicam.camsort.labelled_folder.save_labelled_frames`);
+    when ``finished``, ``summary`` says what was saved, or ``error`` why nothing was."""
+
+    def __init__(self, labels: dict[tuple, str], out: str | os.PathLike):
+        super().__init__()
+        self.labelled = [(*key, label) for key, label in labels.items()]
+        self.out = Path(out)
+        self.summary: SaveSummary | None = None
+        self.error: str | None = None
+
+    def run(self) -> None:
+        try:
+            self.summary = save_labelled_frames(self.labelled, self.out)
+        except Exception as exc:  # an unwritable folder must not take the GUI down
             self.error = str(exc)
