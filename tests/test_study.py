@@ -84,3 +84,23 @@ def test_finetuned_lenet_starts_from_the_shipped_network_and_leaves_it_unchanged
     def distance(ws):
         return sum(float(np.abs(a - b).sum()) for a, b in zip(before, ws))
     assert distance(after) < 0.2 * distance(fresh)
+
+
+def test_ensemble_finetuned_lenets_put_each_shipped_networks_features_side_by_side(tmp_path):
+    """``lenet-ensemble-finetuned`` fine-tunes a copy of every network of the shipped ensemble; the
+    classifier sees their FC1 features side by side, one block per network."""
+    from xicam.camsort.ensemble import member_dirs
+    from xicam.camsort.sorter import DEFAULT_MODEL_DIR
+
+    write_dataset(tmp_path / "data", 16, seed=5, size=128)
+    X, labels, groups = study._images(tmp_path / "data", tmp_path / "results", 128)
+    fit_idx, eval_idx = group_split(labels, groups, 0.5, 0)
+    y = np.array([TECHNIQUES.index(t) for t in labels])
+    union = study.fitted_featurizer(study.ENSEMBLE_FINETUNED, X[fit_idx], y[fit_idx], seed=0)
+    networks = member_dirs(DEFAULT_MODEL_DIR)
+    assert len(networks) == 3 and [name for name, _ in union.transformer_list] == [n.name for n in networks]
+    F = union.transform(X[eval_idx])
+    assert F.shape == (len(eval_idx), 3 * 192) and np.isfinite(F).all()
+    blocks = np.split(F, 3, axis=1)
+    assert not np.allclose(blocks[0], blocks[1]) and not np.allclose(blocks[1], blocks[2])  # three networks
+    assert all(len(f.history_["loss"]) >= 1 for _, f in union.transformer_list)  # each was trained further

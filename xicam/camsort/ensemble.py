@@ -83,7 +83,8 @@ def describe_members(members: list[tuple[str, float]]) -> str:
     return ", ".join(f"{technique} {p:.2f}" for technique, p in members)
 
 
-def first_member_dir(model_dir: Path) -> Path:
-    """The directory of the sorter that stands for a model: the model itself, or an ensemble's first member."""
+def member_dirs(model_dir: Path) -> list[Path]:
+    """The directories of a model's sorters: an ensemble's members in order, or the model itself; the
+    first stands for the model where one network is needed."""
     config = json.loads((model_dir / "config.json").read_text())
-    return model_dir / config["members"][0] if config.get("format") == ENSEMBLE_FORMAT else model_dir
+    return [model_dir / name for name in config["members"]] if config.get("format") == ENSEMBLE_FORMAT else [model_dir]

@@ -69,6 +69,9 @@ def write_json_atomic(path: Path, data: Any, indent: int | None = None) -> None:
 PRETRAINED, FINETUNED = "lenet-pretrained", "lenet-finetuned"
 """The shipped default model's network (its first member's), a LeNet pretrained on the simulator, frozen or
 fine-tuned on the study's network half (the paper's pretrained and fine-tuned featurizations were ImageNet CNNs)."""
+ENSEMBLE_FINETUNED = "lenet-ensemble-finetuned"
+"""Each of the shipped ensemble's networks (three runs of one recipe, other seeds) fine-tuned on the network half;
+a frame's features are theirs side by side (3 x 192), which the scaler and PCA then reduce as any featurization's."""
 
 FINETUNE_LEARNING_RATE = 1e-4
 """A tenth of the LeNets' rate from scratch, as for the Keras networks' fine-tuning."""
@@ -76,20 +79,31 @@ FINETUNE_LEARNING_RATE = 1e-4
 
 def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int):
     """The featurizer ``name`` fitted on the network half (``lenet-pretrained`` needs no fitting)."""
-    from .ensemble import first_member_dir
-    from .features import load_featurizer, make_featurizer
+    from sklearn.pipeline import FeatureUnion
+
+    from .ensemble import member_dirs
+    from .features import make_featurizer
     from .sorter import DEFAULT_MODEL_DIR, load_cached
 
-    if name in (PRETRAINED, FINETUNED):
+    if name in (PRETRAINED, FINETUNED, ENSEMBLE_FINETUNED):
         shipped = load_cached()  # verifies the shipped files' checksums
         if name == PRETRAINED:
             return shipped.featurizer
-        network = first_member_dir(DEFAULT_MODEL_DIR)
-        spec = json.loads((network / "config.json").read_text())["featurizer"]
-        params = {"seed": seed, "learning_rate": FINETUNE_LEARNING_RATE}  # a fresh copy, trained further
-        return load_featurizer({**spec, "params": params}, network / "featurizer").fine_tune(X_fit, y_fit)
+        networks = member_dirs(DEFAULT_MODEL_DIR)
+        if name == FINETUNED:
+            return _fine_tuned(networks[0], X_fit, y_fit, seed)
+        return FeatureUnion([(network.name, _fine_tuned(network, X_fit, y_fit, seed)) for network in networks])
     params = {"seed": seed} if name.startswith("lenet") else {}
     return make_featurizer(name, **params).fit(X_fit, y_fit)
+
+
+def _fine_tuned(network: Path, X_fit: np.ndarray, y_fit: np.ndarray, seed: int):
+    """A fresh copy of the sorter's network in ``network``, trained further on ``X_fit`` at the fine-tuning rate."""
+    from .features import load_featurizer
+
+    spec = json.loads((network / "config.json").read_text())["featurizer"]
+    params = {"seed": seed, "learning_rate": FINETUNE_LEARNING_RATE}
+    return load_featurizer({**spec, "params": params}, network / "featurizer").fine_tune(X_fit, y_fit)
 
 
 def _features(out: Path, name: str, X_fit: np.ndarray, y_fit: np.ndarray, X_eval: np.ndarray, seed: int) -> np.ndarray:
