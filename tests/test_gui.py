@@ -193,6 +193,24 @@ def test_selecting_a_row_shows_its_frame_and_cam_and_the_overlay_toggles(stage, 
     assert not np.array_equal(_pixels(view.image_view), with_cam)
 
 
+def test_a_long_file_name_is_shortened_on_screen_and_does_not_widen_the_window(stage, qtbot, tmp_path):
+    """Beamline file names run to 100 characters: the view's title and the panel show them elided (the
+    outcome first, whole in the tooltip) rather than stretching the window beyond the screen."""
+    from qtpy.QtWidgets import QLabel
+
+    long = tmp_path / ("pywaxs_sample_" + "x2.002_th0.300_0.49s_" * 6 + "maxs.tif")
+    write_tiff(long, simulate("SAXS", 3, long_side=256).data)
+    width = stage.view.minimumSizeHint().width()
+    rows = _load(stage, qtbot, [long])
+    stage.select(0)
+    title = stage.view.title
+    assert title.text() == f"{rows[0].label} · Grad-CAM of {rows[0].top}  —  {long.name}" == title.toolTip()
+    shown = QLabel.text(title)  # what is painted
+    assert shown.startswith(rows[0].label) and shown.endswith("…") and len(shown) < len(title.text())
+    assert stage.view.minimumSizeHint().width() == width and stage.panel.minimumSizeHint().width() < 400
+    assert stage.panel.file.text() == long.name and stage.panel.path.text() == str(tmp_path)
+
+
 def test_filter_shows_only_one_technique(stage, qtbot, batch):
     rows = _load(stage, qtbot, batch)
     label = rows[0].label

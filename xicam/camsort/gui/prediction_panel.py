@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from qtpy.QtCore import Qt, Signal
@@ -12,6 +13,7 @@ from qtpy.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QGridLayout, Q
 from .. import CLASSES, UNSURE
 from ..ensemble import describe_members
 from ..metadata_check import CHECKED_HINTS, geometry_hints, said
+from .elided import ElidedLabel
 from .palette import color
 from .records import FrameResult
 
@@ -30,8 +32,14 @@ class PredictionPanel(QWidget):
     def __init__(self):
         super().__init__()
         self.setMinimumWidth(340)
-        self.file = QLabel()
-        self.file.setWordWrap(True)
+        self.file = ElidedLabel()
+        name_font = QFont()
+        name_font.setBold(True)
+        self.file.setFont(name_font)
+        self.path = ElidedLabel()
+        path_font = QFont()
+        path_font.setPointSize(8)
+        self.path.setFont(path_font)
         self.label = QLabel("—")
         self.label.setAlignment(Qt.AlignCenter)
         font = QFont()
@@ -74,6 +82,7 @@ class PredictionPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.file)
+        layout.addWidget(self.path)
         layout.addWidget(self.label)
         layout.addWidget(self.detail)
         own = QHBoxLayout()
@@ -96,7 +105,8 @@ class PredictionPanel(QWidget):
         self._row = row
         self.truth.setCurrentText((row and row.truth) or NO_LABEL)
         self.truth.setEnabled(row is not None and not row.error)
-        self.file.setText("" if row is None else f"<b>{row.name}</b><br><small>{row.source}</small>")
+        self.file.setText("" if row is None else row.name)
+        self.path.setText("" if row is None else str(Path(row.source).parent))
         label = "—" if row is None else row.label
         self.label.setText(label.replace("_", " "))
         self.label.setStyleSheet(f"color: {color(label)};")

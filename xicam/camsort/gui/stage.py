@@ -244,7 +244,7 @@ class SortStage(QObject):
             self.view.clear(str(exc))
             return
         cam = f" · Grad-CAM of {row.top}" if row.cam is not None else ""
-        self.view.show_frame(data, row.cam, f"{row.name}  —  {row.label}{cam}")
+        self.view.show_frame(data, row.cam, f"{row.label}{cam}  —  {row.name}")
 
     # -- export ---------------------------------------------------------------------------
     def export_to(self, folder: str | os.PathLike) -> None:

@@ -8,6 +8,7 @@ from qtpy.QtGui import QFont
 from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from xicam.gui.widgets.dynimageview import DynImageView
 
+from .elided import ElidedLabel
 from .imaging import cam_placement, display_levels, log_image
 
 HINT = "Load frames with “Add files…” or “Add folder…”"
@@ -32,7 +33,7 @@ class PatternView(QWidget):
 
     def __init__(self):
         super().__init__()
-        self.title = QLabel(HINT)
+        self.title = ElidedLabel(HINT, Qt.ElideRight)  # the outcome leads: only a long file name is cut
         font = QFont()
         font.setPointSize(11)
         font.setBold(True)
