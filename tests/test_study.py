@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
+import pytest
 
 from xicam.camsort import TECHNIQUES, study
 from xicam.camsort.datasets import group_split, write_dataset
+from xicam.camsort.errors import CamsortError
 
 
 def test_study_writes_results_and_resumes(tmp_path, monkeypatch):
@@ -36,6 +39,24 @@ def test_study_writes_results_and_resumes(tmp_path, monkeypatch):
     study.run_study(tmp_path / "data", out, ["hist"], ["rf", "lightgbm"], ["BL"], folds=3, size=64,
                     log=lambda *_: None)
     assert calls == ["lightgbm"]
+    # resuming with other parameters would mix two studies in one table: refused, nothing run
+    calls.clear()
+    with pytest.raises(CamsortError, match=r"results: this study was run with folds 3 \(now 5\), n_components 5 "
+                                           r"\(now 16\); resume it with the same parameters or give another --out"):
+        study.run_study(tmp_path / "data", out, ["hist"], ["rf"], ["BL"], folds=5, size=64, n_components=16,
+                        log=lambda *_: None)
+    assert calls == []
+
+
+def test_study_passes_the_pca_components_to_every_combination(tmp_path, monkeypatch):
+    write_dataset(tmp_path / "data", 16, seed=8, size=128)
+    seen = []
+    real = study.run_combination
+    monkeypatch.setattr(study, "run_combination", lambda *a, **k: seen.append(k["n_components"]) or real(*a, **k))
+    study.run_study(tmp_path / "data", tmp_path / "pca3", ["hist"], ["rf", "et"], ["BL"], folds=3, size=64,
+                    n_components=3, log=lambda *_: None)
+    assert seen == [3, 3]
+    assert json.loads((tmp_path / "pca3" / study.PARAMETERS).read_text())["n_components"] == 3
 
 
 def test_run_combination_scores_separable_features():

@@ -579,6 +579,7 @@ def _add_study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--tune-iter", type=int, default=0,
                    help="randomized-search candidates per training fold (0: library defaults)")
+    p.add_argument("--components", type=int, default=5, help="PCA components before each classifier (the paper's 5)")
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
 
@@ -593,7 +594,8 @@ def _cmd_study(args: argparse.Namespace, mapper=None) -> int:
     from .study import run_in_process, run_study
 
     print(run_study(args.data, args.out, args.featurizers, args.classifiers, args.variants, folds=args.folds,
-                    size=args.size, seed=args.seed, tune_iter=args.tune_iter, mapper=mapper or run_in_process))
+                    size=args.size, seed=args.seed, tune_iter=args.tune_iter, n_components=args.components,
+                    mapper=mapper or run_in_process))
     return EXIT_OK
 
 

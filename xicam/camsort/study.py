@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import TECHNIQUES
+from .errors import CamsortError
 from .metrics import METRICS, cross_validate, summarise
 
 
@@ -51,12 +52,13 @@ def run_combination(features: np.ndarray, labels: np.ndarray, classifier: str, n
     return cross_validate(model, features, labels, k=folds, seed=seed, groups=groups)
 
 
-def run_job(job: dict[str, Any], folds: int = 5, seed: int = 0, tune_iter: int = 0) -> list[dict[str, Any]]:
+def run_job(job: dict[str, Any], folds: int = 5, seed: int = 0, tune_iter: int = 0,
+            n_components: int = 5) -> list[dict[str, Any]]:
     """Evaluate one sweep job (a saved feature matrix and a classifier name); returns its CV records."""
     with np.load(job["features_path"], allow_pickle=False) as matrix:
         groups = matrix["groups"] if "groups" in matrix.files else None
-        return run_combination(matrix["features"], matrix["labels"], job["classifier"], folds=folds, seed=seed,
-                               tune_iter=tune_iter, groups=groups)
+        return run_combination(matrix["features"], matrix["labels"], job["classifier"], n_components=n_components,
+                               folds=folds, seed=seed, tune_iter=tune_iter, groups=groups)
 
 
 def write_json_atomic(path: Path, data: Any, indent: int | None = None) -> None:
@@ -179,11 +181,13 @@ def run_in_process(jobs: list[dict[str, Any]], params: dict[str, Any]) -> Iterat
 
 def run_study(data: str | os.PathLike, out: str | os.PathLike, featurizers: list[str], classifiers: list[str],
               variants: list[str], folds: int = 5, size: int = 128, seed: int = 0, tune_iter: int = 0,
-              log=print, mapper: JobMapper = run_in_process) -> Path:
+              n_components: int = 5, log=print, mapper: JobMapper = run_in_process) -> Path:
     """Run every missing combination (through ``mapper``), then write results.csv, table3.md, plots and report.md."""
+    params = {"folds": folds, "seed": seed, "tune_iter": tune_iter, "n_components": n_components}
+    check_parameters(out, {**params, "size": size})
     jobs = sweep_jobs(data, out, featurizers, classifiers, variants, size=size, seed=seed)
     start = time.perf_counter()
-    for job, records in mapper(jobs, {"folds": folds, "seed": seed, "tune_iter": tune_iter}):
+    for job, records in mapper(jobs, params):
         write_json_atomic(Path(job["run"]), {"featurizer": job["featurizer"], "variant": job["variant"],
                                               "classifier": job["classifier"], "folds": records})
         log(f"{job['featurizer']:<11} {job['variant']:<4} {job['classifier']:<9} "
@@ -191,6 +195,25 @@ def run_study(data: str | os.PathLike, out: str | os.PathLike, featurizers: list
     if jobs:
         log(f"{len(jobs)} combination(s) evaluated in {time.perf_counter() - start:.1f} s")
     return write_report(out)
+
+
+PARAMETERS = "study.json"
+"""The parameters a results folder was run with, so that a resumed study cannot mix in other ones."""
+
+
+def check_parameters(out: str | os.PathLike, params: dict[str, Any]) -> None:
+    """Record ``params`` in a new results folder; refuse to resume one that was run with other parameters."""
+    path = Path(out) / PARAMETERS
+    if path.is_file():
+        before = json.loads(path.read_text())
+        changed = {k: (before[k], v) for k, v in params.items() if k in before and before[k] != v}
+        if changed:
+            said = ", ".join(f"{k} {old} (now {new})" for k, (old, new) in changed.items())
+            raise CamsortError(f"{out}: this study was run with {said}; resume it with the same parameters "
+                               "or give another --out")
+        params = {**before, **params}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, params, indent=1)
 
 
 def write_report(out: str | os.PathLike) -> Path:
