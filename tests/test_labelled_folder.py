@@ -71,6 +71,18 @@ def test_saving_again_adds_new_frames_skips_saved_ones_and_moves_relabelled_ones
     assert {row["label"] for row in read_record(out).values()} == {"SAXS"} and len(read_record(out)) == 3
 
 
+def test_a_hand_edited_record_never_makes_saving_delete_outside_the_label_folders(tmp_path, sources):
+    out = tmp_path / "labelled"
+    edf = str(sources / "a.edf")
+    save_labelled_frames([(edf, None, None, "GISAXS")], out)
+    precious = tmp_path / "precious.edf"
+    precious.write_bytes(b"keep me")
+    record = (out / "labelled_frames.csv").read_text().replace("GISAXS/a.edf", "../precious.edf")
+    (out / "labelled_frames.csv").write_text(record)
+    save_labelled_frames([(edf, None, None, "SAXS")], out)
+    assert precious.read_bytes() == b"keep me" and (out / "SAXS" / "a.edf").is_file()
+
+
 def test_an_unknown_label_or_a_file_as_the_folder_is_refused_by_name(tmp_path, sources):
     with pytest.raises(CamsortError, match="a.edf: unknown label 'SAXS '; choose one of SAXS, WAXS"):
         save_labelled_frames([(str(sources / "a.edf"), None, None, "SAXS ")], tmp_path / "out")

@@ -77,7 +77,7 @@ def save_labelled_frames(labelled: Iterable[Labelled], out: str | os.PathLike) -
             if header_error:
                 summary.errors.append(f"{source}: {header_error}")
             if before and before["output"] != str(target.relative_to(out)):
-                _remove_copy(out / before["output"], item.whole_file)
+                _remove_copy(out, before["output"], item.whole_file and "sidecar" in pattern.metadata)
             if before and before["label"] != label:
                 summary.moved += 1
             else:
@@ -102,10 +102,14 @@ def _key(source: str, dataset: str | None, frame: int | None) -> tuple[str, str,
     return source, dataset or "", "" if frame is None else str(frame)
 
 
-def _remove_copy(path: Path, whole_file: bool) -> None:
-    """Remove this folder's own earlier copy of a relabelled frame (and the header beside a whole file)."""
+def _remove_copy(out: Path, output: str, with_header: bool) -> None:
+    """Remove this folder's own earlier copy of a relabelled frame (and the header it brought along); only
+    ever a file in one of ``out``'s label folders, whatever a hand-edited record says."""
+    path = out / output
+    if path.parent.parent.resolve() != out.resolve() or path.parent.name not in CLASSES:
+        return
     path.unlink(missing_ok=True)
-    if whole_file:
+    if with_header:
         sidecar_path(path).unlink(missing_ok=True)
 
 
