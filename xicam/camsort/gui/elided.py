@@ -6,12 +6,12 @@ from qtpy.QtWidgets import QLabel, QSizePolicy
 
 
 class ElidedLabel(QLabel):
-    """One line that shortens its text (…, in the middle unless ``mode`` says otherwise) to fit its width,
-    instead of widening the window for a long file name; the whole text is its tooltip and :meth:`text`."""
+    """One line that shortens its text in the middle (…) to fit its width, instead of widening the window for
+    a long file name: both ends stay (a title's outcome and a name's extension, an error's file and reason);
+    the whole text is its tooltip and :meth:`text`."""
 
-    def __init__(self, text: str = "", mode: Qt.TextElideMode = Qt.ElideMiddle):
+    def __init__(self, text: str = ""):
         super().__init__()
-        self._mode = mode
         self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self._text = ""
         self.setText(text)
@@ -34,4 +34,4 @@ class ElidedLabel(QLabel):
             self._elide()
 
     def _elide(self) -> None:
-        super().setText(self.fontMetrics().elidedText(self._text, self._mode, max(self.width(), 1)))
+        super().setText(self.fontMetrics().elidedText(self._text, Qt.ElideMiddle, max(self.width(), 1)))

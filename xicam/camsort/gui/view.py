@@ -33,7 +33,7 @@ class PatternView(QWidget):
 
     def __init__(self):
         super().__init__()
-        self.title = ElidedLabel(HINT, Qt.ElideRight)  # the outcome leads: only a long file name is cut
+        self.title = ElidedLabel(HINT)
         font = QFont()
         font.setPointSize(11)
         font.setBold(True)
