@@ -57,6 +57,7 @@ def test_study_passes_the_pca_components_to_every_combination(tmp_path, monkeypa
                     n_components=3, log=lambda *_: None)
     assert seen == [3, 3]
     assert json.loads((tmp_path / "pca3" / study.PARAMETERS).read_text())["n_components"] == 3
+    assert "Scaler -> PCA(3) -> classifier, stratified 3-fold" in (tmp_path / "pca3" / "report.md").read_text()
 
 
 def test_run_combination_scores_separable_features():

@@ -244,8 +244,11 @@ def write_report(out: str | os.PathLike) -> Path:
         lines.append(f"| {name} | {variant} | {run['classifier']} | " + " | ".join(cells) + " |")
     (out / "table3.md").write_text("\n".join(lines) + "\n")
     _plots(out, runs, best)
-    report = ["# camsort study", "", "Scaler -> PCA(5) -> classifier, stratified k-fold; networks trained on the",
-              "other half of the frames. Values are mean ± std over folds, in %.", "", "## Table III", "",
+    params = json.loads((out / PARAMETERS).read_text()) if (out / PARAMETERS).is_file() else {}
+    components, folds = params.get("n_components", 5), params.get("folds", "k")
+    report = ["# camsort study", "", f"Scaler -> PCA({components}) -> classifier, stratified {folds}-fold; networks "
+              "trained on the", "other half of the frames. Values are mean ± std over folds, in %.", "",
+              f"Parameters: {json.dumps(params)}" if params else "", "", "## Table III", "",
               *lines, "", "## kappa across classifiers", "", "![kappa](kappa_boxplots.png)", "",
               "## Confusion of the best combination", "", "![confusion](confusion_best.png)", "",
               "All folds: `results.csv`.", ""]
