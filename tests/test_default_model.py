@@ -192,22 +192,25 @@ def test_cli_evaluate_scores_a_labelled_folder_and_names_unreadable_files(tmp_pa
         for seed in seeds:  # the GIWAXS folder holds SAXS frames: mislabelled on purpose
             write_tiff(folder / f"f{seed}.tif", simulate("SAXS", seed, long_side=256).data.astype(np.int32))
     (tmp_path / "data" / "SAXS" / "broken.tif").write_bytes(b"II*\0 not really a tiff")
+    (tmp_path / "data" / "NOT_SCATTERING").mkdir()  # as the GUI saves a frame labelled so: scored too
+    write_tiff(tmp_path / "data" / "NOT_SCATTERING" / "blank.tif", np.full((256, 256), 7, np.int32))
     png = tmp_path / "errors.png"
     assert main(["evaluate", str(tmp_path / "data"), "--json", "--errors", str(png)]) == 3
     captured = capsys.readouterr()
     report = json.loads(captured.out)
-    assert "broken.tif" in captured.err and report["unreadable"] == 1 and report["n"] == 6
+    assert "broken.tif" in captured.err and report["unreadable"] == 1 and report["n"] == 7
     confusion = np.array(report["confusion"])
-    assert confusion.sum() == 6 and confusion[TECHNIQUES.index("GIWAXS")].sum() == 3
-    assert report["top1_accuracy"] == pytest.approx(np.trace(confusion) / 6)
-    assert report["top1_accuracy"] <= 0.5 + 1e-9  # at most the SAXS half can be right
+    assert confusion.sum() == 7 and confusion[TECHNIQUES.index("GIWAXS")].sum() == 3
+    assert report["classes"][-1] == "NOT_SCATTERING" and confusion[-1, -1] == 1  # the blank frame, read right
+    assert report["top1_accuracy"] == pytest.approx(np.trace(confusion) / 7)
+    assert report["top1_accuracy"] <= 4 / 7 + 1e-9  # at most the SAXS frames and the blank can be right
     sure = report["abstained"] < 1
     assert not sure or report["sorted_accuracy"] == pytest.approx(report["accuracy"] / (1 - report["abstained"]))
     coverage = [v["coverage"] for v in report["coverage_at"].values()]
     assert coverage == sorted(coverage, reverse=True) and coverage[0] <= 1  # a higher threshold keeps fewer
     assert png.stat().st_size > 10_000 and report["errors_png"] == str(png)
     by_detector = report["by_detector"]  # binned frames match no detector model: named by their shape
-    assert sum(v["n"] for v in by_detector.values()) == 6 and all("×" in shape for shape in by_detector)
+    assert sum(v["n"] for v in by_detector.values()) == 7 and all("×" in shape for shape in by_detector)
     assert sum(v["top1_accuracy"] * v["n"] for v in by_detector.values()) == pytest.approx(np.trace(confusion))
 
 

@@ -122,7 +122,8 @@ def _selective(kept: np.ndarray, right: np.ndarray) -> dict:
 
 
 def evaluate_folder(root: str | os.PathLike, sorter: Sorter) -> tuple[dict, list[tuple[str, str]]]:
-    """Score ``sorter`` on a labelled folder, skipping unreadable frames (named in ``report["errors"]``).
+    """Score ``sorter`` on a labelled folder (a ``NOT_SCATTERING`` folder too, as the GUI saves frames labelled so),
+    skipping unreadable frames (named in ``report["errors"]``).
 
     Also returns (path, "truth -> top (probability)") of every frame whose top class is wrong.
     """
@@ -131,7 +132,7 @@ def evaluate_folder(root: str | os.PathLike, sorter: Sorter) -> tuple[dict, list
     from .preprocess import preprocess
     from .simulate.detector import describe_shape
 
-    table = read_labelled_folder(root)
+    table = read_labelled_folder(root, CLASSES)
     paths, truth, images, shapes, errors = [], [], [], [], []
     for path, technique in zip(table["path"], table["technique"]):
         try:
