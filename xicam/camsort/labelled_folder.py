@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,11 @@ COLUMNS = ("source", "dataset", "frame", "label", "output", "sha256")
 
 Labelled = tuple[str, "str | None", "int | None", str]
 """(file, dataset, frame, label) of one labelled frame; dataset and frame None for a file's one frame."""
+
+
+def as_labelled(labels: Mapping[tuple[str, str | None, int | None], str]) -> list[Labelled]:
+    """Labels kept by frame key (file, dataset, frame), as the GUI keeps them, as :data:`Labelled` tuples."""
+    return [(*key, label) for key, label in labels.items()]
 
 
 @dataclass

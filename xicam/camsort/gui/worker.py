@@ -19,7 +19,7 @@ from qtpy.QtCore import QThread, Signal
 from ..adapt import adapt, base_name
 from ..executors import DaskExecutor
 from ..io import read_pattern
-from ..labelled_folder import SaveSummary, save_labelled_frames
+from ..labelled_folder import SaveSummary, as_labelled, save_labelled_frames
 from ..preprocess import preprocess_batch
 from ..sorter import load_cached
 from ..sortjob import SortSummary, sort_frames
@@ -129,7 +129,7 @@ class AdaptWorker(QThread):
     def __init__(self, labels: dict[tuple, str], model_dir: str | None, out: str | os.PathLike,
                  simulated_per_class: int):
         super().__init__()
-        self.labelled = [(*key, label) for key, label in labels.items()]
+        self.labelled = as_labelled(labels)
         """(file, dataset, frame, label) of each labelled frame (keys as :attr:`FrameResult.key`)."""
         self.model_dir, self.out, self.simulated_per_class = model_dir, Path(out), simulated_per_class
         self.error: str | None = None
@@ -155,7 +155,7 @@ class SaveLabelsWorker(QThread):
 
     def __init__(self, labels: dict[tuple, str], out: str | os.PathLike):
         super().__init__()
-        self.labelled = [(*key, label) for key, label in labels.items()]
+        self.labelled = as_labelled(labels)
         self.out = Path(out)
         self.summary: SaveSummary | None = None
         self.error: str | None = None
