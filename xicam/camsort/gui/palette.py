@@ -1,5 +1,7 @@
-"""One colour per outcome, shared by the table, the big label and the probability bars."""
+"""One colour per outcome, shared by the table, the big label and the probability bars; and the stage's fonts."""
 from __future__ import annotations
+
+from qtpy.QtGui import QFont
 
 from .. import NOT_SCATTERING, UNSURE
 
@@ -16,3 +18,12 @@ COLORS: dict[str, str] = {
 def color(label: str) -> str:
     """The colour of an outcome (grey for anything unknown)."""
     return COLORS.get(label, "#555555")
+
+
+def font(point_size: int | None = None, bold: bool = False) -> QFont:
+    """The application's font, at ``point_size`` (None: its own size), bold or not."""
+    f = QFont()
+    if point_size is not None:
+        f.setPointSize(point_size)
+    f.setBold(bold)
+    return f

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtGui import QFont
 from qtpy.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -14,7 +13,7 @@ from .. import CLASSES, UNSURE
 from ..ensemble import describe_members
 from ..metadata_check import CHECKED_HINTS, geometry_hints, said
 from .elided import ElidedLabel
-from .palette import color
+from .palette import color, font
 from .records import FrameResult
 
 BAR_STEPS = 1000
@@ -33,24 +32,15 @@ class PredictionPanel(QWidget):
         super().__init__()
         self.setMinimumWidth(340)
         self.file = ElidedLabel()
-        name_font = QFont()
-        name_font.setBold(True)
-        self.file.setFont(name_font)
+        self.file.setFont(font(bold=True))
         self.path = ElidedLabel()
-        path_font = QFont()
-        path_font.setPointSize(8)
-        self.path.setFont(path_font)
+        self.path.setFont(font(8))
         self.label = QLabel("—")
         self.label.setAlignment(Qt.AlignCenter)
-        font = QFont()
-        font.setPointSize(30)
-        font.setBold(True)
-        self.label.setFont(font)
+        self.label.setFont(font(30, bold=True))
         self.detail = QLabel()
         self.detail.setWordWrap(True)
-        detail_font = QFont()
-        detail_font.setPointSize(12)
-        self.detail.setFont(detail_font)
+        self.detail.setFont(font(12))
         self.detail.setAlignment(Qt.AlignCenter)
         self.check = QLabel()
         self.check.setWordWrap(True)

@@ -5,12 +5,12 @@ import os
 from typing import Any
 
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from qtpy.QtGui import QColor, QFont
+from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableView,
                             QVBoxLayout, QWidget)
 
 from .. import CLASSES, UNSURE
-from .palette import ERROR, color
+from .palette import ERROR, color, font
 from .records import FrameResult
 
 COLUMNS = ("File", "Frame", "Prediction", "Confidence", "Your label", "Note")
@@ -76,9 +76,7 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.ForegroundRole and column == LABEL and row.truth:
             return QColor(color(row.truth))
         if role == Qt.FontRole and column == PREDICTION:
-            font = QFont()
-            font.setBold(True)
-            return font
+            return font(bold=True)
         if role == Qt.ToolTipRole:
             return row.source if column == FILE else (row.error or row.check or None)
         return None

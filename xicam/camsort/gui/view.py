@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from qtpy.QtCore import QRectF, Qt
-from qtpy.QtGui import QFont
 from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from xicam.gui.widgets.dynimageview import DynImageView
 
 from .elided import ElidedLabel
 from .imaging import cam_placement, display_levels, log_image
+from .palette import font
 
 HINT = "Load frames with “Add files…” or “Add folder…”"
 """Title of the view while it shows nothing."""
@@ -34,10 +34,7 @@ class PatternView(QWidget):
     def __init__(self):
         super().__init__()
         self.title = ElidedLabel(HINT)
-        font = QFont()
-        font.setPointSize(11)
-        font.setBold(True)
-        self.title.setFont(font)
+        self.title.setFont(font(11, bold=True))
         self.overlay = QCheckBox("Grad-CAM overlay")
         self.overlay.setToolTip("Where the network looked to choose the most probable class (red: most)")
         self.opacity = QSlider(Qt.Horizontal)
