@@ -181,7 +181,8 @@ def test_selecting_a_row_shows_its_frame_and_cam_and_the_overlay_toggles(stage, 
     assert stage.panel.label.text() == row.label.replace("_", " ")
     assert stage.panel.bars[row.top].value() == round(row.p_top * 1000)
     assert len(row.members) == 3  # the shipped ensemble: each member's top class is shown too
-    assert "lenet-fast → PCA(32) → xgboost, averaged over 3 members" in stage.loader.model_info.text()
+    assert ("lenet-fast → PCA(32) → xgboost, averaged over 3 members and each frame's mirror image"
+            in stage.loader.model_info.text())
     assert "Members: " + ", ".join(f"{t} {p:.2f}" for t, p in row.members) in stage.panel.detail.text()
 
     view.set_overlay(False)

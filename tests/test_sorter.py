@@ -65,3 +65,19 @@ def test_save_refuses_foreign_folder(sorter, tmp_path):
     with pytest.raises(CamsortError, match="not a camsort model"):
         sorter.save(tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_mirroring_sorter_averages_both_views_and_round_trips(data, tmp_path):
+    """``mirror``: the raw probabilities are the mean of the image's and its mirror image's, so the answer
+    cannot depend on which way the detector's image was stored left to right; the flag is saved."""
+    X, y = data
+    mirrored = Sorter.train(X, y, featurizer="glcm", classifier="et", n_components=8, size=64, seed=0, mirror=True)
+    views = [Sorter(mirrored.featurizer, mirrored.reducer, mirrored.classifier, "et").raw_proba(v)
+             for v in (X, X[:, :, ::-1])]
+    np.testing.assert_allclose(mirrored.raw_proba(X), (views[0] + views[1]) / 2, atol=1e-12)
+    assert not np.allclose(views[0], views[1])  # the check above is not empty
+    np.testing.assert_allclose(mirrored.predict_proba(X[:, :, ::-1]), mirrored.predict_proba(X), atol=1e-12)
+    assert mirrored.info["calibration"]["n_calibration"] == round(0.2 * len(y))
+    again = Sorter.load(mirrored.save(tmp_path / "model"))
+    assert again.mirror and json.loads((tmp_path / "model" / "config.json").read_text())["mirror"] is True
+    np.testing.assert_allclose(again.predict_proba(X), mirrored.predict_proba(X), atol=1e-6)

@@ -85,9 +85,9 @@ def adapt(base: Sorter, X_user: np.ndarray, y_user: np.ndarray, *, simulated_per
               "user_repeats": repeats, "simulated_per_class": simulated_per_class, "user_share": user_share,
               "seed": seed}
     members = base.members if isinstance(base, Ensemble) else [base]
-    heads = [Sorter.fit_head(m.featurizer, m.featurizer.transform(X), y_idx, fitting, cal,
+    heads = [Sorter.fit_head(m.featurizer, X, y_idx, fitting, cal,
                              classifier=m.classifier_name, n_components=int(m.info.get("n_components", 32)),
-                             size=m.size, threshold=m.threshold, seed=seed,
+                             size=m.size, threshold=m.threshold, seed=seed, mirror=m.mirror,
                              info={**_kept(m.info), "adapted": record}) for m in members]
     if isinstance(base, Ensemble):
         return Ensemble(heads, threshold=base.threshold, info={**base.info, "adapted": record})

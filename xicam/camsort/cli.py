@@ -144,6 +144,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    metavar="P", help="share of the NOT_SCATTERING examples laid out on detector layouts with module gaps")
     p.add_argument("--threshold", type=float, default=DEFAULT_RECIPE["threshold"],
                    help="calibrated probability below which a frame is UNSURE")
+    p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=DEFAULT_RECIPE["mirror"],
+                   help="predict by the mean over each frame and its left-right mirror image (twice the network time)")
     p.add_argument("--seed", type=int, default=DEFAULT_RECIPE["seed"])
     p.set_defaults(func=_cmd_train)
 
@@ -172,9 +174,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                  negatives_on_detectors=args.negatives_on_detectors)
         sorter = Sorter.train(X, y, featurizer=args.featurizer, classifier=args.classifier,
                               n_components=args.components, size=args.size, threshold=args.threshold,
-                              seed=args.seed, info={"data": args.data or f"simulated {args.simulate}/class",
-                                                    "roi_share": 0.0 if args.data else args.roi_share,
-                                                    "negatives_on_detectors": args.negatives_on_detectors})
+                              seed=args.seed, mirror=args.mirror,
+                              info={"data": args.data or f"simulated {args.simulate}/class",
+                                    "roi_share": 0.0 if args.data else args.roi_share,
+                                    "negatives_on_detectors": args.negatives_on_detectors})
         report = sorter.info["calibration"]
         sorter.save(args.out)
         out = args.out

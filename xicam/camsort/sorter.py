@@ -35,18 +35,19 @@ DEFAULT_MODEL_DIR = Path(__file__).with_name("default_model")
 
 
 class Sorter:
-    """preprocess -> featurizer -> reducer -> classifier, with temperature-calibrated probabilities.
+    """preprocess -> featurizer -> reducer -> classifier, with temperature-calibrated probabilities
+    (with ``mirror``, of each image and its mirror image averaged).
 
     ``decide`` turns probabilities into an outcome: the technique, ``NOT_SCATTERING``, or ``UNSURE``
     when the calibrated top probability is below ``threshold``.
     """
 
     def __init__(self, featurizer: Any, reducer: Any, classifier: Any, classifier_name: str,
-                 size: int = 128, threshold: float = 0.6, temperature: float = 1.0,
+                 size: int = 128, threshold: float = 0.6, temperature: float = 1.0, mirror: bool = False,
                  info: dict[str, Any] | None = None):
         self.featurizer, self.reducer, self.classifier = featurizer, reducer, classifier
         self.classifier_name = classifier_name
-        self.size, self.threshold, self.temperature = size, threshold, temperature
+        self.size, self.threshold, self.temperature, self.mirror = size, threshold, temperature, mirror
         self.info = dict(info or {})
 
     # -- training -------------------------------------------------------------------------
@@ -54,10 +55,11 @@ class Sorter:
     def train(cls, X: np.ndarray, y: np.ndarray, *, featurizer: str = "lenet-fast", classifier: str = "rf",
               n_components: int = 16, size: int = 128, threshold: float = 0.6, seed: int = 0,
               featurizer_params: dict[str, Any] | None = None, calibration_fraction: float = 0.2,
-              info: dict[str, Any] | None = None) -> "Sorter":
+              mirror: bool = False, info: dict[str, Any] | None = None) -> "Sorter":
         """Fit every stage on preprocessed images ``X`` (N, size, size) with labels in :data:`CLASSES`.
 
-        A stratified ``calibration_fraction`` is held out to fit the temperature and report calibration.
+        A stratified ``calibration_fraction`` is held out to fit the temperature and report calibration;
+        ``mirror``: predict by the mean over each image and its mirror image (:meth:`raw_proba`).
         """
         from sklearn.model_selection import train_test_split
 
@@ -69,40 +71,55 @@ class Sorter:
         t0 = time.perf_counter()
         feat = make_featurizer(featurizer, **(featurizer_params or {}))
         feat.fit(X[tr], y_idx[tr])
-        sorter = cls.fit_head(feat, feat.transform(X), y_idx, tr, cal, classifier=classifier,
-                              n_components=n_components, size=size, threshold=threshold, seed=seed,
+        sorter = cls.fit_head(feat, X, y_idx, tr, cal, classifier=classifier, n_components=n_components,
+                              size=size, threshold=threshold, seed=seed, mirror=mirror,
                               info={**(info or {}), "featurizer": featurizer})
         sorter.info["calibration"]["train_seconds"] = round(time.perf_counter() - t0, 1)
         return sorter
 
     @classmethod
-    def fit_head(cls, featurizer: Any, F: np.ndarray, y_idx: np.ndarray, tr: np.ndarray, cal: np.ndarray, *,
-                 classifier: str, n_components: int, size: int, threshold: float, seed: int,
+    def fit_head(cls, featurizer: Any, X: np.ndarray, y_idx: np.ndarray, tr: np.ndarray, cal: np.ndarray, *,
+                 classifier: str, n_components: int, size: int, threshold: float, seed: int, mirror: bool = False,
                  info: dict[str, Any]) -> "Sorter":
-        """Fit reducer and classifier on features ``F[tr]`` of a fitted featurizer; calibrate on ``F[cal]``."""
+        """Fit reducer and classifier on the fitted featurizer's features of images ``X[tr]``; calibrate on ``X[cal]``."""
         from .classify import make_classifier
         from .reduce import make_reducer
 
-        reducer = make_reducer(n_components=n_components, random_state=seed).fit(F[tr])
-        Z = reducer.transform(F)
-        clf = make_classifier(classifier, random_state=seed).fit(Z[tr], y_idx[tr])
-        raw = _full_proba(clf, Z[cal])
-        temperature = fit_temperature(raw, y_idx[cal])
-        calibrated = apply_temperature(raw, temperature)
-        stats = {
-            "n_train": int(len(tr)), "n_calibration": int(len(cal)),
-            "calibration_accuracy": float((calibrated.argmax(1) == y_idx[cal]).mean()),
-            "ece_before": expected_calibration_error(raw, y_idx[cal]),
-            "ece_after": expected_calibration_error(calibrated, y_idx[cal]),
+        F = featurizer.transform(X)[tr]  # all once: ``tr`` may repeat frames (adapt)
+        reducer = make_reducer(n_components=n_components, random_state=seed).fit(F)
+        clf = make_classifier(classifier, random_state=seed).fit(reducer.transform(F), y_idx[tr])
+        sorter = cls(featurizer, reducer, clf, classifier, size=size, threshold=threshold, mirror=mirror,
+                     info={**info, "n_components": n_components, "seed": seed,
+                           "calibration": {"n_train": int(len(tr))}})
+        sorter.calibrate(X[cal], y_idx[cal])
+        return sorter
+
+    def calibrate(self, X: np.ndarray, y_idx: np.ndarray) -> None:
+        """Fit the temperature on held-out images ``X`` with class indices ``y_idx``; record calibration in ``info``."""
+        raw = self.raw_proba(X)
+        self.temperature = fit_temperature(raw, y_idx)
+        calibrated = apply_temperature(raw, self.temperature)
+        self.info["calibration"] = {
+            **self.info.get("calibration", {}), "n_calibration": int(len(y_idx)),
+            "calibration_accuracy": float((calibrated.argmax(1) == y_idx).mean()),
+            "ece_before": expected_calibration_error(raw, y_idx),
+            "ece_after": expected_calibration_error(calibrated, y_idx),
         }
-        return cls(featurizer, reducer, clf, classifier, size=size, threshold=threshold, temperature=temperature,
-                   info={**info, "n_components": n_components, "seed": seed, "calibration": stats})
 
     # -- inference ------------------------------------------------------------------------
+    def raw_proba(self, X: np.ndarray) -> np.ndarray:
+        """The classifier's probabilities before calibration for preprocessed images (N, size, size).
+
+        With ``mirror``, the mean over each image and its left-right mirror image: all four techniques
+        are symmetric about the vertical through the beam, and the two views' errors differ.
+        """
+        views = np.concatenate([X, X[:, :, ::-1]]) if self.mirror else X
+        proba = _full_proba(self.classifier, self.reducer.transform(self.featurizer.transform(views)))
+        return proba.reshape(2, len(X), -1).mean(axis=0) if self.mirror else proba
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Calibrated probabilities (N, len(CLASSES)) for preprocessed images (N, size, size)."""
-        Z = self.reducer.transform(self.featurizer.transform(X))
-        return apply_temperature(_full_proba(self.classifier, Z), self.temperature)
+        return apply_temperature(self.raw_proba(X), self.temperature)
 
     def decide(self, X: np.ndarray) -> list[dict[str, Any]]:
         """Outcome per image: label (technique, NOT_SCATTERING or UNSURE), probabilities, confidence.
@@ -134,7 +151,7 @@ class Sorter:
         root = prepare_model_dir(model_dir)
         write_config(root, {
             "format": FORMAT, "format_version": FORMAT_VERSION, "size": self.size, "threshold": self.threshold,
-            "temperature": self.temperature, "classifier": self.classifier_name,
+            "temperature": self.temperature, "mirror": self.mirror, "classifier": self.classifier_name,
             "featurizer": save_featurizer(self.featurizer, root / "featurizer"),
             "reducer": save_reducer(self.reducer, root / "reducer.skops"),
             "classifier_files": save_classifier(self.classifier, root / "classifier"),
@@ -168,7 +185,8 @@ class Sorter:
                    load_reducer(root / "reducer.skops"),
                    load_classifier(root / "classifier"), config["classifier"],
                    size=int(config["size"]), threshold=float(config["threshold"]),
-                   temperature=float(config["temperature"]), info=config.get("info", {}))
+                   temperature=float(config["temperature"]), mirror=config.get("mirror", False) is True,
+                   info=config.get("info", {}))
 
 
 def write_config(root: Path, config: dict[str, Any]) -> None:

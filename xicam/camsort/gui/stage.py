@@ -174,6 +174,7 @@ class SortStage(QObject):
         networks = getattr(sorter, "members", [sorter])
         info = networks[0].info
         members = f", averaged over {len(networks)} members" if len(networks) > 1 else ""
+        members += " and each frame's mirror image" if networks[0].mirror else ""
         adapted = info.get("adapted")
         members += f"; adapted to {adapted['user_frames']} labelled frame(s)" if adapted else ""
         self.loader.model_info.setText(
