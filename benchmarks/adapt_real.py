@@ -15,6 +15,7 @@ import numpy as np
 
 import xicam.camsort.adapt as adapting
 from xicam.camsort import CLASSES
+from xicam.camsort.calibration import shown
 from xicam.camsort.io import iter_patterns
 from xicam.camsort.preprocess import preprocess_batch
 from xicam.camsort.sorter import Sorter
@@ -29,7 +30,7 @@ I15_TRAIN, I15_TEST = "i15-1-100243-fastcs_eiger_000001.h5", "i15-1-100245-fastc
 def _said(outcome: dict) -> str:
     top = CLASSES[int(np.argmax(outcome["probabilities"]))]
     p = max(outcome["probabilities"])
-    return f"{top} {p:.2f}" if outcome["label"] == top else f"UNSURE ({top} {p:.2f})"
+    return f"{top} {shown(p, 2):.2f}" if outcome["label"] == top else f"UNSURE ({top} {shown(p, 2):.2f})"
 
 
 def main() -> None:

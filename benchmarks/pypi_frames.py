@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xicam.camsort.calibration import shown
 from xicam.camsort.errors import CamsortError
 from xicam.camsort.io import iter_patterns
 from xicam.camsort.preprocess import preprocess_batch
@@ -206,11 +207,11 @@ def main() -> None:
         labels = Counter(o["label"] for o in outcomes)
         if len(outcomes) == 1:
             one = outcomes[0]
-            shown = f"{one['label']} {max(one['probabilities']):.2f}" + (
+            said = f"{one['label']} {shown(max(one['probabilities']), 2):.2f}" + (
                 f" ({one['top']})" if one["label"] != one["top"] else "")
         else:
-            shown = ", ".join(f"{label} {n}" for label, n in labels.most_common())
-        print(f"{row} {len(outcomes):6d}  {shown}")
+            said = ", ".join(f"{label} {n}" for label, n in labels.most_common())
+        print(f"{row} {len(outcomes):6d}  {said}")
         if frame.technique == "other":
             continue
         for key, right, total in (("files right", tops.most_common(1)[0][0] == frame.technique, 1),

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xicam.camsort.calibration import shown
 from xicam.camsort.datasets import read_labelled_folder
 from xicam.camsort.io import read_pattern, write_tiff
 from xicam.camsort.preprocess import preprocess_batch
@@ -90,7 +91,7 @@ def main() -> None:
         for t, o in zip(truth, outcome):
             ok = o["top"] == t
             right, total = right + ok, total + 1
-            cells.append(f"{'' if ok else 'x '}{o['top']} {max(o['probabilities']):.2f}")
+            cells.append(f"{'' if ok else 'x '}{o['top']} {shown(max(o['probabilities']), 2):.2f}")
         print(f"{name:28s}" + "".join(f"{c:>16s}" for c in cells))
     print(f"right: {right} of {total}")
     (folder / "frame.tif").unlink(missing_ok=True)

@@ -28,3 +28,11 @@ def test_ece_of_perfect_calibration_is_small():
     y = (rng.uniform(size=20000) > conf).astype(int)  # class 0 correct with probability conf
     proba = np.stack([conf, 1 - conf], 1)
     assert expected_calibration_error(proba, y) < 0.02
+
+
+def test_probabilities_are_shown_rounded_down_so_none_reads_as_the_threshold_it_missed():
+    from xicam.camsort.calibration import shown
+
+    assert f"{shown(0.59995, 2):.0%}" == "59%" and f"{shown(0.59995, 3):.3f}" == "0.599"
+    assert shown(0.29, 2) == 0.29 and shown(0.6, 2) == 0.6 and shown(1.0, 3) == 1.0  # exact values stay
+    assert shown(0.99996, 3) == 0.999  # and nothing short of certain reads as 1.000

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from xicam.camsort import CLASSES, UNSURE
+from xicam.camsort.calibration import shown
 from xicam.camsort.datasets import read_labelled_folder
 from xicam.camsort.io import read_pattern, write_tiff
 from xicam.camsort.preprocess import preprocess
@@ -183,7 +184,7 @@ def test_selecting_a_row_shows_its_frame_and_cam_and_the_overlay_toggles(stage, 
     assert len(row.members) == 3  # the shipped ensemble: each member's top class is shown too
     assert ("lenet-fast → PCA(32) → xgboost, averaged over 3 members and each frame's mirror image"
             in stage.loader.model_info.text())
-    assert "Members: " + ", ".join(f"{t} {p:.2f}" for t, p in row.members) in stage.panel.detail.text()
+    assert "Members: " + ", ".join(f"{t} {shown(p, 2):.2f}" for t, p in row.members) in stage.panel.detail.text()
 
     view.set_overlay(False)
     without = _pixels(view.image_view)

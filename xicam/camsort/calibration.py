@@ -6,6 +6,8 @@ number that is stored in the model's JSON config (no pickled calibrator).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 
@@ -44,3 +46,10 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 10)
         if inside.any():
             ece += inside.mean() * abs(confidence[inside].mean() - correct[inside].mean())
     return float(ece)
+
+
+def shown(p: float, decimals: int) -> float:
+    """``p`` rounded down to ``decimals`` places, as camsort displays probabilities: one just below the
+    threshold (0.59995 against 0.6) must not read as the threshold itself next to an ``UNSURE``."""
+    scale = 10 ** decimals
+    return math.floor(p * scale + 1e-9) / scale  # 1e-9: 0.29 * 100 is 28.999999999999996

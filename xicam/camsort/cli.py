@@ -269,6 +269,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from . import CLASSES
+    from .calibration import shown
     from .io import iter_patterns
     from .ensemble import describe_members
     from .metadata_check import check_metadata
@@ -299,7 +300,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             else:
                 split = len({t for t, _ in members}) > 1
                 print(f"{pattern.name[-40:]:<40} {result['label']:<15}"
-                      + "".join(f"{p:9.3f}" for p in result["probabilities"]) + (f"  ! {check}" if check else "")
+                      + "".join(f"{shown(p, 3):9.3f}" for p in result["probabilities"]) + (f"  ! {check}" if check else "")
                       + (f"  ! members disagree: {describe_members(members)}" if split else ""))
         if args.gradcam:
             from .gradcam import explain_images

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import CLASSES
+from .calibration import shown
 from .errors import CamsortError
 from .model_files import prepare_model_dir
 from .sorter import FORMAT_VERSION, Sorter, write_config
@@ -80,7 +81,7 @@ class Ensemble(Sorter):
 
 def describe_members(members: list[tuple[str, float]]) -> str:
     """Members' top classes for people: ``GIWAXS 0.92, GIWAXS 0.62, SAXS 0.88``."""
-    return ", ".join(f"{technique} {p:.2f}" for technique, p in members)
+    return ", ".join(f"{technique} {shown(p, 2):.2f}" for technique, p in members)
 
 
 def member_dirs(model_dir: Path) -> list[Path]:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import CLASSES
+from .calibration import shown
 from .errors import CamsortError
 
 
@@ -92,7 +93,7 @@ def explain_images(sorter: Any, names: list[str], images: np.ndarray, out_dir: s
         cam = gradcam(model, net_input, CLASSES.index(outcome["top"]))[0]
         p = max(outcome["probabilities"])
         written.append(save_overlay(net_input[0, ..., 0], cam, Path(out_dir) / f"{name.replace('#', '_frame')}.gradcam.png",
-                                    f"{name[-48:]}: {outcome['label']} (p={p:.2f})"))
+                                    f"{name[-48:]}: {outcome['label']} (p={shown(p, 2):.2f})"))
     return written
 
 

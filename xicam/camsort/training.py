@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE
+from .calibration import shown
 from .errors import CamsortError
 from .negatives import not_scattering_batch
 from .preprocess import preprocess_batch
@@ -151,7 +152,7 @@ def evaluate_folder(root: str | os.PathLike, sorter: Sorter) -> tuple[dict, list
     outcome = sorter.decide(np.stack(images))
     report = {"data": str(root), **score_outcomes(outcome, truth), "by_detector": _by_detector(outcome, truth, shapes),
               "unreadable": len(errors), "errors": errors}
-    wrong = [(p, f"{t} -> {o['top']} ({max(o['probabilities']):.2f})")
+    wrong = [(p, f"{t} -> {o['top']} ({shown(max(o['probabilities']), 2):.2f})")
              for p, t, o in zip(paths, truth, outcome) if o["top"] != t]
     return report, wrong
 

@@ -10,6 +10,7 @@ from qtpy.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QGridLayout, Q
                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .. import CLASSES, UNSURE
+from ..calibration import shown
 from ..ensemble import describe_members
 from ..metadata_check import CHECKED_HINTS, geometry_hints, said
 from .elided import ElidedLabel
@@ -104,7 +105,7 @@ class PredictionPanel(QWidget):
         for name, bar in self.bars.items():
             p = 0.0 if row is None else row.probability(name)
             bar.setValue(round(p * BAR_STEPS))
-            bar.setFormat(f"{p:.1%}")
+            bar.setFormat(f"{shown(p, 3):.1%}")
             top = row is not None and not row.error and name == row.top
             bar.setStyleSheet(f"QProgressBar::chunk {{ background: {color(name)}; }}"
                               + ("QProgressBar { font-weight: bold; }" if top else ""))
@@ -123,8 +124,8 @@ class PredictionPanel(QWidget):
         members = f"<br><small>Members: {describe_members(list(row.members))}</small>" if row.members else ""
         if row.label == UNSURE:
             limit = "" if self.threshold is None else f" (below the model's threshold of {self.threshold:.0%})"
-            return f"Abstains: best guess <b>{row.top}</b> at {row.p_top:.0%}{limit}{members}"
-        return f"{row.confidence.capitalize()} confidence: p = {row.p_top:.2f}{members}"
+            return f"Abstains: best guess <b>{row.top}</b> at {shown(row.p_top, 2):.0%}{limit}{members}"
+        return f"{row.confidence.capitalize()} confidence: p = {shown(row.p_top, 2):.2f}{members}"
 
     def _show_check(self, row: FrameResult | None) -> None:
         hints = {} if row is None else {k: v for k, v in geometry_hints(row.metadata, row.source).items() if k in CHECKED_HINTS}

@@ -10,6 +10,7 @@ from qtpy.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderVi
                             QVBoxLayout, QWidget)
 
 from .. import CLASSES, UNSURE
+from ..calibration import shown
 from .palette import ERROR, color, font
 from .records import FrameResult
 
@@ -90,7 +91,7 @@ def _text(row: FrameResult, column: int) -> Any:
     if column == PREDICTION:
         return row.label
     if column == CONFIDENCE:
-        return "" if row.error else f"{row.p_top:.0%}" + ("" if row.confidence == "high" else " (low)")
+        return "" if row.error else f"{shown(row.p_top, 2):.0%}" + ("" if row.confidence == "high" else " (low)")
     if column == LABEL:
         return row.truth or ""
     if row.error:
