@@ -6,7 +6,8 @@ The networks learnt from 17,600 simulated frames what a technique looks like; wh
 simulator never drew does differently (a flight tube's shadow, a beam low on the detector, a CCD's
 glow) moves a frame's features, and a head refitted on a handful of that instrument's frames learns
 where its classes lie. Simulated frames keep the other instruments and the classes the user did not
-label in view, and the user's frames are repeated to make up ``user_share`` of the fitting rows.
+label in view, and the user's frames (with their mirror images) are repeated to make up ``user_share``
+of the fitting rows.
 """
 from __future__ import annotations
 
@@ -79,9 +80,14 @@ def adapt(base: Sorter, X_user: np.ndarray, y_user: np.ndarray, *, simulated_per
     tr, cal = train_test_split(np.arange(len(y_idx)), test_size=CALIBRATION_FRACTION, stratify=y_idx,
                                random_state=seed)
     own, simulated = tr[tr < len(X_user)], tr[tr >= len(X_user)]
+    fitted = len(own)
+    # the fitting frames' mirror images too: a mirrored frame is one of the same technique, and a model
+    # that averages both views (Sorter.mirror) asks its head about both
+    X, y_idx = np.concatenate([X, X[own][:, :, ::-1]]), np.concatenate([y_idx, y_idx[own]])
+    own = np.concatenate([own, np.arange(len(X) - fitted, len(X))])
     repeats = max(1, int(round(user_share / (1 - user_share) * len(simulated) / max(len(own), 1))))
     fitting = np.concatenate([simulated, np.repeat(own, repeats)])
-    record = {**(info or {}), "user_frames": int(len(X_user)), "user_frames_fitted": int(len(own)),
+    record = {**(info or {}), "user_frames": int(len(X_user)), "user_frames_fitted": int(fitted),
               "user_repeats": repeats, "simulated_per_class": simulated_per_class, "user_share": user_share,
               "seed": seed}
     members = base.members if isinstance(base, Ensemble) else [base]
