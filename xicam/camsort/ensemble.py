@@ -39,7 +39,7 @@ class Ensemble(Sorter):
         first = members[0]
         super().__init__(first.featurizer, first.reducer, first.classifier, first.classifier_name,
                          size=first.size, threshold=first.threshold if threshold is None else threshold,
-                         temperature=1.0, info={"members": len(members), **(info or {})})
+                         temperature=1.0, mirror=first.mirror, info={"members": len(members), **(info or {})})
         self.members = list(members)
 
     def member_proba(self, X: np.ndarray) -> np.ndarray:
