@@ -338,6 +338,19 @@ def test_frames_labelled_in_the_gui_adapt_the_model_which_then_reads_the_others_
     stage.set_model(None)
     qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
 
+    stage.add_paths([labelled])  # the saved folder, loaded again: its frames come back with their labels
+    qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
+    rows = stage.results.rows
+    assert sorted(Path(r.source).name for r in rows) == [p.name for p in paths[:5]]
+    assert [r.truth for r in rows] == ["WAXS"] * 5 and stage.loader.adapt.isEnabled()
+    assert stage.results.index(0, LABEL).data() == "WAXS"
+    stage.clear()
+    sorted_out = tmp_path / "sorted"  # a sorted folder's technique folders are predictions, not labels
+    (sorted_out / "SAXS").mkdir(parents=True)
+    write_tiff(sorted_out / "SAXS" / "a.tif", glowing_waxs(0))
+    stage.add_paths([sorted_out])
+    assert not stage.labels and not stage.files
+
 
 def test_cam_placement_maps_the_letterboxed_square_onto_the_frame():
     from xicam.camsort.gui.imaging import cam_placement

@@ -13,7 +13,7 @@ from xicam.camsort import CLASSES
 from xicam.camsort.datasets import read_labelled_folder
 from xicam.camsort.errors import CamsortError
 from xicam.camsort.io import read_pattern
-from xicam.camsort.labelled_folder import read_record, save_labelled_frames
+from xicam.camsort.labelled_folder import read_record, recorded_labels, save_labelled_frames
 
 
 def _sha(path: Path) -> str:
@@ -55,6 +55,10 @@ def test_labelled_frames_are_saved_as_a_folder_the_readers_take_and_originals_ar
     assert sorted(zip((Path(p).name for p in table["path"]), table["technique"])) == [
         ("a.edf", "GISAXS"), ("stack_frame00000.tif", "SAXS"), ("stack_frame00002.tif", "NOT_SCATTERING")]
     assert read_record(out)[(h5, "", "2")]["label"] == "NOT_SCATTERING"
+    assert recorded_labels(out) == {str((out / "GISAXS" / "a.edf").resolve()): "GISAXS",  # for the GUI to load
+                                    str((out / "SAXS" / "stack_frame00000.tif").resolve()): "SAXS",
+                                    str((out / "NOT_SCATTERING" / "stack_frame00002.tif").resolve()): "NOT_SCATTERING"}
+    assert recorded_labels(sources) == {} and recorded_labels(sources / "a.edf") == {}
 
 
 def test_saving_again_adds_new_frames_skips_saved_ones_and_moves_relabelled_ones(tmp_path, sources):
@@ -79,6 +83,7 @@ def test_a_hand_edited_record_never_makes_saving_delete_outside_the_label_folder
     precious.write_bytes(b"keep me")
     record = (out / "labelled_frames.csv").read_text().replace("GISAXS/a.edf", "../precious.edf")
     (out / "labelled_frames.csv").write_text(record)
+    assert recorded_labels(out) == {}  # a row pointing out of the label folders labels nothing
     save_labelled_frames([(edf, None, None, "SAXS")], out)
     assert precious.read_bytes() == b"keep me" and (out / "SAXS" / "a.edf").is_file()
 

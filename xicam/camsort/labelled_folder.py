@@ -103,6 +103,19 @@ def read_record(out: str | os.PathLike) -> dict[tuple[str, str, str], dict[str, 
         return {(row["source"], row["dataset"], row["frame"]): row for row in csv.DictReader(fh)}
 
 
+def recorded_labels(folder: str | os.PathLike) -> dict[str, str]:
+    """The label of each frame file in a folder written by :func:`save_labelled_frames`, by resolved path,
+    from its record; empty for any other folder (a sorted folder's technique folders hold predictions,
+    not labels)."""
+    folder = Path(folder)
+    labels = {}
+    for row in read_record(folder).values():
+        path = folder / row["output"]
+        if row["label"] in CLASSES and path.parent.name == row["label"] and path.is_file():
+            labels[str(path.resolve())] = row["label"]
+    return labels
+
+
 def _key(source: str, dataset: str | None, frame: int | None) -> tuple[str, str, str]:
     return source, dataset or "", "" if frame is None else str(frame)
 

@@ -15,6 +15,7 @@ from xicam.plugins.guiplugin import GUILayout, PanelState
 from ..errors import CamsortError
 from ..executors import DaskExecutor
 from ..io import frame_paths, read_pattern
+from ..labelled_folder import recorded_labels
 from ..model_files import check_model_dir
 from ..sorter import DEFAULT_MODEL_DIR
 from .loader import LoaderPanel
@@ -89,8 +90,14 @@ class SortStage(QObject):
         return self._worker is not None or bool(self._queue)
 
     def add_paths(self, paths: Iterable[str | os.PathLike]) -> None:
-        """Load files and folders (a folder adds its frame files); new files are predicted in the background."""
-        new = list(dict.fromkeys(str(p.resolve()) for p in frame_paths(list(paths))))
+        """Load files and folders (a folder adds its frame files); new files are predicted in the background.
+        A folder written by **Save labelled frames…** adds the frames in its label folders, labelled so."""
+        paths, recorded = list(paths), {}
+        for folder in paths:
+            recorded.update(recorded_labels(folder))
+        self.labels.update({(path, None, None): label for path, label in recorded.items()})
+        self._update_label_buttons()
+        new = list(dict.fromkeys([*(str(p.resolve()) for p in frame_paths(paths)), *recorded]))
         new = [p for p in new if p not in self.files]
         self.files += new
         self._queue += new
