@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from xicam.camsort.errors import CamsortError
-from xicam.camsort.gradcam import explain_files, gradcam, keras_model_of, last_conv_layer
+from xicam.camsort.gradcam import explain_files, gradcam, keras_model_of, last_conv_layer, sorter_cam
 from xicam.camsort.io import write_tiff
 from xicam.camsort.preprocess import preprocess
 from xicam.camsort.simulate import simulate
@@ -22,6 +22,18 @@ def test_maps_are_finite_normalised_and_input_sized(cnn_sorter):
     assert sum(c.std() > 0.01 for c in cams) >= 3  # a map may be empty when no region argues for the class
     other = gradcam(model, X, class_index=1)
     assert not np.allclose(other, cams)
+
+
+def test_a_mirroring_sorter_is_explained_by_both_views(cnn_sorter):
+    """The shipped model decides on each frame and its mirror image: its map is both views' mean, so the map
+    of a mirrored frame is the mirrored map, and it differs from the single view's."""
+    X = np.stack([preprocess(simulate(t, 6, long_side=256).data, cnn_sorter.size) for t in ("GISAXS", "WAXS")])
+    assert cnn_sorter.mirror
+    cams = sorter_cam(cnn_sorter, X, 2)
+    np.testing.assert_allclose(sorter_cam(cnn_sorter, X[:, :, ::-1], 2), cams[:, :, ::-1], atol=1e-5)
+    assert cams.max() == pytest.approx(1) and cams.min() >= 0
+    single = gradcam(keras_model_of(cnn_sorter), cnn_sorter.featurizer.network_input(X), 2)
+    assert not np.allclose(cams, single, atol=1e-3)
 
 
 def test_overlays_written_for_files(cnn_sorter, tmp_path):

@@ -52,6 +52,20 @@ def gradcam(model: Any, X: np.ndarray, class_index: int | np.ndarray | None = No
     return np.where(top > 0, cam / np.maximum(top, 1e-12), 0.0).astype(np.float32)
 
 
+def sorter_cam(sorter: Any, images: np.ndarray, class_index: int | np.ndarray | None = None,
+               model: Any = None) -> np.ndarray:
+    """Grad-CAM of the sorter's network (``model``, found when not given) on preprocessed ``images`` (N, size,
+    size). A sorter that averages each image with its mirror image (``mirror``) is explained as it decides:
+    the mean of both views' maps, the mirror's turned back, scaled to a peak of 1."""
+    model = keras_model_of(sorter) if model is None else model
+    net_input = sorter.featurizer.network_input(images)
+    cam = gradcam(model, net_input, class_index)
+    if not getattr(sorter, "mirror", False):
+        return cam
+    cam = (cam + gradcam(model, net_input[:, :, ::-1], class_index)[:, :, ::-1]) / 2
+    return cam / np.maximum(cam.reshape(len(cam), -1).max(axis=1), 1e-12)[:, None, None]
+
+
 def save_overlay(image: np.ndarray, heatmap: np.ndarray, out_png: str | os.PathLike, title: str = "",
                  alpha: float = 0.45) -> Path:
     """Write the (log-scaled, normalised) pattern in grey with the heat map over it in a colormap."""
@@ -89,10 +103,9 @@ def explain_images(sorter: Any, names: list[str], images: np.ndarray, out_dir: s
     model = keras_model_of(sorter)
     written = []
     for name, outcome, image in zip(names, outcomes or sorter.decide(images), images):
-        net_input = sorter.featurizer.network_input(image[None])
-        cam = gradcam(model, net_input, CLASSES.index(outcome["top"]))[0]
+        cam = sorter_cam(sorter, image[None], CLASSES.index(outcome["top"]), model)[0]
         p = max(outcome["probabilities"])
-        written.append(save_overlay(net_input[0, ..., 0], cam, Path(out_dir) / f"{name.replace('#', '_frame')}.gradcam.png",
+        written.append(save_overlay(sorter.featurizer.network_input(image[None])[0, ..., 0], cam, Path(out_dir) / f"{name.replace('#', '_frame')}.gradcam.png",
                                     f"{name[-48:]}: {outcome['label']} (p={shown(p, 2):.2f})"))
     return written
 

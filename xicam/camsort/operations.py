@@ -74,12 +74,10 @@ def sort_pattern(image: np.ndarray, model_dir: str = "") -> tuple[str, dict, str
 @categories(("CamSort", "Explain"))
 def gradcam_map(image: np.ndarray, model_dir: str = "") -> np.ndarray:
     """Where the network looked for its predicted class."""
-    from .gradcam import gradcam, keras_model_of
+    from .gradcam import sorter_cam
     from .sorter import load_cached
 
-    sorter = load_cached(model_dir or None)
-    net_input = sorter.featurizer.network_input(np.asarray(image, np.float32)[None])
-    return gradcam(keras_model_of(sorter), net_input)[0]
+    return sorter_cam(load_cached(model_dir or None), np.asarray(image, np.float32)[None])[0]
 
 
 # -- batches: the units a workflow is mapped over -----------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import CLASSES
 from ..errors import CamsortError
-from ..gradcam import gradcam, keras_model_of
+from ..gradcam import keras_model_of, sorter_cam
 from ..metadata_check import check_metadata
 from ..sortjob import load_items, stack_images
 from .records import FrameResult
@@ -68,4 +68,4 @@ def _cams(sorter: Any, model: Any | None, images: np.ndarray, decisions: list[di
     if model is None or not len(images):
         return [None] * len(decisions)
     classes = np.array([CLASSES.index(d["top"]) for d in decisions])
-    return list(gradcam(model, sorter.featurizer.network_input(images), classes))
+    return list(sorter_cam(sorter, images, classes, model))
