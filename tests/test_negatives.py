@@ -47,8 +47,11 @@ def test_cli_train_takes_the_training_set_shares_and_records_them(tmp_path, caps
     args = ["train", "--simulate", "12", "--featurizer", "hist", "--classifier", "rf", "--components", "4",
             "--size", "64", "--negatives", "8", "--out", str(out)]
     assert main(args + ["--roi-share", "0.3", "--negatives-on-detectors", "1"]) == 0
-    info = Sorter.load(out).info
-    assert info["roi_share"] == 0.3 and info["negatives_on_detectors"] == 1.0
+    model = Sorter.load(out)
+    assert model.info["roi_share"] == 0.3 and model.info["negatives_on_detectors"] == 1.0
+    assert model.mirror  # as the shipped model: each frame and its mirror image
+    assert main(args[:-1] + [str(tmp_path / "single"), "--no-mirror"]) == 0
+    assert not Sorter.load(tmp_path / "single").mirror
     with pytest.raises(SystemExit) as exit_:
         main(args + ["--roi-share", "1.5"])
     assert exit_.value.code == 2 and "a probability in [0, 1] is needed, not '1.5'" in capsys.readouterr().err
