@@ -84,6 +84,11 @@ def test_a_hand_edited_record_never_makes_saving_delete_outside_the_label_folder
     record = (out / "labelled_frames.csv").read_text().replace("GISAXS/a.edf", "../precious.edf")
     (out / "labelled_frames.csv").write_text(record)
     assert recorded_labels(out) == {}  # a row pointing out of the label folders labels nothing
+    (tmp_path / "GISAXS").mkdir()
+    (tmp_path / "GISAXS" / "a.edf").write_bytes(b"elsewhere")  # nor one into another folder's label folder
+    (out / "labelled_frames.csv").write_text(record.replace("../precious.edf", "../GISAXS/a.edf"))
+    assert recorded_labels(out) == {}
+    (out / "labelled_frames.csv").write_text(record)
     save_labelled_frames([(edf, None, None, "SAXS")], out)
     assert precious.read_bytes() == b"keep me" and (out / "SAXS" / "a.edf").is_file()
 

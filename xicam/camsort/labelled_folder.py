@@ -110,10 +110,16 @@ def recorded_labels(folder: str | os.PathLike) -> dict[str, str]:
     folder = Path(folder)
     labels = {}
     for row in read_record(folder).values():
-        path = folder / row["output"]
-        if row["label"] in CLASSES and path.parent.name == row["label"] and path.is_file():
+        path = _own_copy(folder, row["output"])
+        if path is not None and path.parent.name == row["label"] and path.is_file():
             labels[str(path.resolve())] = row["label"]
     return labels
+
+
+def _own_copy(out: Path, output: str) -> Path | None:
+    """``out / output`` if it lies in one of ``out``'s label folders, else None, whatever a hand-edited record says."""
+    path = out / output
+    return path if path.parent.parent.resolve() == out.resolve() and path.parent.name in CLASSES else None
 
 
 def _key(source: str, dataset: str | None, frame: int | None) -> tuple[str, str, str]:
@@ -122,9 +128,9 @@ def _key(source: str, dataset: str | None, frame: int | None) -> tuple[str, str,
 
 def _remove_copy(out: Path, output: str, with_header: bool) -> None:
     """Remove this folder's own earlier copy of a relabelled frame (and the header it brought along); only
-    ever a file in one of ``out``'s label folders, whatever a hand-edited record says."""
-    path = out / output
-    if path.parent.parent.resolve() != out.resolve() or path.parent.name not in CLASSES:
+    ever a file in one of ``out``'s label folders (:func:`_own_copy`)."""
+    path = _own_copy(out, output)
+    if path is None:
         return
     path.unlink(missing_ok=True)
     if with_header:
