@@ -104,8 +104,9 @@ def explain_images(sorter: Any, names: list[str], images: np.ndarray, out_dir: s
     written = []
     for name, outcome, image in zip(names, outcomes or sorter.decide(images), images):
         cam = sorter_cam(sorter, image[None], CLASSES.index(outcome["top"]), model)[0]
+        seen = sorter.featurizer.network_input(image[None])[0, ..., 0]  # the square the network saw, under the map
         p = max(outcome["probabilities"])
-        written.append(save_overlay(sorter.featurizer.network_input(image[None])[0, ..., 0], cam, Path(out_dir) / f"{name.replace('#', '_frame')}.gradcam.png",
+        written.append(save_overlay(seen, cam, Path(out_dir) / f"{name.replace('#', '_frame')}.gradcam.png",
                                     f"{name[-48:]}: {outcome['label']} (p={shown(p, 2):.2f})"))
     return written
 
