@@ -67,11 +67,13 @@ def test_frames_in_other_units_than_counts_sort_as_their_counts(sorter):
              "per monitor": [np.where(f >= 0, f * np.float32(3e-7), -1) for f in frames],
              "flat field, absolute": [np.where(f >= 0, f * 2e-4 * rng.uniform(0.9, 1.1, f.shape), -1).astype(np.float32)
                                       for f in frames]}
-    # where each frame lands (its technique folder, or UNSURE): a CCD frame with a dark pedestal,
-    # divided by a monitor, reads as if one photon were its pedestal, so its probabilities move
-    labels = {name: [o["label"] for o in sorter.decide(preprocess_batch(fs, sorter.size))] for name, fs in units.items()}
-    assert labels["per monitor"] == labels["counts"]
-    assert np.mean(np.array(labels["flat field, absolute"]) == np.array(labels["counts"])) >= 0.9
+    outcomes = {name: sorter.decide(preprocess_batch(fs, sorter.size)) for name, fs in units.items()}
+    tops, labels = ({name: np.array([o[key] for o in out]) for name, out in outcomes.items()} for key in ("top", "label"))
+    assert (tops["per monitor"] == tops["counts"]).all()  # the technique read never changes with the unit
+    # where a frame lands (its technique folder, or UNSURE) can: a CCD frame with a dark pedestal, divided
+    # by a monitor, reads as if one photon were its pedestal, so its probabilities move across the threshold
+    assert np.mean(labels["per monitor"] == labels["counts"]) >= 31 / 32
+    assert np.mean(tops["flat field, absolute"] == tops["counts"]) >= 0.9
 
 
 def test_gisaxs_cam_lies_on_the_scattering_not_in_the_shadow(sorter, monkeypatch):
@@ -101,17 +103,23 @@ def test_real_example_frames(sorter, real_frames, capsys):
     images = preprocess_batch([read_pattern(p).data for p in real_frames.values()], sorter.size)
     outcomes = dict(zip(real_frames, sorter.decide(images)))
     print({t: (o["top"], round(max(o["probabilities"]), 3)) for t, o in outcomes.items()})
-    correct = sum(o["top"] == t for t, o in outcomes.items())
-    assert correct >= 3, outcomes
+    # #6 asks for all four sorted right: each into its technique's folder, none UNSURE
+    assert {t: o["label"] for t, o in outcomes.items()} == {t: t for t in outcomes}, outcomes
 
 
-def test_cli_predict_json(real_frames, capsys):
+def test_cli_predict_json(real_frames, capsys, sorter):
+    from xicam.camsort.calibration import apply_temperature
+
     assert main(["predict", "--json", str(real_frames["WAXS"])]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
     assert set(row["probabilities"]) == set(CLASSES) and abs(sum(row["probabilities"].values()) - 1) < 1e-6
-    # the shipped ensemble's probabilities are the mean of its members', whose top classes are listed
-    assert len(row["members"]) == 3 and all(m["technique"] in CLASSES for m in row["members"])
-    assert max(m["probability"] for m in row["members"]) >= max(row["probabilities"].values()) - 1e-9
+    # the shipped ensemble's probabilities are the mean of its members', rescaled by its own temperature;
+    # each member's top class is listed
+    per_member = sorter.member_proba(preprocess_batch([read_pattern(real_frames["WAXS"]).data], sorter.size))[:, 0]
+    assert [(m["technique"], m["probability"]) for m in row["members"]] == [
+        (CLASSES[p.argmax()], pytest.approx(p.max(), rel=1e-5)) for p in per_member]
+    np.testing.assert_allclose([row["probabilities"][c] for c in CLASSES],
+                               apply_temperature(per_member.mean(axis=0)[None], sorter.temperature)[0], rtol=1e-5)
 
 
 def test_cli_threshold_sets_aside_frames_below_it_for_one_run(tmp_path, capsys, sorter):

@@ -8,12 +8,15 @@ import pytest
 from sklearn.metrics import log_loss
 
 from xicam.camsort import CLASSES, NOT_SCATTERING, UNSURE
+from xicam.camsort.calibration import apply_temperature, fit_temperature
+from xicam.camsort.adapt import CALIBRATION_FRACTION, adapt, simulated_mix
 from xicam.camsort.ensemble import Ensemble
 from xicam.camsort.errors import CamsortError
 from xicam.camsort.model_files import write_checksums
 from xicam.camsort.preprocess import structure_index
-from xicam.camsort.sorter import NOISE_STRUCTURE, Sorter
-from xicam.camsort.training import _held_out_frames, held_out_set, simulated_set, train_default
+from xicam.camsort.sorter import NOISE_STRUCTURE, Sorter, calibration_split, label_indices
+from xicam.camsort.training import (DEFAULT_RECIPE, _held_out_frames, held_out_set, member_calibration_set, member_recipe,
+                                    pooled_calibration_set, simulated_set, train_default)
 
 RECIPE = {"per_class": 40, "seed": 31, "negatives": 20, "featurizer": "glcm", "featurizer_params": {},
           "classifier": "et", "n_components": 8, "size": 64, "held_out_per_class": 8, "members": 2}
@@ -47,7 +50,7 @@ def test_recipe_trains_members_from_successive_seeds(trained):
     X, y = held_out_set({**RECIPE, "seed": 31})
     truth = [CLASSES.index(label) for label in y]
     members_loss = [log_loss(truth, m.predict_proba(X), labels=range(len(CLASSES))) for m in model.members]
-    assert log_loss(truth, model.predict_proba(X), labels=range(len(CLASSES))) <= np.mean(members_loss) + 1e-9
+    assert log_loss(truth, model.raw_proba(X), labels=range(len(CLASSES))) <= np.mean(members_loss) + 1e-9
     config = json.loads((root / "config.json").read_text())
     assert config["format"] == "camsort-ensemble" and config["members"] == ["member-1", "member-2"]
     assert json.loads((root / "member-2" / "config.json").read_text())["format"] == "camsort-model"
@@ -59,7 +62,10 @@ def test_loaded_ensemble_averages_its_members(trained):
     again = Sorter.load(root)
     assert isinstance(again, Ensemble) and again.threshold == model.threshold
     proba = again.predict_proba(X)
-    np.testing.assert_allclose(proba, np.mean([m.predict_proba(X) for m in again.members], axis=0))
+    assert again.temperature == model.temperature != 1.0
+    mean = np.mean([m.predict_proba(X) for m in again.members], axis=0)
+    np.testing.assert_allclose(proba, apply_temperature(mean, again.temperature))
+    assert (proba.argmax(1) == mean.argmax(1)).all()  # a temperature never changes the top class
     np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-6)
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-6)
     per_member = [m.predict_proba(X) for m in again.members]
@@ -68,6 +74,46 @@ def test_loaded_ensemble_averages_its_members(trained):
         assert outcome["top"] == (NOT_SCATTERING if noise[i] else CLASSES[p.argmax()])
         assert (outcome["label"] == UNSURE) == (not noise[i] and p.max() < again.threshold)
         assert outcome["members"] == [(CLASSES[q[i].argmax()], pytest.approx(q[i].max())) for q in per_member]
+
+
+def test_the_ensemble_fits_its_own_temperature_on_its_members_calibration_frames(trained):
+    """The mean of calibrated members is calibrated once more, on every member's held-out calibration split
+    (made again from its seed: the very frames each member fitted its own temperature on)."""
+    model, recipe = trained[1], {**DEFAULT_RECIPE, **RECIPE}
+    X, y_idx = pooled_calibration_set(recipe)
+    assert len(X) == 2 * round(0.2 * (4 * 40 + 20))
+    for k, member in enumerate(model.members, 1):
+        Xk, yk = member_calibration_set(member_recipe(recipe, k))
+        assert member.temperature == pytest.approx(fit_temperature(member.raw_proba(Xk), yk), rel=1e-6)
+    mean = model.raw_proba(X)
+    assert model.temperature == pytest.approx(fit_temperature(mean, y_idx), rel=1e-6)
+    nll = [log_loss(y_idx, apply_temperature(mean, t), labels=range(len(CLASSES))) for t in (1.0, model.temperature)]
+    assert nll[1] < nll[0]
+    assert model.info["calibration"]["n_calibration"] == len(X)
+
+
+def test_an_adapted_ensemble_fits_its_temperature_again_on_the_adaptations_calibration_frames(trained):
+    model = trained[1]
+    X_user, y_user = simulated_set(6, seed=90, size=64)
+    X_sim, y_sim = simulated_mix(20, 0, 64)
+    adapted = adapt(model, X_user, y_user, simulated=(X_sim, y_sim), seed=0)
+    X, y_idx = np.concatenate([X_user, X_sim]), label_indices(np.concatenate([y_user, y_sim]))
+    _, cal = calibration_split(y_idx, CALIBRATION_FRACTION, 0)
+    assert adapted.temperature == pytest.approx(fit_temperature(adapted.raw_proba(X[cal]), y_idx[cal]), rel=1e-6)
+    assert adapted.info["calibration"]["n_calibration"] == len(cal) and "held_out" not in adapted.info
+
+
+def test_an_ensemble_saved_without_a_temperature_loads_with_none(saved):
+    """Model folders written before ensembles had a temperature of their own load unchanged."""
+    config = json.loads((saved / "config.json").read_text())
+    del config["temperature"]
+    (saved / "config.json").write_text(json.dumps(config))
+    write_checksums(saved)
+    X, _ = simulated_set(3, seed=78, size=64)
+    old = Sorter.load(saved)
+    assert old.temperature == 1.0
+    np.testing.assert_allclose(old.predict_proba(X), np.mean([m.predict_proba(X) for m in old.members], axis=0),
+                               atol=1e-6)
 
 
 def test_a_tampered_member_file_is_refused_with_its_path(saved):

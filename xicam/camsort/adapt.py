@@ -1,6 +1,6 @@
 """Adapt a model to one's own instrument with a few labelled frames: the networks stay as trained, each
 member's head (scaler, PCA, classifier, temperature) is fitted again on the user's frames mixed with
-simulated ones.
+simulated ones, and an ensemble's own temperature on the same calibration frames.
 
 The networks learnt from 17,600 simulated frames what a technique looks like; what an instrument the
 simulator never drew does differently (a flight tube's shadow, a beam low on the detector, a CCD's
@@ -22,7 +22,7 @@ from .ensemble import Ensemble
 from .errors import CamsortError
 from .io import iter_patterns
 from .preprocess import preprocess
-from .sorter import Sorter, label_indices
+from .sorter import Sorter, calibration_split, label_indices
 from .training import simulated_set
 
 USER_SHARE = 0.5
@@ -68,8 +68,6 @@ def adapt(base: Sorter, X_user: np.ndarray, y_user: np.ndarray, *, simulated_per
     """``base`` (one sorter or an ensemble) with every member's head refitted on the preprocessed frames
     ``X_user`` labelled ``y_user`` and :func:`simulated_mix` of ``simulated_per_class`` and ``seed``
     (``simulated``, when given, is that mix made beforehand, for several adaptations to share)."""
-    from sklearn.model_selection import train_test_split
-
     if not 0.0 < user_share < 1.0:
         raise CamsortError(f"user_share must be between 0 and 1, not {user_share}")
     if len(X_user) == 0:
@@ -77,8 +75,7 @@ def adapt(base: Sorter, X_user: np.ndarray, y_user: np.ndarray, *, simulated_per
     X_sim, y_sim = simulated if simulated is not None else simulated_mix(simulated_per_class, seed, base.size)
     X = np.concatenate([X_user, X_sim])
     y_idx = label_indices(np.concatenate([np.asarray(y_user, dtype=object), y_sim]))
-    tr, cal = train_test_split(np.arange(len(y_idx)), test_size=CALIBRATION_FRACTION, stratify=y_idx,
-                               random_state=seed)
+    tr, cal = calibration_split(y_idx, CALIBRATION_FRACTION, seed)
     own, simulated = tr[tr < len(X_user)], tr[tr >= len(X_user)]
     fitted = len(own)
     # the fitting frames' mirror images too: a mirrored frame is one of the same technique, and a model
@@ -95,11 +92,13 @@ def adapt(base: Sorter, X_user: np.ndarray, y_user: np.ndarray, *, simulated_per
                              classifier=m.classifier_name, n_components=int(m.info.get("n_components", 32)),
                              size=m.size, threshold=m.threshold, seed=seed, mirror=m.mirror,
                              info={**_kept(m.info), "adapted": record}) for m in members]
-    if isinstance(base, Ensemble):
-        return Ensemble(heads, threshold=base.threshold, info={**base.info, "adapted": record})
-    return heads[0]
+    if not isinstance(base, Ensemble):
+        return heads[0]
+    adapted = Ensemble(heads, threshold=base.threshold, info={**_kept(base.info), "adapted": record})
+    adapted.calibrate(X[cal], y_idx[cal])
+    return adapted
 
 
 def _kept(info: dict[str, Any]) -> dict[str, Any]:
-    """A member's info without what described its old head (its calibration and held-out scores)."""
+    """A model's info without what described its old heads (their calibration and held-out scores)."""
     return {k: v for k, v in info.items() if k not in ("calibration", "held_out")}

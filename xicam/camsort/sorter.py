@@ -33,6 +33,9 @@ rest 2.9 and up. A pattern so faint that a few arcs on a CCD's read noise are al
 as noise too."""
 DEFAULT_MODEL_DIR = Path(__file__).with_name("default_model")
 
+CALIBRATION_FRACTION = 0.2
+"""Share of a training set (stratified by class) that a sorter holds out to fit its temperature."""
+
 
 class Sorter:
     """preprocess -> featurizer -> reducer -> classifier, with temperature-calibrated probabilities
@@ -54,20 +57,17 @@ class Sorter:
     @classmethod
     def train(cls, X: np.ndarray, y: np.ndarray, *, featurizer: str = "lenet-fast", classifier: str = "rf",
               n_components: int = 16, size: int = 128, threshold: float = 0.6, seed: int = 0,
-              featurizer_params: dict[str, Any] | None = None, calibration_fraction: float = 0.2,
+              featurizer_params: dict[str, Any] | None = None, calibration_fraction: float = CALIBRATION_FRACTION,
               mirror: bool = False, info: dict[str, Any] | None = None) -> "Sorter":
         """Fit every stage on preprocessed images ``X`` (N, size, size) with labels in :data:`CLASSES`.
 
         A stratified ``calibration_fraction`` is held out to fit the temperature and report calibration;
         ``mirror``: predict by the mean over each image and its mirror image (:meth:`raw_proba`).
         """
-        from sklearn.model_selection import train_test_split
-
         from .features import make_featurizer
 
         y_idx = label_indices(y)
-        tr, cal = train_test_split(np.arange(len(y_idx)), test_size=calibration_fraction,
-                                   stratify=y_idx, random_state=seed)
+        tr, cal = calibration_split(y_idx, calibration_fraction, seed)
         t0 = time.perf_counter()
         feat = make_featurizer(featurizer, **(featurizer_params or {}))
         feat.fit(X[tr], y_idx[tr])
@@ -207,6 +207,14 @@ def load_cached(model_dir: str | os.PathLike | None = None) -> Sorter:
     if key not in _CACHE:
         _CACHE[key] = Sorter.load(model_dir)
     return _CACHE[key]
+
+
+def calibration_split(y_idx: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the fitting rows and of the stratified ``fraction`` held out to fit the temperature:
+    the same split for the same labels and seed, so that a trained model's calibration frames can be made again."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(np.arange(len(y_idx)), test_size=fraction, stratify=y_idx, random_state=seed)
 
 
 def label_indices(y: np.ndarray) -> np.ndarray:

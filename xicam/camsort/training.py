@@ -12,7 +12,7 @@ from .calibration import shown
 from .errors import CamsortError
 from .negatives import not_scattering_batch
 from .preprocess import preprocess_batch
-from .sorter import DEFAULT_MODEL_DIR, Sorter
+from .sorter import CALIBRATION_FRACTION, DEFAULT_MODEL_DIR, Sorter, calibration_split, label_indices
 
 DEFAULT_RECIPE = {"per_class": 4000, "seed": 20261125, "negatives": 1600, "featurizer": "lenet-fast",
                   "featurizer_params": {"epochs": 50, "patience": 6}, "classifier": "xgboost", "n_components": 32,
@@ -188,6 +188,7 @@ def train_default(out: str | os.PathLike = DEFAULT_MODEL_DIR, **overrides) -> tu
         model, report = members[0], members[0].info["held_out"]
     else:
         model = Ensemble(members, threshold=recipe["threshold"], info={"recipe": recipe})
+        model.calibrate(*pooled_calibration_set(recipe))
         report = model.info["held_out"] = evaluate(model, *held_out_set(recipe))
     model.save(out)
     shutil.rmtree(_kept_members_dir(out))
@@ -201,8 +202,35 @@ def train_default_member(k: int, out: str | os.PathLike = DEFAULT_MODEL_DIR, **o
     recipe = {**DEFAULT_RECIPE, **overrides}
     if not 1 <= k <= recipe["members"]:
         raise CamsortError(f"member {k} does not exist: the recipe has members 1 to {recipe['members']}")
+    return _kept_member(_kept_members_dir(Path(out)) / f"member-{k}", member_recipe(recipe, k))
+
+
+def member_recipe(recipe: dict, k: int) -> dict:
+    """The single-sorter recipe of member ``k`` (1, 2, …) of an ensemble ``recipe``: its seed is ``seed + k - 1``."""
     single = {key: value for key, value in recipe.items() if key != "members"}
-    return _kept_member(_kept_members_dir(Path(out)) / f"member-{k}", {**single, "seed": recipe["seed"] + k - 1})
+    return {**single, "seed": recipe["seed"] + k - 1}
+
+
+def pooled_calibration_set(recipe: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Every member's calibration frames (made again from its seed) and their class indices, pooled: where
+    an ensemble fits its own temperature. No member trained on any of them; each member's own fitted its
+    temperature, and the others' are frames of a seed it never saw."""
+    parts = [member_calibration_set(member_recipe(recipe, k)) for k in range(1, recipe["members"] + 1)]
+    return np.concatenate([X for X, _ in parts]), np.concatenate([y for _, y in parts])
+
+
+def member_calibration_set(recipe: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The frames a sorter trained by :func:`train_member` with ``recipe`` held out to fit its temperature."""
+    X, y = _recipe_set(recipe)
+    y_idx = label_indices(y)
+    _, cal = calibration_split(y_idx, CALIBRATION_FRACTION, recipe["seed"])
+    return X[cal], y_idx[cal]
+
+
+def _recipe_set(recipe: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The simulated training set of a single-sorter ``recipe``."""
+    return simulated_set(recipe["per_class"], recipe["seed"], recipe["size"], recipe["negatives"],
+                         roi_share=recipe["roi_share"], negatives_on_detectors=recipe["negatives_on_detectors"])
 
 
 def _kept_members_dir(out: Path) -> Path:
@@ -226,9 +254,7 @@ def _kept_member(folder: Path, recipe: dict) -> Sorter:
 
 def train_member(recipe: dict) -> Sorter:
     """One sorter trained by ``recipe`` (no ``members`` key), with its held-out report in its info."""
-    X, y = simulated_set(recipe["per_class"], recipe["seed"], recipe["size"], recipe["negatives"],
-                         roi_share=recipe["roi_share"],
-                         negatives_on_detectors=recipe["negatives_on_detectors"])
+    X, y = _recipe_set(recipe)
     sorter = Sorter.train(X, y, featurizer=recipe["featurizer"], classifier=recipe["classifier"],
                           n_components=recipe["n_components"], size=recipe["size"],
                           threshold=recipe["threshold"], seed=recipe["seed"],
