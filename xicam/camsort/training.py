@@ -172,7 +172,8 @@ def _by_detector(outcome: list[dict], truth: list[str], shapes: list[str]) -> di
 
 def train_default(out: str | os.PathLike = DEFAULT_MODEL_DIR, **overrides) -> tuple[Sorter, dict]:
     """Train the default model by its recipe on simulated data (an :class:`~.ensemble.Ensemble` when
-    the recipe has several members), evaluate it on held-out frames of another seed, save it.
+    the recipe has several members, calibrated on their pooled calibration splits), evaluate it on
+    held-out frames of another seed, save it.
 
     Each finished member is kept beside ``out`` until the model is saved, so a run that stops
     (a wall-time limit, Ctrl-C) trains only the members still missing when it is started again.
