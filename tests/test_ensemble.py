@@ -116,6 +116,19 @@ def test_an_ensemble_saved_without_a_temperature_loads_with_none(saved):
                                atol=1e-6)
 
 
+@pytest.mark.parametrize("where", ["", "member-2"])
+@pytest.mark.parametrize("temperature", [0, -1.5, "hot", None])
+def test_a_temperature_that_is_no_positive_number_is_refused(saved, where, temperature):
+    config_file = saved / where / "config.json"
+    config = json.loads(config_file.read_text())
+    config["temperature"] = temperature
+    config_file.write_text(json.dumps(config))
+    write_checksums(saved / where)
+    write_checksums(saved)
+    with pytest.raises(CamsortError, match=rf"{where or 'model'}: temperature .* is not a positive number"):
+        Sorter.load(saved)
+
+
 def test_a_tampered_member_file_is_refused_with_its_path(saved):
     target = saved / "member-2" / "reducer.skops"
     target.write_bytes(target.read_bytes() + b"\0")

@@ -22,7 +22,7 @@ from . import CLASSES
 from .calibration import apply_temperature, shown
 from .errors import CamsortError
 from .model_files import prepare_model_dir
-from .sorter import FORMAT_VERSION, Sorter, write_config
+from .sorter import FORMAT_VERSION, Sorter, config_temperature, write_config
 
 ENSEMBLE_FORMAT = "camsort-ensemble"
 
@@ -82,7 +82,7 @@ class Ensemble(Sorter):
         if not isinstance(names, list) or not names or not all(re.fullmatch(r"[\w-]+", str(n)) for n in names):
             raise CamsortError(f"{root}: ensemble member list {names!r} is not a list of sub-folder names")
         return cls([Sorter.load(root / name) for name in names], threshold=float(config["threshold"]),
-                   info=config.get("info", {}), temperature=float(config.get("temperature", 1.0)))
+                   info=config.get("info", {}), temperature=config_temperature(root, config.get("temperature", 1.0)))
 
 
 def describe_members(members: list[tuple[str, float]]) -> str:

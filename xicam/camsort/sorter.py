@@ -8,6 +8,7 @@ it is unpickled, and Keras files load with ``safe_mode=True``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -185,8 +186,20 @@ class Sorter:
                    load_reducer(root / "reducer.skops"),
                    load_classifier(root / "classifier"), config["classifier"],
                    size=int(config["size"]), threshold=float(config["threshold"]),
-                   temperature=float(config["temperature"]), mirror=config.get("mirror", False) is True,
-                   info=config.get("info", {}))
+                   temperature=config_temperature(root, config["temperature"]),
+                   mirror=config.get("mirror", False) is True, info=config.get("info", {}))
+
+
+def config_temperature(root: Path, value: Any) -> float:
+    """A temperature read from ``root``'s config: a positive finite number, or a clear error (0 would
+    divide by zero, a negative one would turn every ranking of classes upside down)."""
+    try:
+        temperature = float(value)
+    except (TypeError, ValueError):
+        temperature = float("nan")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise CamsortError(f"{root}: temperature {value!r} in config.json is not a positive number")
+    return temperature
 
 
 def write_config(root: Path, config: dict[str, Any]) -> None:
