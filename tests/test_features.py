@@ -69,6 +69,11 @@ def test_lenet_features_shape_determinism_separation_and_round_trip(train_test, 
     F = net.transform(X)
     assert F.shape == (16, 192) and F.dtype == np.float32 and np.isfinite(F).all()
     np.testing.assert_array_equal(F, net.transform(X))
+    # the compiled predict step computes what the network computes called eagerly, in batches or not
+    eager = np.asarray(net.features_model(net.network_input(X), training=False))
+    np.testing.assert_allclose(F, eager, rtol=1e-5, atol=1e-5)
+    net.inference_batch = 5
+    np.testing.assert_allclose(net.transform(X), eager, rtol=1e-5, atol=1e-5)
     spec = save_featurizer(net, tmp_path)
     again = load_featurizer(spec, tmp_path)
     np.testing.assert_allclose(again.transform(X), F, atol=1e-5)
