@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from xicam.camsort import NOT_SCATTERING
-from xicam.camsort.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from xicam.camsort.calibration import (apply_temperature, expected_calibration_error, fit_temperature,
+                                      negative_log_likelihood)
 from xicam.camsort.sorter import Sorter, label_indices
 from xicam.camsort.training import DEFAULT_RECIPE, pooled_calibration_set
 
@@ -35,10 +36,9 @@ POOLED = {"four sets": ("recipe held-out", "seed 777", "fresh wide", "fresh als7
 def scores(mean: np.ndarray, y_idx: np.ndarray, temperature: float, threshold: float) -> str:
     """NLL, ECE, share sorted and share of the sorted right of ``mean`` rescaled by ``temperature``."""
     p = apply_temperature(mean, temperature)
-    nll = -np.mean(np.log(np.clip(p[np.arange(len(y_idx)), y_idx], 1e-6, 1.0)))
     sure, right = p.max(1) >= threshold, p.argmax(1) == y_idx
-    return (f"NLL {nll:.3f}  ECE {expected_calibration_error(p, y_idx):.3f}  sorted {100 * sure.mean():5.1f} %  "
-            f"right {100 * right[sure].mean():5.1f} %")
+    return (f"NLL {negative_log_likelihood(p, y_idx):.3f}  ECE {expected_calibration_error(p, y_idx):.3f}  "
+            f"sorted {100 * sure.mean():5.1f} %  right {100 * right[sure].mean():5.1f} %")
 
 
 def main() -> None:

@@ -27,11 +27,16 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray) -> float:
     y = np.asarray(y, dtype=int)
 
     def nll(log_t: float) -> float:
-        p = apply_temperature(proba, float(np.exp(log_t)))
-        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], EPS, 1.0))))
+        return negative_log_likelihood(apply_temperature(proba, float(np.exp(log_t))), y)
 
     result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(result.x))
+
+
+def negative_log_likelihood(proba: np.ndarray, y: np.ndarray) -> float:
+    """The mean negative log-probability of the true classes ``y`` (indices): what a temperature minimises."""
+    y = np.asarray(y, dtype=int)
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], EPS, 1.0))))
 
 
 def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
