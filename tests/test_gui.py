@@ -158,7 +158,8 @@ def test_header_contradictions_are_shown(stage, qtbot, batch):
 
     rows = _load(stage, qtbot, batch[:2])
     for row in rows:
-        assert row.check == check_metadata(read_pattern(row.source).metadata, row.label)
+        pattern = read_pattern(row.source)
+        assert row.check == check_metadata(pattern.metadata, row.label, row.source, pattern.shape)
     stage.select(0)
     text = stage.panel.check.text()
     if rows[0].label in ("SAXS", "WAXS"):

@@ -75,7 +75,8 @@ def test_a_pilatus_header_in_a_tiff_or_cbf_carries_its_geometry_to_the_check(tmp
         meta = read_pattern(tmp_path / name).metadata
         assert meta["Detector_distance"] == "0.25000 m" and meta["Tau"] == "0 s", name
         assert meta["Detector"] == "PILATUS 1M, S/N 1-0001" and meta["Wavelength"] == "1.54000 A"
-        assert geometry_hints(meta) == {"distance_m": 0.25}  # Alpha is a goniometer angle, not incidence
+        # Alpha is a goniometer angle, not incidence; without a beam centre there is no q range
+        assert geometry_hints(meta, name, (20, 30)) == {"distance_m": 0.25, "wavelength_A": 1.54, "pixel_um": 172.0}
         assert "wide angle" in check_metadata(meta, "GISAXS")
 
 
@@ -92,3 +93,72 @@ def test_an_incidence_angle_in_the_file_name_says_grazing_incidence_and_only_tha
         assert check_metadata({}, "SAXS", name) == "", name
     assert check_metadata({}, "GISAXS", "x_th0.000_10s.tif") == ""  # a 0 in a name is no evidence
     assert check_metadata({"alpha_i": "0.2"}, "SAXS", pbi2) == "header incidence angle 0.2 deg suggests grazing incidence"
+
+
+def test_the_q_range_from_header_geometry_equals_the_simulators(tmp_path):
+    """A header that gives wavelength, distance, pixel size and beam centre puts the same q range on the
+    detector as the simulator's geometry of the frame, and agrees with the frame's technique."""
+    from xicam.camsort.simulate import simulate
+    from xicam.camsort.simulate.geometry import Geometry
+
+    rng = np.random.default_rng(3)
+    for technique in ("SAXS", "WAXS", "GISAXS", "GIWAXS") * 3:
+        frame = simulate(technique, rng, rotate=0)
+        m = frame.metadata
+        header = PILATUS_HEADER.replace("1.54000 A", f"{12.398419843 / m['energy_kev']:.6f} A").replace(
+            "0.25000 m", f"{m['distance_m']:.6f} m").replace("172e-6 m", f"{m['pixel_um']:.1f}e-6 m")
+        header += f"# Beam_xy ({m['beam_col']:.3f}, {m['beam_row']:.3f}) pixels\r\n"
+        tifffile.imwrite(tmp_path / "f.tif", frame.data.astype(np.int32), description=header, metadata=None)
+        pattern = read_pattern(tmp_path / "f.tif")
+        hints = geometry_hints(pattern.metadata, pattern.source, pattern.shape)
+        q = Geometry(m["distance_m"], m["energy_kev"], m["pixel_um"] * 1e-6, m["beam_row"], m["beam_col"]).transmission(
+            frame.shape)[0]
+        assert abs(hints["q_max_inv_A"] / q.max() - 1) < 0.01, (technique, hints, q.max())
+        assert hints["q_min_inv_A"] <= q.min() < hints["q_min_inv_A"] + 0.01 * q.max(), (technique, hints, q.min())
+        assert check_metadata(pattern.metadata, technique, pattern.source, pattern.shape) == "", (technique, hints)
+
+
+def test_the_q_range_says_small_or_wide_angle_where_the_distance_alone_would_be_wrong():
+    """A lab SAXS camera at 0.21 m (BAM's MOUSE, SAXSLAB header, Cu) sees q up to 1.2 1/A: small angle is no
+    contradiction, although 0.21 m alone reads as wide angle. The same header at 1 A and 0.05 m reaches 5.5."""
+    mouse = {"Saxslab/detector_dist": "207.7915", "Saxslab/wavelength": "1.5419", "Saxslab/pixelsize": "0.075 0.075",
+             "Saxslab/beamcenter_actual": "401.92    496.21"}
+    hints = geometry_hints(mouse, "", (1065, 1030))
+    assert hints["wavelength_A"] == 1.5419 and abs(hints["pixel_um"] - 75) < 1e-9
+    assert (hints["beam_x_px"], hints["beam_y_px"]) == (401.92, 496.21)
+    assert hints["q_min_inv_A"] == 0 and 1.1 < hints["q_max_inv_A"] < 1.3
+    assert check_metadata(mouse, "SAXS", "", (1065, 1030)) == ""
+    assert "wide angle" in check_metadata(mouse, "SAXS")  # without the frame's shape: the distance rule
+    close = dict(mouse, **{"Saxslab/detector_dist": "50", "Saxslab/wavelength": "1.0"})
+    assert "reaches q = 5.5 1/A, which suggests wide angle" in check_metadata(close, "GISAXS", "", (1065, 1030))
+
+
+def test_the_q_range_flags_a_wide_angle_prediction_on_a_small_angle_set_up_and_reads_units():
+    """pySAXS' lab frame (EDF, pyFAI-style keys: WaveLength in m, PSize in m, Center in px) at 2.46 m sees
+    q up to 0.31 1/A; a beam centre off the detector in mm puts the whole detector at wide angles."""
+    edf = {"SampleDistance": "2.46", "WaveLength": "1.54189e-10", "PSize_1": "0.000172", "PSize_2": "0.000172",
+           "Center_1": "348", "Center_2": "903"}
+    hints = geometry_hints(edf, "", (1043, 981))
+    assert abs(hints["wavelength_A"] - 1.54189) < 1e-9 and abs(hints["q_max_inv_A"] - 0.3135) < 1e-3
+    assert check_metadata(edf, "WAXS", "", (1043, 981)) == \
+        "header geometry reaches q = 0.31 1/A at most, which suggests small angle"
+    assert check_metadata(edf, "GISAXS", "", (1043, 981)) == ""
+    nexus = {"entry/instrument/beam/incident_energy": "12.4 keV", "entry/instrument/detector/distance": "150 mm",
+             "entry/instrument/detector/x_pixel_size": "75 um", "entry/instrument/detector/beam_center_x": "-30 mm",
+             "entry/instrument/detector/beam_center_y": "40 mm"}
+    hints = geometry_hints(nexus, "", (1065, 1030))
+    assert abs(hints["wavelength_A"] - 1.0) < 1e-3 and abs(hints["beam_x_px"] + 400) < 1e-6
+    assert hints["q_min_inv_A"] > 0.5
+    assert "whole detector above q" in check_metadata(nexus, "SAXS", "", (1065, 1030))
+    assert check_metadata(nexus, "WAXS", "", (1065, 1030)) == ""
+
+
+def test_an_unset_or_implausible_geometry_gives_no_q_range():
+    """Pilatus' camserver writes Beam_xy (0.00, 0.00) when nobody set it (the PbI2 example frame); a wavelength
+    of 0 or a pixel of 2 m is no geometry."""
+    meta = {"Wavelength": "1.54000 A", "Detector_distance": "1.00000 m", "Pixel_size": "172e-6 m x 172e-6 m",
+            "Beam_xy": "(0.00, 0.00) pixels"}
+    hints = geometry_hints(meta, "", (1043, 981))
+    assert "q_max_inv_A" not in hints and "beam_x_px" not in hints and hints["distance_m"] == 1.0
+    assert "wavelength_A" not in geometry_hints({"Wavelength": "0 A"})
+    assert "pixel_um" not in geometry_hints({"pixel_size": "2 m"})

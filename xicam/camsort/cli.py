@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -289,7 +290,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         images = np.stack([preprocess(p.data, sorter.size) for p in patterns])
         results = sorter.decide(images)
         for pattern, result in zip(patterns, results):
-            check = check_metadata(pattern.metadata, result["label"], pattern.source)
+            check = check_metadata(pattern.metadata, result["label"], pattern.source, pattern.shape)
             members = result.get("members", [])
             if args.json:
                 print(json.dumps({"path": pattern.source, "frame": pattern.frame, "technique": result["label"],
@@ -799,6 +800,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``camsort`` script; returns the process exit code."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # each network's compiled predict step traces once per batch size, and TensorFlow warns of "retracing"
+    # when several networks do so in one run: expected here, and noise in a user's terminal
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

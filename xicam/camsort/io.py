@@ -786,7 +786,7 @@ def describe(pattern: Pattern) -> dict[str, Any]:
         "mean": float(vals.mean()) if vals.size else None,
         "invalid_pixels": int(data.size - valid.sum()),
         "count_scale": count_scale(data),
-        "geometry_hints": geometry_hints(pattern.metadata, pattern.source or ""),
+        "geometry_hints": geometry_hints(pattern.metadata, pattern.source or "", pattern.shape),
         "other_images": list(pattern.metadata.get("hdf5_other_images", [])),
         "sidecar": pattern.metadata.get("sidecar"),
         "metadata_keys": sorted(k for k in pattern.metadata if k not in ("format", "dtype")),

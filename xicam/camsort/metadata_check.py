@@ -1,8 +1,10 @@
 """Cross-check a prediction against geometry hints in the frame's header.
 
 Headers often still carry the incidence angle (grazing incidence) or the sample-detector distance
-(small vs wide angle) even when the technique label was lost. A prediction that disagrees with
-them is not overruled, only reported, because headers are also often stale.
+(small vs wide angle) even when the technique label was lost. Where they also give the wavelength
+(or energy), the pixel size and the beam centre, the q range the detector sees follows, which says
+small or wide angle better than the distance alone. A prediction that disagrees with them is not
+overruled, only reported, because headers are also often stale.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .simulate.geometry import HC_KEV_A
+
 INCIDENCE_KEYS = ("alpha_i", "alphai", "incident_angle", "incidence_angle", "incident angle",
                   "incidence angle", "grazing_angle", "theta_incident", "th_incident")
 """Header keys (lower-case) holding the grazing incidence angle in degrees."""
@@ -22,9 +26,38 @@ STAGE_KEYS = ("sample alpha stage",)
 Shown, never checked: in a grazing measurement it reads about the incidence angle, but a sample in
 transmission may sit at any small tilt (7.3.3's AgB calibrations at 2 m read 0.36 deg)."""
 
-DISTANCE_KEYS = ("distance", "sample_distance", "sampledistance", "detector_distance", "sdd",
+DISTANCE_KEYS = ("distance", "sample_distance", "sampledistance", "detector_distance", "detector_dist", "sdd",
                  "sample detector distance", "sample-detector distance", "det_dist")
 """Header keys (lower-case) holding the sample-detector distance (m, or mm when > 20)."""
+
+WAVELENGTH_KEYS = ("wavelength", "wave_length", "incident_wavelength", "xray_wavelength", "lambda")
+"""Header keys (lower-case) holding the X-ray wavelength (Pilatus ``Wavelength 1.54 A``, EDF ``WaveLength`` in m)."""
+
+ENERGY_KEYS = ("energy", "photon_energy", "incident_energy", "beam_energy", "xray_energy")
+"""Header keys (lower-case) holding the photon energy (keV, or eV when above 1000 or named so)."""
+
+PIXEL_KEYS = ("pixel_size", "x_pixel_size", "pixelsize", "det_pixel_size", "psize_1")
+"""Header keys (lower-case) holding the pixel size (Pilatus ``172e-6 m x 172e-6 m``, NeXus ``x_pixel_size``,
+EDF ``PSize_1`` in m, SAXSLAB ``pixelsize`` in mm); the first number is taken."""
+
+CENTRE_PAIR_KEYS = ("beam_xy", "beamcenter_actual", "beam_center", "beam_centre", "beamcenter")
+"""Header keys (lower-case) holding the direct beam's column and row in one value (Pilatus ``Beam_xy (498.18,
+515.77) pixels``)."""
+
+CENTRE_SPLIT_KEYS = (("beam_center_x", "beam_center_y"), ("beam_centre_x", "beam_centre_y"),
+                     ("center_1", "center_2"), ("xcenter", "ycenter"))
+"""Pairs of header keys (lower-case) holding the direct beam's column and row (NeXus, EDF ``Center_1``)."""
+
+Q_WIDE_ANGLE_REACH = 0.6
+"""A detector that sees no q above this (1/A) records no spacing below 10 A, so no wide-angle pattern
+(molecular and atomic spacings); a medium-angle set-up (MAXS, q up to about 1 1/A) still counts as wide."""
+
+Q_SMALL_ANGLE_START = 0.5
+"""A detector whose nearest pixel to the beam sees q above this (1/A) records no spacing above 13 A, so no
+small-angle pattern."""
+
+Q_SMALL_ANGLE_REACH = 3.0
+"""A detector that reaches q above this (1/A, d below 2.1 A) is set up for wide angles, beam on it or not."""
 
 GRAZING, SMALL_ANGLE = {"GISAXS", "GIWAXS"}, {"SAXS", "GISAXS"}
 _NUMBER = re.compile(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
@@ -37,16 +70,93 @@ def _number(value: Any) -> float | None:
     return float(match.group()) if match else None
 
 
+def _entry(metadata: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    """The value of the first header entry named by one of ``keys`` (an HDF5 path matches by its last
+    component) that holds a number, or None."""
+    for name, value in metadata.items():
+        if str(name).rsplit("/", 1)[-1].strip().lower() in keys and _number(value) is not None:
+            return value
+    return None
+
+
 def _find(metadata: dict[str, Any], keys: tuple[str, ...]) -> tuple[float, str] | None:
     """The number and its unit (lower-case text after it, '' if none) of the first header entry named by
     one of ``keys``; an HDF5 path matches by its last component."""
-    for name, value in metadata.items():
-        if str(name).rsplit("/", 1)[-1].strip().lower() in keys:
-            number = _number(value)
-            if number is not None:
-                unit = _NUMBER.split(str(value), maxsplit=1)[-1].strip().lower() if isinstance(value, str) else ""
-                return number, unit
-    return None
+    value = _entry(metadata, keys)
+    if value is None:
+        return None
+    unit = _NUMBER.split(str(value), maxsplit=1)[-1].strip().lower() if isinstance(value, str) else ""
+    return _number(value), unit
+
+
+def _unit_word(unit: str) -> str:
+    """The unit's first word: ``m x 172e-6 m`` -> ``m``, ``) pixels`` -> ``pixels``."""
+    match = re.search(r"[a-zµå]+", unit)
+    return match.group() if match else ""
+
+
+def _wavelength_a(metadata: dict[str, Any]) -> float | None:
+    """The wavelength in angstrom from a wavelength or an energy entry, or None when neither gives a
+    plausible one (0.01-10 A)."""
+    found, energy = _find(metadata, WAVELENGTH_KEYS), _find(metadata, ENERGY_KEYS)
+    wavelength = None
+    if found:
+        value, unit = found[0], _unit_word(found[1])
+        scale = {"m": 1e10, "nm": 10.0, "a": 1.0, "å": 1.0, "angstrom": 1.0, "ang": 1.0}.get(unit)
+        wavelength = value * scale if scale else (value * 1e10 if value < 1e-6 else value)
+    elif energy:
+        value, unit = energy[0], _unit_word(energy[1])
+        kev = value if unit == "kev" else value / 1000 if unit == "ev" or value > 1000 else value
+        wavelength = HC_KEV_A / kev if kev > 0 else None
+    return wavelength if wavelength is not None and 0.01 <= wavelength <= 10 else None
+
+
+def _pixel_m(metadata: dict[str, Any]) -> float | None:
+    """The pixel size in metres (first number of a pixel-size entry), or None unless 5 um to 5 mm."""
+    found = _find(metadata, PIXEL_KEYS)
+    if not found:
+        return None
+    value, unit = found[0], _unit_word(found[1])
+    scale = {"m": 1.0, "mm": 1e-3, "um": 1e-6, "µm": 1e-6, "micron": 1e-6, "microns": 1e-6}.get(unit)
+    pixel = value * scale if scale else value if value < 0.005 else value * 1e-3 if value < 2 else value * 1e-6
+    return pixel if 5e-6 <= pixel <= 5e-3 else None
+
+
+def _beam_centre_px(metadata: dict[str, Any], pixel_m: float | None) -> tuple[float, float] | None:
+    """The direct beam's (column, row) in pixels; None when absent or written as (0, 0), a header's unset
+    default. A centre in mm or m needs the pixel size."""
+    pair = _entry(metadata, CENTRE_PAIR_KEYS)
+    if pair is not None:
+        numbers = [float(n) for n in _NUMBER.findall(str(pair))]
+        xy, unit = (numbers[:2], _unit_word(_NUMBER.split(str(pair))[-1])) if len(numbers) >= 2 else (None, "")
+    else:
+        xy, unit = None, ""
+        for x_keys, y_keys in CENTRE_SPLIT_KEYS:
+            x, y = _find(metadata, (x_keys,)), _find(metadata, (y_keys,))
+            if x and y:
+                xy, unit = [x[0], y[0]], _unit_word(x[1])
+                break
+    if xy is None or xy == [0.0, 0.0]:
+        return None
+    scale = {"mm": 1e-3, "m": 1.0}.get(unit)
+    if scale is not None:
+        if not pixel_m:
+            return None
+        xy = [v * scale / pixel_m for v in xy]
+    return float(xy[0]), float(xy[1])
+
+
+def q_range(wavelength_a: float, distance_m: float, pixel_m: float, beam_xy: tuple[float, float],
+            shape: tuple[int, int]) -> tuple[float, float]:
+    """Smallest and largest q (1/A) on a flat detector of ``shape`` (rows, columns) normal to the beam,
+    ``distance_m`` from the sample, with the direct beam at ``beam_xy`` (column, row; on the detector or
+    not): q = 4 pi sin(theta) / lambda, 2 theta = atan(r / D)."""
+    rows, cols = shape
+    x, y = beam_xy
+    far = max(np.hypot(c - x, r - y) for r in (0, rows) for c in (0, cols))
+    near = np.hypot(min(max(x, 0), cols) - x, min(max(y, 0), rows) - y)
+    q = [4 * np.pi * np.sin(np.arctan(r * pixel_m / distance_m) / 2) / wavelength_a for r in (near, far)]
+    return float(q[0]), float(q[1])
 
 
 NAME_INCIDENCE = re.compile(r"(?:^|[_\-. ])(?:s?th|ai|alphai|alpha_i|incidence|incident)[_=]?(\d*\.\d+)(?=deg|[_\-. ]|$)",
@@ -59,10 +169,13 @@ DISTANCE_UNITS = {"m": 1.0, "meter": 1.0, "metre": 1.0, "cm": 0.01, "mm": 0.001,
 """Metres per distance unit a header may name."""
 
 
-def geometry_hints(metadata: dict[str, Any], source: str | os.PathLike = "") -> dict[str, float]:
-    """Incidence angle and sample tilt stage (deg) and distance (m) found in a header, and an incidence
-    angle in the file name of ``source``, when present. Units are taken as the header names them (NeXus
-    ``units``: ``rad``, ``mm``, ...); a bare distance above 20 is in mm."""
+def geometry_hints(metadata: dict[str, Any], source: str | os.PathLike = "",
+                   shape: tuple[int, int] | None = None) -> dict[str, float]:
+    """Incidence angle and sample tilt stage (deg), distance (m), wavelength (A), pixel size (um) and beam
+    centre (px) found in a header, an incidence angle in the file name of ``source``, and, when all of
+    distance, wavelength, pixel size and centre are there and the frame's ``shape`` is given, the smallest
+    and largest q on the detector (1/A). Units are taken as the header names them (NeXus ``units``:
+    ``rad``, ``mm``, ...); a bare distance above 20 is in mm."""
     hints: dict[str, float] = {}
     named = NAME_INCIDENCE.search(Path(source).name) if source else None
     if named:
@@ -77,31 +190,47 @@ def geometry_hints(metadata: dict[str, Any], source: str | os.PathLike = "") -> 
         value, unit = found
         scale = DISTANCE_UNITS.get(unit)
         hints["distance_m"] = value * scale if scale is not None else (value / 1000.0 if value > 20 else value)
+    wavelength, pixel = _wavelength_a(metadata), _pixel_m(metadata)
+    centre = _beam_centre_px(metadata, pixel)
+    for name, value in (("wavelength_A", wavelength), ("pixel_um", pixel and pixel * 1e6)):
+        if value:
+            hints[name] = value
+    if centre:
+        hints["beam_x_px"], hints["beam_y_px"] = centre
+    if shape is not None and centre and wavelength and pixel and hints.get("distance_m", 0) > 0:
+        hints["q_min_inv_A"], hints["q_max_inv_A"] = q_range(wavelength, hints["distance_m"], pixel, centre, shape)
     return hints
 
 
 HINT_WORDS: dict[str, tuple[str, str]] = {
     "incidence_deg": ("incidence angle", "deg"), "stage_tilt_deg": ("sample tilt stage", "deg"),
-    "distance_m": ("distance", "m"), "name_incidence_deg": ("incidence angle in the file name", "deg")}
-"""What each hint of :func:`geometry_hints` is called when shown, and its unit."""
+    "distance_m": ("distance", "m"), "wavelength_A": ("wavelength", "A"), "pixel_um": ("pixel size", "um"),
+    "beam_x_px": ("beam centre x", "px"), "beam_y_px": ("y", "px"),
+    "name_incidence_deg": ("incidence angle in the file name", "deg")}
+"""What each hint of :func:`geometry_hints` but the q range is called when shown, and its unit."""
 
 
 def said(hints: dict[str, float]) -> str:
-    """The hints in words, e.g. ``incidence angle 0.15 deg, distance 2 m``."""
-    return ", ".join(f"{HINT_WORDS[k][0]} {hints[k]:.4g} {HINT_WORDS[k][1]}" for k in HINT_WORDS if k in hints)
+    """The hints in words, e.g. ``incidence angle 0.15 deg, distance 2 m, q 0 to 0.31 1/A on the detector``."""
+    words = [f"{HINT_WORDS[k][0]} {hints[k]:.4g} {HINT_WORDS[k][1]}" for k in HINT_WORDS if k in hints]
+    if "q_max_inv_A" in hints:
+        words.append(f"q {hints['q_min_inv_A']:.2g} to {hints['q_max_inv_A']:.2g} 1/A on the detector")
+    return ", ".join(words)
 
 
-CHECKED_HINTS = ("incidence_deg", "name_incidence_deg", "distance_m")
+CHECKED_HINTS = ("incidence_deg", "name_incidence_deg", "distance_m", "q_min_inv_A", "q_max_inv_A")
 """The hints :func:`check_metadata` holds a prediction against (a tilt stage is not one of them)."""
 
 
-def check_metadata(metadata: dict[str, Any], technique: str, source: str | os.PathLike = "") -> str:
+def check_metadata(metadata: dict[str, Any], technique: str, source: str | os.PathLike = "",
+                   shape: tuple[int, int] | None = None) -> str:
     """'' when the header and the file name of ``source`` agree with (or say nothing about)
     ``technique``; else why they disagree. A file name's angle only ever says grazing incidence: names
-    of transmission frames rarely carry one, so a 0 there is no evidence."""
+    of transmission frames rarely carry one, so a 0 there is no evidence. Small against wide angle is
+    judged by the q range when the header gives it (with the frame's ``shape``), else by the distance."""
     if technique not in GRAZING | {"SAXS", "WAXS"}:
         return ""
-    hints = geometry_hints(metadata, source)
+    hints = geometry_hints(metadata, source, shape)
     problems = []
     named = hints.get("name_incidence_deg")
     if named is not None and "incidence_deg" not in hints and 0.02 <= named <= 5 and technique not in GRAZING:
@@ -113,9 +242,22 @@ def check_metadata(metadata: dict[str, Any], technique: str, source: str | os.Pa
         elif abs(angle) < 0.005 and technique in GRAZING:
             problems.append("header incidence angle 0 suggests transmission")
     distance = hints.get("distance_m")
-    if distance is not None:
+    if "q_max_inv_A" in hints:
+        problems += _q_problems(hints["q_min_inv_A"], hints["q_max_inv_A"], technique in SMALL_ANGLE)
+    elif distance is not None:
         if distance < 0.5 and technique in SMALL_ANGLE:
             problems.append(f"header distance {distance:.3g} m suggests wide angle")
         elif distance > 1.5 and technique not in SMALL_ANGLE:
             problems.append(f"header distance {distance:.3g} m suggests small angle")
     return "; ".join(problems)
+
+
+def _q_problems(q_min: float, q_max: float, small_angle: bool) -> list[str]:
+    """What the q range the detector sees says against a small- or wide-angle prediction."""
+    if not small_angle and q_max < Q_WIDE_ANGLE_REACH:
+        return [f"header geometry reaches q = {q_max:.2g} 1/A at most, which suggests small angle"]
+    if small_angle and q_min > Q_SMALL_ANGLE_START:
+        return [f"header geometry puts the whole detector above q = {q_min:.2g} 1/A, which suggests wide angle"]
+    if small_angle and q_max > Q_SMALL_ANGLE_REACH:
+        return [f"header geometry reaches q = {q_max:.2g} 1/A, which suggests wide angle"]
+    return []

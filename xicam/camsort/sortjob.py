@@ -298,7 +298,7 @@ def _place(item: Item, result: dict, out: Path, mode: str) -> dict[str, object]:
     label = result["label"]
     row: dict[str, object] = {
         "source": item.source, "frame": item.key, "technique": label, "sha256": item.sha256,
-        "confidence": result["confidence"], "metadata_check": check_metadata(item.pattern.metadata, label, item.source),
+        "confidence": result["confidence"], "metadata_check": check_metadata(item.pattern.metadata, label, item.source, item.pattern.shape),
         **manifest.probability_columns(result["probabilities"]),
     }
     if mode == "manifest-only":

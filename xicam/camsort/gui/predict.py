@@ -50,7 +50,7 @@ def predict_files(sorter: Any, paths: Iterable[str | os.PathLike], model: Any | 
             item.source, item.frame, label=decision["label"], top=decision["top"],
             probabilities=tuple(decision["probabilities"]), confidence=decision["confidence"],
             members=tuple(decision.get("members", ())),
-            metadata=metadata, shape=item.pattern.shape, check=check_metadata(metadata, decision["label"], item.source),
+            metadata=metadata, shape=item.pattern.shape, check=check_metadata(metadata, decision["label"], item.source, item.pattern.shape),
             cam=cam, dataset=item.dataset))
     return rows
 

@@ -128,7 +128,7 @@ class PredictionPanel(QWidget):
         return f"{row.confidence.capitalize()} confidence: p = {shown(row.p_top, 2):.2f}{members}"
 
     def _show_check(self, row: FrameResult | None) -> None:
-        hints = {} if row is None else {k: v for k, v in geometry_hints(row.metadata, row.source).items() if k in CHECKED_HINTS}
+        hints = {} if row is None else {k: v for k, v in geometry_hints(row.metadata, row.source, row.shape).items() if k in CHECKED_HINTS}
         if row is None or row.error:
             text, style = "", ""
         elif row.check:
