@@ -1,6 +1,7 @@
 """A fitted Sorter: calibrated decisions, a versioned model directory that round-trips and refuses tampering."""
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -30,8 +31,22 @@ def test_decisions_are_calibrated_probabilities(sorter, data):
         assert abs(sum(o["probabilities"]) - 1) < 1e-6 and len(o["probabilities"]) == len(CLASSES)
         assert o["label"] in (*CLASSES, UNSURE)
         assert (o["label"] == UNSURE) == (max(o["probabilities"]) < sorter.threshold)
+        top = max(o["probabilities"])
+        assert o["confidence"] == ("low" if top < sorter.threshold else "high" if top >= 0.95 else "medium")
     stats = sorter.info["calibration"]
     assert 0 <= stats["ece_after"] <= 1 and sorter.temperature > 0
+
+
+def test_confidence_is_high_from_0_95_medium_when_sorted_below_and_low_when_unsure(sorter, data):
+    """A frame sorted at 0.66 with the networks split is no "high" confidence outcome; above a threshold set
+    beyond 0.95 every sorted frame is high."""
+    X, _ = data
+    images = X[:3]
+    proba = np.array([[0.97, 0.01, 0.01, 0.005, 0.005], [0.66, 0.3, 0.02, 0.01, 0.01], [0.5, 0.4, 0.05, 0.03, 0.02]])
+    assert [o["confidence"] for o in sorter._outcomes(proba.copy(), images)] == ["high", "medium", "low"]
+    strict = copy.copy(sorter)
+    strict.threshold = 0.97
+    assert [o["confidence"] for o in strict._outcomes(proba.copy(), images)] == ["high", "low", "low"]
 
 
 def test_blank_and_constant_images_are_not_scattering(sorter):

@@ -54,7 +54,7 @@ def preprocess_frame(image: np.ndarray, size: int = _pre.DEFAULT_SIZE) -> np.nda
 @describe_input("model_dir", "Model directory; empty for the model shipped with camsort")
 @describe_output("technique", "SAXS, WAXS, GISAXS, GIWAXS, NOT_SCATTERING or UNSURE")
 @describe_output("probabilities", "Calibrated probability per class")
-@describe_output("confidence", "'high', or 'low' when the top probability is below the model's threshold")
+@describe_output("confidence", "'high' from a top probability of 0.95, 'medium' below it, 'low' when UNSURE")
 @categories(("CamSort", "Classify"))
 def sort_pattern(image: np.ndarray, model_dir: str = "") -> tuple[str, dict, str]:
     """Featurize, reduce and classify one preprocessed image with a saved sorter."""
