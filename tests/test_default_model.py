@@ -187,6 +187,13 @@ def test_demo_end_to_end(tmp_path, capsys):
     report = (tmp_path / "demo" / "report.md").read_text()
     assert "Confusion" in report
     assert len(list((tmp_path / "demo" / "gradcam").glob("*.png"))) == 4
+    assert "frames/s, reading included" in out and "frames/s, reading included." in report
+    # run again: nothing left to sort, the same accuracy, and no rate made up from a run that sorted nothing
+    accuracy = next(line for line in out.splitlines() if line.startswith("accuracy vs truth")).split(";")[0]
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--per-class", "3"]) == 0
+    again = capsys.readouterr().out
+    assert "skipped 14 already done" in again and f"{accuracy}; an earlier run had sorted every frame" in again
+    assert "frames/s" not in again
 
 
 def test_cli_evaluate_scores_a_labelled_folder_and_names_unreadable_files(tmp_path, capsys):

@@ -54,12 +54,14 @@ def run_demo(out: str | Path, per_class: int = 25, seed: int = 7) -> int:
     seconds = time.perf_counter() - t0
     rows = manifest.read(sorted_dir / "manifest.csv")
     predicted = {Path(k[0]).name: r["technique"] for k, r in rows.items()}
-    report = _report(out, truth, predicted, summary.lines(), seconds, sorter)
+    timing = (f"sorted in {seconds:.1f} s, {summary.sorted / seconds:.1f} frames/s, reading included"
+              if summary.sorted else f"an earlier run had sorted every frame (delete {out} to time a new run)")
+    report = _report(out, truth, predicted, summary.lines(), timing, sorter)
     overlays = _overlays(out / "gradcam", inputs, truth, sorter)
     for line in summary.lines():
         print(line)
     print(f"accuracy vs truth: {report['accuracy']:.4f} on {report['n']} frames "
-          f"({report['abstained']} UNSURE), {report['per_s']:.1f} frames/s")
+          f"({report['abstained']} UNSURE); {timing}")
     print(f"sorted frames: {sorted_dir}/<TECHNIQUE>/\nmanifest:      {sorted_dir / 'manifest.csv'}")
     if overlays:
         print(f"Grad-CAM:      {overlays}")
@@ -68,7 +70,7 @@ def run_demo(out: str | Path, per_class: int = 25, seed: int = 7) -> int:
 
 
 def _report(out: Path, truth: dict[str, str], predicted: dict[str, str], summary: list[str],
-            seconds: float, sorter) -> dict:
+            timing: str, sorter) -> dict:
     names = sorted(truth)
     y = [truth[n] for n in names]
     p = [predicted.get(n, "MISSING") for n in names]
@@ -78,7 +80,7 @@ def _report(out: Path, truth: dict[str, str], predicted: dict[str, str], summary
     lines = ["# camsort demo report", "", f"Model: default model, classes {', '.join(CLASSES)}; "
              f"recipe `{json.dumps(sorter.info.get('recipe', {}))}`.", "",
              f"Frames: {len(names)}; correct {correct} ({correct / len(names):.2%}); "
-             f"sorted in {seconds:.1f} s ({len(names) / seconds:.1f} frames/s, reading included).", "",
+             f"{timing}.", "",
              "## Confusion (rows: truth, columns: outcome)", "",
              "| truth \\ outcome | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
     for t in CLASSES:
@@ -89,7 +91,7 @@ def _report(out: Path, truth: dict[str, str], predicted: dict[str, str], summary
         writer = csv.writer(fh)
         writer.writerow(["file", "truth", "outcome"])
         writer.writerows(zip(names, y, p))
-    return {"n": len(names), "accuracy": correct / len(names), "per_s": len(names) / seconds,
+    return {"n": len(names), "accuracy": correct / len(names),
             "abstained": sum(v == "UNSURE" for v in p)}
 
 
