@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 
 import numpy as np
@@ -65,6 +66,9 @@ def test_round_trip_identical_predictions(sorter, data, tmp_path):
     np.testing.assert_allclose(again.predict_proba(X), sorter.predict_proba(X), atol=1e-6)
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert config["format"] == "camsort-model" and config["classes"] == list(CLASSES)
+    # where it came from, by the digest of its checksum manifest (what `camsort sort` records in a sorted folder)
+    digest = hashlib.sha256((tmp_path / "model" / "SHA256SUMS.json").read_bytes()).hexdigest()
+    assert sorter.origin is None and again.origin == {"path": str((tmp_path / "model").resolve()), "sha256": digest}
 
 
 def test_tampered_model_is_refused_with_the_file_named(sorter, tmp_path):

@@ -220,6 +220,43 @@ def test_rerun_does_only_missing_work_and_never_overwrites(tmp_path):
     assert third.calls == 1 and _outcomes(out)["late.tif"]["technique"] == "GISAXS"
 
 
+def test_a_folder_sorted_with_one_model_threshold_and_mode_refuses_a_run_with_another(tmp_path):
+    """A re-run skips the frames the manifest holds; in the same folder with another model, threshold or mode
+    it would leave two runs' outcomes side by side (or no copies after manifest-only), so it is refused
+    before anything in the folder changes, and the same settings resume as before."""
+    import json
+
+    from xicam.camsort.errors import CamsortError
+
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(0))
+    out = tmp_path / "out"
+    sort_frames([src], out, ByQuadrantSorter(), mode="manifest-only", progress=False)
+    settings = json.loads((out / "sort_settings.json").read_text())
+    assert settings == {"model": None, "model_sha256": None, "threshold": 0.5, "mode": "manifest-only"}
+    before = {p.relative_to(out).as_posix(): _sha(p) for p in out.rglob("*") if p.is_file()}
+    other_model = ByQuadrantSorter()
+    other_model.origin = {"path": "/models/adapted", "sha256": "ab" * 32}
+    stricter = ByQuadrantSorter()
+    stricter.threshold = 0.9
+    for sorter, mode, said in ((ByQuadrantSorter(), "copy", "mode manifest-only then, copy now"),
+                               (stricter, "manifest-only", "threshold 0.5 then, 0.9 now"),
+                               (other_model, "manifest-only",
+                                "model a model never saved then, /models/adapted (abababababab) now")):
+        with pytest.raises(CamsortError, match="sort into a new folder") as caught:
+            sort_frames([src], out, sorter, mode=mode, progress=False)
+        assert str(caught.value).startswith(f"{out} was sorted with other settings") and said in str(caught.value)
+        assert sorter.calls == 0
+    assert {p.relative_to(out).as_posix(): _sha(p) for p in out.rglob("*") if p.is_file()} == before
+    tifffile.imwrite(src / "b.tif", _frame(1))
+    again = ByQuadrantSorter()
+    assert sort_frames([src], out, again, mode="manifest-only", progress=False).skipped == 1 and again.calls == 1
+    (out / "sort_settings.json").write_text("{not json")
+    with pytest.raises(CamsortError, match="sort_settings.json: unreadable"):
+        sort_frames([src], out, ByQuadrantSorter(), mode="manifest-only", progress=False)
+
+
 def test_same_file_already_in_output_is_recognised(tmp_path):
     src = tmp_path / "in"
     src.mkdir()

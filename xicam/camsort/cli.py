@@ -507,7 +507,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _add_executor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", default="process",
                    help="process (this process), local (dask LocalCluster), slurm (dask-jobqueue; needs --config) "
-                        "or a scheduler address tcp://HOST:PORT")
+                        "or a running scheduler: its address tcp://HOST:PORT or its scheduler file (.json)")
     p.add_argument("--workers", type=int, default=2, help="dask workers (local) or worker jobs (slurm)")
     p.add_argument("--threads", type=int, default=1, help="threads per local worker")
     p.add_argument("--config", help="executor profile for slurm, e.g. hpc/perlmutter.yaml or hpc/local.yaml")

@@ -44,6 +44,11 @@ def write_checksums(model_dir: str | os.PathLike) -> None:
     (root / CHECKSUMS).write_text(json.dumps(sums, indent=1, sort_keys=True) + "\n")
 
 
+def model_digest(model_dir: str | os.PathLike) -> str:
+    """SHA-256 of a model directory's checksum manifest: one digest for all its files (verified on load)."""
+    return _digest(Path(model_dir) / CHECKSUMS)
+
+
 def verify_checksums(model_dir: str | os.PathLike) -> None:
     """Raise :class:`CamsortError` naming the first missing, altered or unlisted file."""
     root = Path(model_dir)

@@ -36,7 +36,11 @@ def run_mapped(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, 
     ``all_detectors`` reaches the read operation as in ``camsort sort --all-detectors``."""
     from . import manifest
 
-    job = SortJob(inputs, out, mode=mode, recursive=recursive, all_detectors=all_detectors)
+    from .sorter import load_cached
+    from .sort_settings import run_settings
+
+    job = SortJob(inputs, out, mode=mode, recursive=recursive, all_detectors=all_detectors,
+                  settings=run_settings(load_cached(model), mode))
     files = job.pending()
     common = {**run_kwargs(job.out, model, mode), "all_detectors": all_detectors}
     done_by_source: dict[str, list[list[str]]] = {}

@@ -19,7 +19,7 @@ import numpy as np
 from . import CLASSES, NOT_SCATTERING, UNSURE, __version__
 from .calibration import apply_temperature, expected_calibration_error, fit_temperature
 from .errors import CamsortError
-from .model_files import prepare_model_dir, verify_checksums, write_checksums
+from .model_files import model_digest, prepare_model_dir, verify_checksums, write_checksums
 from .preprocess import structure_index
 
 FORMAT, FORMAT_VERSION = "camsort-model", 1
@@ -48,7 +48,8 @@ class Sorter:
     (with ``mirror``, of each image and its mirror image averaged).
 
     ``decide`` turns probabilities into an outcome: the technique, ``NOT_SCATTERING``, or ``UNSURE``
-    when the calibrated top probability is below ``threshold``.
+    when the calibrated top probability is below ``threshold``. ``origin`` is the folder a loaded model
+    came from and the digest of its checksum manifest (None for a model never saved).
     """
 
     def __init__(self, featurizer: Any, reducer: Any, classifier: Any, classifier_name: str,
@@ -58,6 +59,7 @@ class Sorter:
         self.classifier_name = classifier_name
         self.size, self.threshold, self.temperature, self.mirror = size, threshold, temperature, mirror
         self.info = dict(info or {})
+        self.origin: dict[str, str] | None = None
 
     # -- training -------------------------------------------------------------------------
     @classmethod
@@ -183,17 +185,21 @@ class Sorter:
         config = json.loads((root / "config.json").read_text())
         if tuple(config.get("classes", ())) != CLASSES:
             raise CamsortError(f"{root}: model classes {config.get('classes')} differ from {list(CLASSES)}")
-        if (config.get("format"), config.get("format_version")) == (ENSEMBLE_FORMAT, FORMAT_VERSION):
-            return Ensemble.from_config(root, config)
-        if (config.get("format"), config.get("format_version")) != (FORMAT, FORMAT_VERSION):
+        kind = (config.get("format"), config.get("format_version"))
+        if kind == (ENSEMBLE_FORMAT, FORMAT_VERSION):
+            sorter = Ensemble.from_config(root, config)
+        elif kind == (FORMAT, FORMAT_VERSION):
+            sorter = cls(load_featurizer(config["featurizer"], root / "featurizer"),
+                         load_reducer(root / "reducer.skops"),
+                         load_classifier(root / "classifier"), config["classifier"],
+                         size=int(config["size"]), threshold=float(config["threshold"]),
+                         temperature=config_temperature(root, config["temperature"]),
+                         mirror=config.get("mirror", False) is True, info=config.get("info", {}))
+        else:
             raise CamsortError(f"{root}: unsupported model format {config.get('format')!r} "
                                f"v{config.get('format_version')}")
-        return cls(load_featurizer(config["featurizer"], root / "featurizer"),
-                   load_reducer(root / "reducer.skops"),
-                   load_classifier(root / "classifier"), config["classifier"],
-                   size=int(config["size"]), threshold=float(config["threshold"]),
-                   temperature=config_temperature(root, config["temperature"]),
-                   mirror=config.get("mirror", False) is True, info=config.get("info", {}))
+        sorter.origin = {"path": str(root.resolve()), "sha256": model_digest(root)}
+        return sorter
 
 
 def config_temperature(root: Path, value: Any) -> float:

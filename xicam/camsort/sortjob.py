@@ -27,6 +27,7 @@ from .metadata_check import check_metadata
 from .pattern import Pattern
 from .preprocess import preprocess
 from .sidecar import sidecar_path
+from .sort_settings import hold_to, run_settings
 
 MODES = ("copy", "link", "symlink", "manifest-only")
 """How a sorted frame reaches ``OUT/<TECHNIQUE>/``: a copy, a hard link, a symlink, or not at all."""
@@ -113,11 +114,13 @@ class SortJob:
     """
 
     def __init__(self, inputs: Iterable[str | os.PathLike], out: str | os.PathLike, *, mode: str = "copy",
-                 recursive: bool = False, all_detectors: bool = False):
+                 recursive: bool = False, all_detectors: bool = False, settings: dict | None = None):
         if mode not in MODES:
             raise CamsortError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.out = Path(out).resolve()
         self.out.mkdir(parents=True, exist_ok=True)
+        if settings is not None:  # model, threshold and mode: as the folder's earlier runs had them, or refused
+            hold_to(self.out, settings)
         self.files = [p for p in frame_paths(list(inputs), recursive=recursive) if self.out not in p.resolve().parents]
         self.manifest = self.out / "manifest.csv"
         _remove_stale_parts(self.out)
@@ -168,7 +171,8 @@ def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sor
     """
     from tqdm import tqdm
 
-    job = SortJob(inputs, out, mode=mode, recursive=recursive, all_detectors=all_detectors)
+    job = SortJob(inputs, out, mode=mode, recursive=recursive, all_detectors=all_detectors,
+                  settings=run_settings(sorter, mode))
     bar = tqdm(total=len(job.files), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     with job, ThreadPoolExecutor(max(1, workers)) as pool, ThreadPoolExecutor(1) as writer:
         loader = _Loader(job.done, sorter.size, all_detectors)
