@@ -400,9 +400,58 @@ def test_reading_runs_ahead_by_a_bounded_window():
 
     started = []
     with ThreadPoolExecutor(2) as pool:
-        results = _read_ahead(pool, lambda i: started.append(i) or i * i, list(range(100)), window=8)
+        results = _read_ahead(pool, lambda i: started.append(i) or i * i, [(i, 1) for i in range(100)], window=8)
         first = next(results)
         in_flight = len(started)
         rest = list(results)
     assert first == 0 and rest == [i * i for i in range(1, 100)]
     assert in_flight <= 8
+    # the window counts frames: parts of a stack weigh as many frames as they hold
+    started.clear()
+    with ThreadPoolExecutor(2) as pool:
+        results = _read_ahead(pool, lambda i: started.append(i) or i, [(i, 32) for i in range(20)], window=128)
+        next(results)
+        assert len(started) <= 4
+        assert list(results) == list(range(1, 20))
+
+
+def test_a_long_stack_is_read_in_parts_and_a_frame_that_cannot_be_read_is_named_alone(tmp_path, monkeypatch):
+    """An HDF5 stack longer than a part (an Eiger series may hold thousands of 4-18 MB frames) is never read
+    whole: it goes through the job in parts, each frame sorted as before. A frame the file cannot give is
+    an error row of its own; the other frames are sorted, and a re-run reads only that one."""
+    from xicam.camsort import io
+    from xicam.camsort.errors import PatternReadError
+    from xicam.camsort.sortjob import STACK_PART, _Part, _work
+
+    src = tmp_path / "in"
+    src.mkdir()
+    quadrants = [i % 4 for i in range(100)]
+    stack = np.stack([_frame(q, seed=i) for i, q in enumerate(quadrants)])
+    with h5py.File(src / "series.h5", "w") as fh:
+        fh.create_dataset("entry/data/data", data=stack, chunks=(1, *stack.shape[1:]))
+    parts = list(_work([src / "series.h5"], set(), False))
+    assert [(t.start, t.stop, n) for t, n in parts] == [(0, 32, 32), (32, 64, 32), (64, 96, 32), (96, 100, 4)]
+    assert all(isinstance(t, _Part) and t.dataset is None for t, _ in parts) and STACK_PART == 32
+    read, whole = [], io._Series.__getitem__
+
+    def flaky(series, index):
+        read.append(index)
+        if index == 37:
+            raise PatternReadError(series.path, "frame 37 unreadable (OSError: can't read data)")
+        return whole(series, index)
+
+    monkeypatch.setattr(io._Series, "__getitem__", flaky)
+    out = tmp_path / "out"
+    summary = sort_frames([src], out, ByQuadrantSorter(), progress=False)
+    rows = _outcomes(out)
+    assert summary.sorted == 99 and summary.errors == [f"{src / 'series.h5'}: frame 37 unreadable (OSError: can't read data)"]
+    assert rows["series.h5#37"]["technique"] == "ERROR" and "frame 37 unreadable" in rows["series.h5#37"]["error"]
+    assert [rows[f"series.h5#{i}"]["technique"] for i in range(100) if i != 37] == \
+        [TECHNIQUES[q] for i, q in enumerate(quadrants) if i != 37]
+    np.testing.assert_array_equal(tifffile.imread(rows["series.h5#99"]["output"]), stack[99])
+    assert sorted(read) == list(range(100))  # every frame read once, none twice
+    read.clear()
+    monkeypatch.setattr(io._Series, "__getitem__", lambda series, index: read.append(index) or whole(series, index))
+    again = sort_frames([src], out, ByQuadrantSorter(), progress=False)
+    assert again.sorted == 1 and again.skipped == 99 and read == [37]
+    assert _outcomes(out)["series.h5#37"]["technique"] == TECHNIQUES[quadrants[37]]

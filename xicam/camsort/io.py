@@ -120,15 +120,29 @@ def read_pattern(path: str | os.PathLike, *, frame: int | None = None, dataset: 
 
 def iter_patterns(path: str | os.PathLike, *, dataset: str | None = None,
                   shape: tuple[int, int] | None = None) -> Iterator[Pattern]:
-    """Yield every frame of a file (one for single-frame formats), each with its frame index."""
-    frames = _read_frames(path, dataset=dataset, shape=shape)
-    for i in range(frames.nframes):
-        yield frames.get(i, indexed=frames.nframes > 1)
+    """Yield every frame of a file (one for single-frame formats), each with its frame index; an HDF5
+    stack is read one frame at a time."""
+    with open_frames(path, dataset=dataset, shape=shape) as frames:
+        for i in range(frames.nframes):
+            yield frames.get(i)
+
+
+@contextlib.contextmanager
+def open_frames(path: str | os.PathLike, *, dataset: str | None = None,
+                shape: tuple[int, int] | None = None) -> Iterator["_Frames"]:
+    """The frames of a file, its header and frame count known, each read by ``get(i)`` when asked for: an
+    HDF5 stack (an Eiger series of thousands of frames) stays on disk, open until the block ends."""
+    frames = _read_frames(path, dataset=dataset, shape=shape, lazy=True)
+    try:
+        yield frames
+    finally:
+        frames.close()
 
 
 def count_frames(path: str | os.PathLike, *, dataset: str | None = None) -> int:
-    """Number of frames a file holds (1 for single-frame formats)."""
-    return _read_frames(path, dataset=dataset).nframes
+    """Number of frames a file holds (1 for single-frame formats); an HDF5 stack's without reading it."""
+    with open_frames(path, dataset=dataset) as frames:
+        return frames.nframes
 
 
 def write_tiff(path: str | os.PathLike, data: np.ndarray, metadata: dict[str, Any] | None = None) -> None:
@@ -154,6 +168,11 @@ class _Frames:
         self.path, self.stack, self.metadata, self.format = path, stack, _with_camserver_fields(metadata), fmt
         self.first, self.invalid, self.dummy = first, invalid, dummy
         self.nframes = total or (1 if stack.ndim == 2 else int(stack.shape[0]))
+
+    def close(self) -> None:
+        """Close the file a lazily read stack keeps open (nothing for frames already in memory)."""
+        if isinstance(self.stack, _Series):
+            self.stack.close()
 
     def get(self, index: int, indexed: bool | None = None) -> Pattern:
         if not 0 <= index < self.nframes:
@@ -197,7 +216,9 @@ def _with_camserver_fields(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_frames(path: str | os.PathLike, *, dataset: str | None = None,
-                 shape: tuple[int, int] | None = None, frame: int | None = None) -> _Frames:
+                 shape: tuple[int, int] | None = None, frame: int | None = None, lazy: bool = False) -> _Frames:
+    """The frames of a file (``lazy``: an HDF5 stack is left on disk, read frame by frame, and the file
+    stays open until ``close``), or a :class:`PatternReadError` naming the file and the reason."""
     path = os.fspath(path)
     try:
         size = os.path.getsize(path)
@@ -216,7 +237,7 @@ def _read_frames(path: str | os.PathLike, *, dataset: str | None = None,
     fmt = _sniff(path, head)
     reader = _READERS[fmt]
     try:
-        frames = reader(path, dataset=dataset, shape=shape, size=size, frame=frame, head=head)
+        frames = reader(path, dataset=dataset, shape=shape, size=size, frame=frame, head=head, lazy=lazy)
         frames.metadata = with_sidecar(path, frames.format, frames.metadata)
         return frames
     except PatternReadError:
@@ -274,7 +295,8 @@ def _tiff_tags(page: Any) -> dict[str, Any]:
     return meta
 
 
-def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = None, **_: Any) -> _Frames:
+def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = None, lazy: bool = False,
+               **_: Any) -> _Frames:
     import h5py
     import hdf5plugin  # noqa: F401  registers the filters Eiger files are compressed with (bitshuffle-LZ4)
 
@@ -300,21 +322,43 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     others = _other_images(images, name, parts)
     if others:
         meta["hdf5_other_images"] = others
-    ends = np.cumsum([_frame_count(p) for p in parts])
-    total = int(ends[-1])
-    one = frame is not None and dset.ndim >= 3 and 0 <= frame < total
-    if one:
-        part = int(np.searchsorted(ends, frame, side="right"))
-        local = frame - (ends[part - 1] if part else 0)
-        data = parts[part][np.unravel_index(local, parts[part].shape[:-2])]
-    else:
-        data = np.concatenate([_as_stack(p) for p in parts]) if len(parts) > 1 else _as_stack(dset)
+    series = _Series(path, fh, parts)
+    one = frame is not None and dset.ndim >= 3 and 0 <= frame < series.total
     mask = _pixel_mask(images, dset.shape[-2:])
-    fh.close()
     if mask is not None:
         meta["pixel_mask"] = mask[0]
-    return _Frames(path, _squeeze_to_frames(path, data), meta, "hdf5", first=frame if one else 0, total=total,
-                   invalid=None if mask is None else mask[1])
+    invalid = None if mask is None else mask[1]
+    if lazy and dset.ndim >= 3 and series.total > 1:  # left on disk: each frame read when asked for
+        return _Frames(path, series, meta, "hdf5", total=series.total, invalid=invalid)
+    if one:
+        data = series[frame]
+    else:
+        data = np.concatenate([_as_stack(p) for p in parts]) if len(parts) > 1 else _as_stack(dset)
+    fh.close()
+    return _Frames(path, _squeeze_to_frames(path, data), meta, "hdf5", first=frame if one else 0, total=series.total,
+                   invalid=invalid)
+
+
+class _Series:
+    """The frames of an HDF5 stack, or of the parts of an Eiger series, read one at a time from the open file."""
+
+    ndim = 3
+
+    def __init__(self, path: str, fh: Any, parts: list[Any]):
+        self.path, self.fh, self.parts = path, fh, parts
+        self.ends = np.cumsum([_frame_count(p) for p in parts])
+        self.total = int(self.ends[-1])
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        part = int(np.searchsorted(self.ends, index, side="right"))
+        local = index - (self.ends[part - 1] if part else 0)
+        try:
+            return np.asarray(self.parts[part][np.unravel_index(local, self.parts[part].shape[:-2])])
+        except Exception as exc:  # a truncated chunk, a data file gone since the listing: this frame only
+            raise PatternReadError(self.path, f"frame {index} unreadable ({type(exc).__name__}: {exc})") from None
+
+    def close(self) -> None:
+        self.fh.close()
 
 
 def _other_images(images: list[tuple[str, Any]], name: str, parts: list[Any]) -> list[str]:

@@ -11,6 +11,7 @@ import errno
 import hashlib
 import os
 import sys
+import threading
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ import numpy as np
 from . import NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
 from .filecopy import copy_file
-from .io import HDF5_EXTENSIONS, frame_paths, iter_patterns, write_tiff
+from .io import HDF5_EXTENSIONS, frame_paths, open_frames, write_tiff
 from .metadata_check import check_metadata
 from .pattern import Pattern
 from .preprocess import preprocess
@@ -31,6 +32,11 @@ from .sort_settings import hold_to, run_settings
 
 MODES = ("copy", "link", "symlink", "manifest-only")
 """How a sorted frame reaches ``OUT/<TECHNIQUE>/``: a copy, a hard link, a symlink, or not at all."""
+
+STACK_PART = 32
+"""An HDF5 stack of more frames than this (an Eiger series may hold thousands) is read, preprocessed and
+delivered in parts of this many frames, so that the job holds about as many frames in memory for it as
+for as many single-frame files."""
 
 
 @dataclass
@@ -165,9 +171,10 @@ def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sor
     ``all_detectors`` also sorts the frames of its other detectors' image datasets (a SAXS and a WAXS
     detector written into one file), each written out as a TIFF into its own technique's folder.
 
-    Three stages overlap: ``workers`` threads read, hash and preprocess a bounded window of files
-    ahead; the calling thread classifies a batch; one writer thread delivers the previous batch
-    (copying is I/O, which releases the GIL). Manifest rows are recorded in input order.
+    Three stages overlap: ``workers`` threads read, hash and preprocess a bounded window of frames
+    ahead (long HDF5 stacks in parts of :data:`STACK_PART` frames); the calling thread classifies a
+    batch; one writer thread delivers the previous batch (copying is I/O, which releases the GIL).
+    Manifest rows are recorded in input order.
     """
     from tqdm import tqdm
 
@@ -177,7 +184,8 @@ def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sor
     with job, ThreadPoolExecutor(max(1, workers)) as pool, ThreadPoolExecutor(1) as writer:
         loader = _Loader(job.done, sorter.size, all_detectors)
         delivering = None
-        for batch in _batches(_read_ahead(pool, loader, job.files, 4 * batch_size), batch_size):
+        work = _work(job.files, job.done, all_detectors)
+        for batch in _batches(_read_ahead(pool, loader, work, 4 * batch_size), batch_size):
             job.summary.skipped += sum(1 for it in batch if it.pattern is None and not it.error)
             if not all_detectors:
                 job.summary.other_detectors.update(_other_detectors(batch))
@@ -199,16 +207,58 @@ def _other_detectors(items: list[Item]) -> dict[str, list[str]]:
             if it.pattern is not None and it.pattern.metadata.get("hdf5_other_images")}
 
 
-def _read_ahead(pool: ThreadPoolExecutor, fn, items: list, window: int) -> Iterator:
-    """``map(fn, items)`` on ``pool``, in order, with at most ``window`` calls in flight or waiting:
-    reading runs ahead of classification without holding a whole folder of frames in memory."""
+def _read_ahead(pool: ThreadPoolExecutor, fn, work: Iterable[tuple[object, int]], window: int) -> Iterator:
+    """``map(fn, targets)`` on ``pool`` over ``work``'s (target, frames) pairs, in order, with at most
+    ``window`` frames in flight or waiting: reading runs ahead of classification without holding a whole
+    folder, or a whole stack, of frames in memory."""
     queue: deque = deque()
-    for item in items:
-        queue.append(pool.submit(fn, item))
-        if len(queue) >= window:
-            yield queue.popleft().result()
+    load = 0
+    for target, frames in work:
+        queue.append((pool.submit(fn, target), frames))
+        load += frames
+        while load >= window:
+            future, done = queue.popleft()
+            load -= done
+            yield future.result()
     while queue:
-        yield queue.popleft().result()
+        yield queue.popleft()[0].result()
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Frames ``start`` to ``stop`` of one image dataset of an HDF5 file (``dataset`` None: the file's own
+    frames), read and preprocessed as one piece of work."""
+
+    path: Path
+    dataset: str | None
+    start: int
+    stop: int
+
+
+def _work(files: list[Path], done: set[tuple[str, str]], all_detectors: bool,
+          part: int = STACK_PART) -> Iterator[tuple[Path | _Part, int]]:
+    """The files to read with the frames each holds, every HDF5 stack of more than ``part`` frames (and,
+    with ``all_detectors``, every other detector's) cut into :class:`_Part` s."""
+    for path in files:
+        if not str(path).lower().endswith(HDF5_EXTENSIONS) or _finished(str(path.resolve()), done, all_detectors):
+            yield path, 1
+            continue
+        try:
+            with open_frames(path) as frames:
+                sizes = {None: frames.nframes}
+                others = frames.metadata.get("hdf5_other_images", []) if all_detectors else []
+            for name in others:
+                with open_frames(path, dataset=name) as frames:
+                    sizes[name] = frames.nframes
+        except PatternReadError:  # read as a whole, so that the loader names the error in the manifest
+            yield path, 1
+            continue
+        if max(sizes.values()) <= part:
+            yield path, sum(sizes.values())
+            continue
+        for name, total in sizes.items():
+            for start in range(0, total, part):
+                yield _Part(path, name, start, min(start + part, total)), min(part, total - start)
 
 
 def load_items(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (), size: int | None = None,
@@ -241,12 +291,19 @@ def batch_rows(items: list[Item], decisions: list[dict], out: str | os.PathLike,
 
 
 class _Loader:
-    """Read, checksum and (given a size) preprocess the frames of one file; runs in a thread or a worker."""
+    """Read, checksum and (given a size) preprocess the frames of one file, or of one :class:`_Part` of a
+    stack; runs in a thread or a worker."""
 
     def __init__(self, done: set[tuple[str, str]], size: int | None, all_detectors: bool = False):
         self.done, self.size, self.all_detectors = done, size, all_detectors
+        self._digests: dict[str, str] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
 
-    def __call__(self, path: Path) -> list[Item]:
+    def __call__(self, target: Path | _Part) -> list[Item]:
+        if isinstance(target, _Part):
+            return self._part(target)
+        path = target
         source = str(path.resolve())
         if _finished(source, self.done, self.all_detectors):
             return [Item(source, None)]
@@ -262,16 +319,40 @@ class _Loader:
                 items.append(Item(source, None, sha256=digest, error=_reason(exc), dataset=name))
         return items
 
-    def _frames(self, source: str, digest: str, dataset: str | None) -> tuple[list[Item], list[str]]:
-        """The items of one image dataset (None: the file's own frames) and the file's other detectors'."""
-        items, others = [], []
-        for pattern in iter_patterns(source, dataset=dataset):
-            others = pattern.metadata.get("hdf5_other_images", [])
-            item = Item(source, pattern.frame, dataset=dataset)
-            if manifest.key(source, item.key) not in self.done:
-                item.pattern, item.sha256 = pattern, digest
-                item.image = None if self.size is None else preprocess(pattern.data, self.size)
-            items.append(item)
+    def _part(self, part: _Part) -> list[Item]:
+        source = str(part.path.resolve())
+        try:
+            return self._frames(source, self._digest(source), part.dataset, part.start, part.stop)[0]
+        except (PatternReadError, OSError) as exc:
+            return [Item(source, part.start, error=_reason(exc), dataset=part.dataset)]
+
+    def _digest(self, source: str) -> str:
+        """The file's SHA-256, computed once for all the parts of its stacks."""
+        with self._lock:
+            lock = self._locks.setdefault(source, threading.Lock())
+        with lock:
+            if source not in self._digests:
+                self._digests[source] = sha256_file(source)
+            return self._digests[source]
+
+    def _frames(self, source: str, digest: str, dataset: str | None, start: int = 0,
+                stop: int | None = None) -> tuple[list[Item], list[str]]:
+        """The items of frames ``start`` to ``stop`` of one image dataset (None: the file's own frames) and
+        the file's other detectors' datasets. A finished frame is not read; a frame of a stack that cannot be
+        read becomes an error item, and the others are read."""
+        items = []
+        with open_frames(source, dataset=dataset) as frames:
+            others = frames.metadata.get("hdf5_other_images", [])
+            for i in range(start, frames.nframes if stop is None else min(stop, frames.nframes)):
+                item = Item(source, i if frames.nframes > 1 else None, sha256=digest, dataset=dataset)
+                if manifest.key(source, item.key) not in self.done:
+                    try:
+                        item.pattern = frames.get(i)
+                    except PatternReadError as exc:
+                        item.error = exc.reason
+                    else:
+                        item.image = None if self.size is None else preprocess(item.pattern.data, self.size)
+                items.append(item)
         return items, others
 
 
