@@ -264,8 +264,16 @@ def _work(files: list[Path], done: set[tuple[str, str]], all_detectors: bool,
 def load_items(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (), size: int | None = None,
                all_detectors: bool = False) -> list[Item]:
     """Read (and, given ``size``, preprocess) the frames of ``paths`` not in ``done``; errors become items."""
+    return [item for part in iter_item_parts(paths, done, size, all_detectors) for item in part]
+
+
+def iter_item_parts(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (),
+                    size: int | None = None, all_detectors: bool = False) -> Iterator[list[Item]]:
+    """:func:`load_items` a piece of work at a time (a file, or a part of a long HDF5 stack), for callers
+    that need not hold a long stack's frames at once."""
     loader = _Loader({tuple(k) for k in done}, size, all_detectors)
-    return [item for path in paths for item in loader(Path(path))]
+    for target, _ in _work([Path(p) for p in paths], loader.done, all_detectors):
+        yield loader(target)
 
 
 def stack_images(items: list[Item]) -> np.ndarray:

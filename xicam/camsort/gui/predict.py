@@ -15,7 +15,7 @@ from .. import CLASSES
 from ..errors import CamsortError
 from ..gradcam import keras_model_of, sorter_cam
 from ..metadata_check import check_metadata
-from ..sortjob import load_items, stack_images
+from ..sortjob import STACK_PART, Item, iter_item_parts, stack_images
 from .records import FrameResult
 
 
@@ -33,8 +33,20 @@ def predict_files(sorter: Any, paths: Iterable[str | os.PathLike], model: Any | 
 
     ``model`` is the sorter's CNN (see :func:`cam_model`): given, each row carries the Grad-CAM
     of its most probable class. ``all_detectors`` adds the frames of an HDF5 file's other detectors.
+    Frames are read and decided a few dozen at a time, so a long HDF5 stack is never held whole.
     """
-    items = load_items(paths, size=sorter.size, all_detectors=all_detectors)
+    rows: list[FrameResult] = []
+    items: list[Item] = []
+    for part in iter_item_parts(paths, size=sorter.size, all_detectors=all_detectors):
+        items += part
+        if len(items) >= STACK_PART:
+            rows += _rows(sorter, model, items)
+            items = []
+    return rows + _rows(sorter, model, items) if items else rows
+
+
+def _rows(sorter: Any, model: Any | None, items: list[Item]) -> list[FrameResult]:
+    """The table rows of ``items``, decided together."""
     images = stack_images(items)
     decisions = sorter.decide(images) if len(images) else []
     cams = _cams(sorter, model, images, decisions)
