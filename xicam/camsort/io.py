@@ -328,7 +328,7 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     if mask is not None:
         meta["pixel_mask"] = mask[0]
     invalid = None if mask is None else mask[1]
-    if lazy and dset.ndim >= 3 and series.total > 1:  # left on disk: each frame read when asked for
+    if lazy:  # left on disk: each frame read when asked for
         return _Frames(path, series, meta, "hdf5", total=series.total, invalid=invalid)
     if one:
         data = series[frame]

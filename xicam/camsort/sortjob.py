@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -184,8 +185,7 @@ def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sor
     with job, ThreadPoolExecutor(max(1, workers)) as pool, ThreadPoolExecutor(1) as writer:
         loader = _Loader(job.done, sorter.size, all_detectors)
         delivering = None
-        work = _work(job.files, job.done, all_detectors)
-        for batch in _batches(_read_ahead(pool, loader, work, 4 * batch_size), batch_size):
+        for batch in _batches(_read_ahead(pool, loader, job.files, 4 * batch_size), batch_size):
             job.summary.skipped += sum(1 for it in batch if it.pattern is None and not it.error)
             if not all_detectors:
                 job.summary.other_detectors.update(_other_detectors(batch))
@@ -207,21 +207,25 @@ def _other_detectors(items: list[Item]) -> dict[str, list[str]]:
             if it.pattern is not None and it.pattern.metadata.get("hdf5_other_images")}
 
 
-def _read_ahead(pool: ThreadPoolExecutor, fn, work: Iterable[tuple[object, int]], window: int) -> Iterator:
-    """``map(fn, targets)`` on ``pool`` over ``work``'s (target, frames) pairs, in order, with at most
-    ``window`` frames in flight or waiting: reading runs ahead of classification without holding a whole
-    folder, or a whole stack, of frames in memory."""
+def _read_ahead(pool: ThreadPoolExecutor, fn, targets: Iterable, window: int) -> Iterator:
+    """``map(fn, targets)`` on ``pool``, in order, with at most ``window`` calls in flight or waiting:
+    reading runs ahead of classification without holding a whole folder of frames in memory. A result
+    that is a :class:`_Split` (a long stack) is replaced by its parts' results, read ahead the same way
+    a few parts at a time."""
     queue: deque = deque()
-    load = 0
-    for target, frames in work:
-        queue.append((pool.submit(fn, target), frames))
-        load += frames
-        while load >= window:
-            future, done = queue.popleft()
-            load -= done
-            yield future.result()
+    for target in targets:
+        queue.append(pool.submit(fn, target))
+        if len(queue) >= window:
+            yield from _expanded(pool, fn, queue.popleft().result(), window)
     while queue:
-        yield queue.popleft()[0].result()
+        yield from _expanded(pool, fn, queue.popleft().result(), window)
+
+
+def _expanded(pool: ThreadPoolExecutor, fn, result: Any, window: int) -> Iterator:
+    if isinstance(result, _Split):
+        yield from _read_ahead(pool, fn, result.parts, max(1, window // STACK_PART))
+    else:
+        yield result
 
 
 @dataclass(frozen=True)
@@ -235,30 +239,12 @@ class _Part:
     stop: int
 
 
-def _work(files: list[Path], done: set[tuple[str, str]], all_detectors: bool,
-          part: int = STACK_PART) -> Iterator[tuple[Path | _Part, int]]:
-    """The files to read with the frames each holds, every HDF5 stack of more than ``part`` frames (and,
-    with ``all_detectors``, every other detector's) cut into :class:`_Part` s."""
-    for path in files:
-        if not str(path).lower().endswith(HDF5_EXTENSIONS) or _finished(str(path.resolve()), done, all_detectors):
-            yield path, 1
-            continue
-        try:
-            with open_frames(path) as frames:
-                sizes = {None: frames.nframes}
-                others = frames.metadata.get("hdf5_other_images", []) if all_detectors else []
-            for name in others:
-                with open_frames(path, dataset=name) as frames:
-                    sizes[name] = frames.nframes
-        except PatternReadError:  # read as a whole, so that the loader names the error in the manifest
-            yield path, 1
-            continue
-        if max(sizes.values()) <= part:
-            yield path, sum(sizes.values())
-            continue
-        for name, total in sizes.items():
-            for start in range(0, total, part):
-                yield _Part(path, name, start, min(start + part, total)), min(part, total - start)
+@dataclass(frozen=True)
+class _Split:
+    """What the loader returns for a file with a stack of more than :data:`STACK_PART` frames: its parts,
+    to be read one by one (nothing of the file has been read yet)."""
+
+    parts: list[_Part]
 
 
 def load_items(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (), size: int | None = None,
@@ -272,8 +258,9 @@ def iter_item_parts(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str
     """:func:`load_items` a piece of work at a time (a file, or a part of a long HDF5 stack), for callers
     that need not hold a long stack's frames at once."""
     loader = _Loader({tuple(k) for k in done}, size, all_detectors)
-    for target, _ in _work([Path(p) for p in paths], loader.done, all_detectors):
-        yield loader(target)
+    for path in paths:
+        result = loader(Path(path))
+        yield from (loader(part) for part in result.parts) if isinstance(result, _Split) else (result,)
 
 
 def stack_images(items: list[Item]) -> np.ndarray:
@@ -308,7 +295,7 @@ class _Loader:
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, target: Path | _Part) -> list[Item]:
+    def __call__(self, target: Path | _Part) -> list[Item] | _Split:
         if isinstance(target, _Part):
             return self._part(target)
         path = target
@@ -316,6 +303,9 @@ class _Loader:
         if _finished(source, self.done, self.all_detectors):
             return [Item(source, None)]
         try:
+            split = self._split(path) if source.lower().endswith(HDF5_EXTENSIONS) else None
+            if split is not None:
+                return split
             digest = sha256_file(source)
             items, others = self._frames(source, digest, None)
         except (PatternReadError, OSError) as exc:
@@ -326,6 +316,23 @@ class _Loader:
             except (PatternReadError, OSError) as exc:
                 items.append(Item(source, None, sha256=digest, error=_reason(exc), dataset=name))
         return items
+
+    def _split(self, path: Path, part: int = STACK_PART) -> _Split | None:
+        """The parts of an HDF5 file whose own stack (or, with ``all_detectors``, another detector's) holds
+        more than ``part`` frames, counted without reading them; None for a shorter file."""
+        with open_frames(path) as frames:
+            sizes = {None: frames.nframes}
+            others = frames.metadata.get("hdf5_other_images", []) if self.all_detectors else []
+        for name in others:
+            try:
+                with open_frames(path, dataset=name) as frames:
+                    sizes[name] = frames.nframes
+            except PatternReadError:  # a part of one frame, so that reading it names the error
+                sizes[name] = 1
+        if max(sizes.values()) <= part:
+            return None
+        return _Split([_Part(path, name, start, min(start + part, total))
+                       for name, total in sizes.items() for start in range(0, total, part)])
 
     def _part(self, part: _Part) -> list[Item]:
         source = str(part.path.resolve())
