@@ -128,6 +128,28 @@ def test_sort_workflow_sorts_every_detector_of_a_file_as_camsort_sort_does(tmp_p
     assert again.sorted == 0 and again.skipped == 2
 
 
+def test_a_long_stack_reaches_the_workers_in_parts_with_the_results_of_camsort_sort(frames, tmp_path, cnn_sorter,
+                                                                                      two_workers):
+    """``camsort run sort`` hands a worker a part of a long HDF5 stack, never the whole: 70 frames in one file
+    go out as parts of 32, 32 and 6 frames, and the manifest is the one ``camsort sort`` writes."""
+    from xicam.camsort.runner import _batches
+    from xicam.camsort.sortjob import work_units
+
+    shots = [tifffile.imread(p) for p in sorted(frames.glob("*.tif")) if p.name != "broken.tif"]
+    (tmp_path / "in").mkdir()
+    with h5py.File(tmp_path / "in" / "series.h5", "w") as fh:
+        rows, cols = min(f.shape[0] for f in shots), min(f.shape[1] for f in shots)  # one detector's frames
+        fh.create_dataset("entry/data/data", data=np.stack([shots[i % len(shots)][:rows, :cols] for i in range(70)]))
+    units = work_units([tmp_path / "in" / "series.h5"])
+    assert [(u["start"], u["stop"], n) for u, n in units] == [(0, 32, 32), (32, 64, 32), (64, 70, 6)]
+    assert [len(b) for b in _batches(units + [("a.tif", 1)] * 3, 32)] == [1, 1, 4]  # the last part with 3 files
+    reference = sort_frames([tmp_path / "in"], tmp_path / "sorted", cnn_sorter, progress=False, mode="manifest-only")
+    summary = run_mapped(workflows.load("sort"), [str(tmp_path / "in")], tmp_path / "run", two_workers,
+                         progress=False, mode="manifest-only")
+    assert summary.sorted == reference.sorted == 70 and not summary.errors
+    assert _manifest(tmp_path / "run" / "manifest.csv") == _manifest(tmp_path / "sorted" / "manifest.csv")
+
+
 def test_one_worker_gives_the_same_results_as_two(frames, tmp_path, two_workers):
     spec = workflows.load("sort")
     with DaskExecutor.start("local", workers=1) as one:

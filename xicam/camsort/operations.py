@@ -84,13 +84,14 @@ def gradcam_map(image: np.ndarray, model_dir: str = "") -> np.ndarray:
 @operation
 @output_names("items")
 @display_name("Read frames")
-@describe_input("paths", "Detector files (a batch); unreadable ones become error items, not exceptions")
+@describe_input("paths", "Detector files (a batch), or parts of long HDF5 stacks ({path, dataset, start, stop}); "
+                         "unreadable ones become error items, not exceptions")
 @describe_input("done", "(source, frame) keys already finished by an earlier run: skipped")
 @describe_input("all_detectors", "Also read the other detectors' image datasets of an HDF5 file")
 @describe_output("items", "One item per frame: source, frame index, pattern, checksum, or the error")
 @categories(("CamSort", "Read"))
 def read_frames(paths: list = (), done: list = (), all_detectors: bool = False) -> list:
-    """Read and checksum every frame of a batch of files."""
+    """Read and checksum every frame of a batch of files or parts of stacks."""
     from .sortjob import load_items
 
     return load_items(paths, done, all_detectors=all_detectors)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import CamsortError
 from .executors import DaskExecutor
-from .sortjob import SortJob, SortSummary
+from .sortjob import SortJob, SortSummary, work_units
 from .study import write_json_atomic
 
 
@@ -41,22 +41,34 @@ def run_mapped(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, 
 
     job = SortJob(inputs, out, mode=mode, recursive=recursive, all_detectors=all_detectors,
                   settings=run_settings(load_cached(model), mode))
-    files = job.pending()
     common = {**run_kwargs(job.out, model, mode), "all_detectors": all_detectors}
     done_by_source: dict[str, list[list[str]]] = {}
     for source, frame in job.done:  # frames finished inside files that still have work
         done_by_source.setdefault(source, []).append([source, frame])
     kwargs_list = []
-    for i in range(0, len(files), batch_size):
-        batch = files[i:i + batch_size]
-        done = [k for p in batch for k in done_by_source.get(str(p.resolve()), [])]
-        job.summary.skipped += len(done)  # the workers skip these frames of the files they read
-        kwargs_list.append({**common, spec["input"]: [str(p) for p in batch], "done": done})
+    for batch in _batches(work_units(job.pending(), all_detectors), batch_size):
+        sources = dict.fromkeys(str(Path(u["path"] if isinstance(u, dict) else u).resolve()) for u in batch)
+        done = [k for source in sources for k in done_by_source.get(source, [])]
+        job.summary.skipped += sum(len(done_by_source.pop(s, [])) for s in sources)  # once per file
+        kwargs_list.append({**common, spec["input"]: batch, "done": done})
     with job:
         for result in executor.map_ordered(spec, kwargs_list, progress, desc="batch"):
             rows = [row for outputs in result.values() for row in outputs.get("rows", [])]
             job.record([{k: v for k, v in row.items() if k in manifest.COLUMNS} for row in rows])
     return job.summary
+
+
+def _batches(units: list[tuple[str | dict, int]], frames: int) -> list[list[str | dict]]:
+    """Units of work grouped into batches of about ``frames`` frames (a part of a long stack is a batch)."""
+    batches: list[list[str | dict]] = [[]]
+    load = 0
+    for unit, weight in units:
+        if batches[-1] and load + weight > frames:
+            batches.append([])
+            load = 0
+        batches[-1].append(unit)
+        load += weight
+    return batches if batches[-1] else []
 
 
 def run_single(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, executor: DaskExecutor, *,

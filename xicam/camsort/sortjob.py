@@ -238,6 +238,41 @@ class _Part:
     start: int
     stop: int
 
+    def as_dict(self) -> dict[str, Any]:
+        """The part as a workflow passes it to ``read_frames`` (plain values)."""
+        return {"path": str(self.path), "dataset": self.dataset, "start": self.start, "stop": self.stop}
+
+
+def stack_parts(path: Path, all_detectors: bool = False, part: int = STACK_PART) -> list[_Part] | None:
+    """The parts of an HDF5 file whose own stack (or, with ``all_detectors``, another detector's) holds
+    more than ``part`` frames, counted without reading them; None for a shorter file."""
+    with open_frames(path) as frames:
+        sizes = {None: frames.nframes}
+        others = frames.metadata.get("hdf5_other_images", []) if all_detectors else []
+    for name in others:
+        try:
+            with open_frames(path, dataset=name) as frames:
+                sizes[name] = frames.nframes
+        except PatternReadError:  # a part of one frame, so that reading it names the error
+            sizes[name] = 1
+    if max(sizes.values()) <= part:
+        return None
+    return [_Part(path, name, start, min(start + part, total))
+            for name, total in sizes.items() for start in range(0, total, part)]
+
+
+def work_units(paths: Iterable[str | os.PathLike], all_detectors: bool = False) -> list[tuple[str | dict, int]]:
+    """Each file as one unit of work with its weight in frames (1), and a long HDF5 stack as its parts
+    (as dicts, with their frame counts): how ``camsort run`` spreads files over workers."""
+    units: list[tuple[str | dict, int]] = []
+    for path in map(Path, paths):
+        try:
+            parts = stack_parts(path, all_detectors) if str(path).lower().endswith(HDF5_EXTENSIONS) else None
+        except PatternReadError:  # read whole by a worker, which names the error
+            parts = None
+        units += [(p.as_dict(), p.stop - p.start) for p in parts] if parts else [(str(path), 1)]
+    return units
+
 
 @dataclass(frozen=True)
 class _Split:
@@ -258,8 +293,9 @@ def iter_item_parts(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str
     """:func:`load_items` a piece of work at a time (a file, or a part of a long HDF5 stack), for callers
     that need not hold a long stack's frames at once."""
     loader = _Loader({tuple(k) for k in done}, size, all_detectors)
-    for path in paths:
-        result = loader(Path(path))
+    for target in paths:  # a path, or a part of a stack as :meth:`_Part.as_dict` gives it
+        result = loader(_Part(Path(target["path"]), target["dataset"], target["start"], target["stop"])
+                        if isinstance(target, dict) else Path(target))
         yield from (loader(part) for part in result.parts) if isinstance(result, _Split) else (result,)
 
 
@@ -303,9 +339,9 @@ class _Loader:
         if _finished(source, self.done, self.all_detectors):
             return [Item(source, None)]
         try:
-            split = self._split(path) if source.lower().endswith(HDF5_EXTENSIONS) else None
-            if split is not None:
-                return split
+            parts = stack_parts(path, self.all_detectors) if source.lower().endswith(HDF5_EXTENSIONS) else None
+            if parts:
+                return _Split(parts)
             digest = sha256_file(source)
             items, others = self._frames(source, digest, None)
         except (PatternReadError, OSError) as exc:
@@ -316,23 +352,6 @@ class _Loader:
             except (PatternReadError, OSError) as exc:
                 items.append(Item(source, None, sha256=digest, error=_reason(exc), dataset=name))
         return items
-
-    def _split(self, path: Path, part: int = STACK_PART) -> _Split | None:
-        """The parts of an HDF5 file whose own stack (or, with ``all_detectors``, another detector's) holds
-        more than ``part`` frames, counted without reading them; None for a shorter file."""
-        with open_frames(path) as frames:
-            sizes = {None: frames.nframes}
-            others = frames.metadata.get("hdf5_other_images", []) if self.all_detectors else []
-        for name in others:
-            try:
-                with open_frames(path, dataset=name) as frames:
-                    sizes[name] = frames.nframes
-            except PatternReadError:  # a part of one frame, so that reading it names the error
-                sizes[name] = 1
-        if max(sizes.values()) <= part:
-            return None
-        return _Split([_Part(path, name, start, min(start + part, total))
-                       for name, total in sizes.items() for start in range(0, total, part)])
 
     def _part(self, part: _Part) -> list[Item]:
         source = str(part.path.resolve())
