@@ -450,3 +450,10 @@ def test_a_long_stack_is_read_in_parts_and_a_frame_that_cannot_be_read_is_named_
     again = sort_frames([src], out, ByQuadrantSorter(), progress=False)
     assert again.sorted == 1 and again.skipped == 99 and read == [37]
     assert _outcomes(out)["series.h5#37"]["technique"] == TECHNIQUES[quadrants[37]]
+    # parts handed to separate tasks (dask workers) hash the file once per process, not once per part
+    hashed, real = [], sortjob.sha256_file
+    monkeypatch.setattr(sortjob, "_STACK_DIGESTS", {})
+    monkeypatch.setattr(sortjob, "sha256_file", lambda path, *a: hashed.append(path) or real(path))
+    parts = [{"path": str(src / "series.h5"), "dataset": None, "start": k, "stop": k + 32} for k in (0, 32)]
+    items = sortjob.load_items(parts[:1]) + sortjob.load_items(parts[1:])
+    assert len(items) == 64 and len(hashed) == 1 and {it.sha256 for it in items} == {_sha(src / "series.h5")}

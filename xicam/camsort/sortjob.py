@@ -104,6 +104,24 @@ class Item:
         return self.dataset is None and self.frame in (None, 0)
 
 
+_STACK_DIGESTS: dict[tuple[str, int, int], str] = {}
+_DIGEST_LOCKS: dict[tuple[str, int, int], threading.Lock] = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def stack_digest(source: str) -> str:
+    """The SHA-256 of a file cut into parts, computed once per process for all its parts (in one sort, or
+    in one dask worker across its tasks); a file changed since (size, mtime) is hashed again."""
+    stat = os.stat(source)
+    key = (source, stat.st_size, stat.st_mtime_ns)
+    with _DIGESTS_LOCK:
+        lock = _DIGEST_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _STACK_DIGESTS:
+            _STACK_DIGESTS[key] = sha256_file(source)
+        return _STACK_DIGESTS[key]
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     """Hex SHA-256 of a file, read in chunks."""
     h = hashlib.sha256()
@@ -327,9 +345,6 @@ class _Loader:
 
     def __init__(self, done: set[tuple[str, str]], size: int | None, all_detectors: bool = False):
         self.done, self.size, self.all_detectors = done, size, all_detectors
-        self._digests: dict[str, str] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._lock = threading.Lock()
 
     def __call__(self, target: Path | _Part) -> list[Item] | _Split:
         if isinstance(target, _Part):
@@ -356,18 +371,9 @@ class _Loader:
     def _part(self, part: _Part) -> list[Item]:
         source = str(part.path.resolve())
         try:
-            return self._frames(source, self._digest(source), part.dataset, part.start, part.stop)[0]
+            return self._frames(source, stack_digest(source), part.dataset, part.start, part.stop)[0]
         except (PatternReadError, OSError) as exc:
             return [Item(source, part.start, error=_reason(exc), dataset=part.dataset)]
-
-    def _digest(self, source: str) -> str:
-        """The file's SHA-256, computed once for all the parts of its stacks."""
-        with self._lock:
-            lock = self._locks.setdefault(source, threading.Lock())
-        with lock:
-            if source not in self._digests:
-                self._digests[source] = sha256_file(source)
-            return self._digests[source]
 
     def _frames(self, source: str, digest: str, dataset: str | None, start: int = 0,
                 stop: int | None = None) -> tuple[list[Item], list[str]]:
