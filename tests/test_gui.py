@@ -247,6 +247,17 @@ def test_export_copies_files_byte_identical_with_a_manifest(stage, qtbot, batch,
     from xicam.camsort.gui.workflow import parameter
 
     assert parameter(stage.workflow, "out") == str(out)  # the workflow panel shows where the frames went
+    # the folder records what it was sorted with; exporting into it with other settings is refused, and said
+    import json
+
+    settings = json.loads((out / "sort_settings.json").read_text())
+    assert settings["mode"] == "copy" and settings["threshold"] == 0.6 and len(settings["model_sha256"]) == 64
+    (out / "sort_settings.json").write_text(json.dumps(dict(settings, mode="manifest-only")))
+    before = sorted(p.name for p in out.rglob("*"))
+    stage.export_to(str(out))
+    qtbot.waitUntil(lambda: "Export failed" in stage.loader.status.text(), timeout=WAIT_MS)
+    assert "mode manifest-only then, copy now" in stage.loader.status.text()
+    assert sorted(p.name for p in out.rglob("*")) == before
 
 
 def test_cancel_stops_the_prediction_and_run_workflow_resumes(stage, qtbot, batch, tmp_path):
