@@ -255,6 +255,12 @@ def test_a_folder_sorted_with_one_model_threshold_and_mode_refuses_a_run_with_an
     (out / "sort_settings.json").write_text("{not json")
     with pytest.raises(CamsortError, match="sort_settings.json: unreadable"):
         sort_frames([src], out, ByQuadrantSorter(), mode="manifest-only", progress=False)
+    # a folder where nothing was sorted yet (a run stopped before its first frame) takes any settings
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "sort_settings.json").write_text(json.dumps(settings))
+    assert sort_frames([src], empty, ByQuadrantSorter(), mode="copy", progress=False).sorted == 2
+    assert json.loads((empty / "sort_settings.json").read_text())["mode"] == "copy"
 
 
 def test_same_file_already_in_output_is_recognised(tmp_path):

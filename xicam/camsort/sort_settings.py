@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import manifest
 from .errors import CamsortError
 from .study import write_json_atomic
 
@@ -30,11 +31,11 @@ def run_settings(sorter: Any, mode: str) -> dict[str, Any]:
             "threshold": getattr(sorter, "threshold", None), "mode": mode}
 
 
-def hold_to(out: Path, settings: dict[str, Any]) -> None:
-    """Record ``settings`` in ``out`` on its first sort; on a later one, raise a :class:`CamsortError`
-    naming what differs from the settings recorded."""
+def hold_to(out: Path, settings: dict[str, Any], manifest_name: str = "manifest.csv") -> None:
+    """Record ``settings`` in ``out`` until its manifest holds a frame; after that, raise a
+    :class:`CamsortError` naming what differs from the settings recorded."""
     path = out / SETTINGS
-    if not path.is_file():
+    if not path.is_file() or not manifest.read(out / manifest_name):
         write_json_atomic(path, settings, indent=1)
         return
     try:
