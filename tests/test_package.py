@@ -70,6 +70,17 @@ def test_cli_info_json_and_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.tif" in err and "Traceback" not in err
     assert main(["info", str(bad)]) == EXIT_ERROR
+    # a stack: the first frames described, the rest counted (a series may hold thousands)
+    import h5py
+
+    with h5py.File(tmp_path / "series.h5", "w") as fh:
+        fh["entry/data/data"] = np.random.default_rng(1).poisson(3, (10, 40, 30)).astype(np.int32)
+    assert main(["info", str(tmp_path / "series.h5")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("format hdf5, shape 40x30") == 3 and f"... and 7 more frame(s) of {tmp_path / 'series.h5'}" in out
+    assert main(["info", "--frames", "0", "--json", str(tmp_path / "series.h5")]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["frame"] for r in rows] == list(range(10)) and {r["frames_in_file"] for r in rows} == {10}
 
 
 def test_console_script_runs():

@@ -69,6 +69,8 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print shape, dtype, value range and metadata keys of frames")
     p.add_argument("files", nargs="+", help="detector frames (TIFF, EDF, CBF, HDF5, npy, raw, ...)")
     _frame_options(p)
+    p.add_argument("--frames", type=int, default=3, metavar="N",
+                   help="describe the first N frames of a multi-frame file (default 3; 0: every frame)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.set_defaults(func=_cmd_info)
 
@@ -80,17 +82,21 @@ def _frame_options(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .io import describe, iter_patterns
+    from .io import describe, open_frames
 
     failed = 0
     for path in args.files:
         try:
-            for pattern in iter_patterns(path, dataset=args.dataset, shape=args.shape):
-                info = describe(pattern)
-                if args.json:
-                    print(json.dumps(info))
-                else:
-                    _print_info(info)
+            with open_frames(path, dataset=args.dataset, shape=args.shape) as frames:
+                shown = frames.nframes if args.frames <= 0 else min(args.frames, frames.nframes)
+                for i in range(shown):
+                    info = dict(describe(frames.get(i)), frames_in_file=frames.nframes)
+                    if args.json:
+                        print(json.dumps(info))
+                    else:
+                        _print_info(info)
+                if shown < frames.nframes and not args.json:
+                    print(f"... and {frames.nframes - shown} more frame(s) of {path} (--frames 0 describes every one)")
         except CamsortError as exc:
             print(f"camsort: error: {exc}", file=sys.stderr)
             failed += 1
