@@ -196,6 +196,16 @@ def test_all_detectors_sorts_each_detector_of_one_file_into_its_own_folder(tmp_p
     assert any("images/0, images/1, images/2, ... (21 datasets)" in line for line in many)
 
 
+def test_the_summary_gives_the_best_guesses_of_the_unsure_frames(tmp_path):
+    """What the frames set aside as UNSURE most probably are, counted from their manifest rows."""
+    unsure = [dict.fromkeys(("p_SAXS", "p_WAXS", "p_GISAXS", "p_GIWAXS", "p_NOT_SCATTERING"), "0.1") for _ in range(3)]
+    for row, top in zip(unsure, ("p_WAXS", "p_WAXS", "p_SAXS")):
+        row.update({"source": str(tmp_path / f"{top}.tif"), "frame": "", "technique": "UNSURE", top: "0.55"})
+    with SortJob([], tmp_path / "out", mode="manifest-only") as job:
+        job.record(unsure + [{"source": str(tmp_path / "a.tif"), "frame": "", "technique": "SAXS", "p_SAXS": "0.9"}])
+    assert "  UNSURE         3 (best guesses: WAXS 2, SAXS 1)" in job.summary.lines()
+
+
 def test_rerun_does_only_missing_work_and_never_overwrites(tmp_path):
     src = tmp_path / "in"
     _corpus(src)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
+from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
 from .filecopy import copy_file
 from .io import HDF5_EXTENSIONS, frame_paths, open_frames, write_tiff
@@ -50,6 +50,8 @@ class SortSummary:
     manifest: Path | None = None
     other_detectors: dict[str, list[str]] = field(default_factory=dict)
     """Files holding other image datasets (other detectors') that this run left unsorted: path -> names."""
+    best_guesses: Counter = field(default_factory=Counter)
+    """The most probable class of each frame this run set aside as UNSURE."""
 
     @property
     def sorted(self) -> int:
@@ -60,7 +62,8 @@ class SortSummary:
         out = [f"sorted {self.sorted} frame(s), skipped {self.skipped} already done, {len(self.errors)} error(s)"]
         for label in (*TECHNIQUES, UNSURE, NOT_SCATTERING):
             if self.counts.get(label):
-                out.append(f"  {label:<15}{self.counts[label]}")
+                guesses = ", ".join(f"{t} {n}" for t, n in self.best_guesses.most_common()) if label == UNSURE else ""
+                out.append(f"  {label:<15}{self.counts[label]}" + (f" (best guesses: {guesses})" if guesses else ""))
         if self.other_detectors:
             path, names = next(iter(self.other_detectors.items()))
             shown = ", ".join(names[:3]) + (f", ... ({len(names)} datasets)" if len(names) > 3 else "")
@@ -170,6 +173,8 @@ class SortJob:
                 self.summary.errors.append(f"{row['source']}: {row['error']}")
             else:
                 self.summary.counts[str(row["technique"])] += 1
+                if row["technique"] == UNSURE:
+                    self.summary.best_guesses[max(CLASSES, key=lambda c: float(row[f"p_{c}"]))] += 1
         self._writer.sync()
 
     def __enter__(self) -> "SortJob":
