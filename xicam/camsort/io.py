@@ -171,7 +171,7 @@ class _Frames:
 
     def close(self) -> None:
         """Close the file a lazily read stack keeps open (nothing for frames already in memory)."""
-        if isinstance(self.stack, _Series):
+        if isinstance(self.stack, _LazyStack):
             self.stack.close()
 
     def get(self, index: int, indexed: bool | None = None) -> Pattern:
@@ -339,26 +339,48 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
                    invalid=invalid)
 
 
-class _Series:
-    """The frames of an HDF5 stack, or of the parts of an Eiger series, read one at a time from the open file."""
+class _LazyStack:
+    """Frames left in an open file, each read when asked for; a frame that cannot be read is a
+    :class:`PatternReadError` of its own (a truncated chunk, a data file gone since the listing)."""
 
     ndim = 3
 
+    def __init__(self, path: str, handle: Any):
+        self.path, self.handle = path, handle
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        try:
+            return np.asarray(self._read(index))
+        except Exception as exc:
+            raise PatternReadError(self.path, f"frame {index} unreadable ({type(exc).__name__}: {exc})") from None
+
+    def _read(self, index: int) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class _Series(_LazyStack):
+    """The frames of an HDF5 stack, or of the parts of an Eiger series, from the open file."""
+
     def __init__(self, path: str, fh: Any, parts: list[Any]):
-        self.path, self.fh, self.parts = path, fh, parts
+        super().__init__(path, fh)
+        self.parts = parts
         self.ends = np.cumsum([_frame_count(p) for p in parts])
         self.total = int(self.ends[-1])
 
-    def __getitem__(self, index: int) -> np.ndarray:
+    def _read(self, index: int) -> Any:
         part = int(np.searchsorted(self.ends, index, side="right"))
         local = index - (self.ends[part - 1] if part else 0)
-        try:
-            return np.asarray(self.parts[part][np.unravel_index(local, self.parts[part].shape[:-2])])
-        except Exception as exc:  # a truncated chunk, a data file gone since the listing: this frame only
-            raise PatternReadError(self.path, f"frame {index} unreadable ({type(exc).__name__}: {exc})") from None
+        return self.parts[part][np.unravel_index(local, self.parts[part].shape[:-2])]
 
-    def close(self) -> None:
-        self.fh.close()
+
+class _FabioFrames(_LazyStack):
+    """The frames of a multi-frame file fabio reads (EDF, SPE), from the open image."""
+
+    def _read(self, index: int) -> Any:
+        return self.handle.getframe(index).data
 
 
 def _other_images(images: list[tuple[str, Any]], name: str, parts: list[Any]) -> list[str]:
@@ -680,19 +702,24 @@ _STDOUT_SWAP = threading.Lock()
 """Held while one reader thread has swapped ``sys.stdout`` (process-wide) for :func:`_quiet_if_compressed`."""
 
 
+COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh")
+"""First bytes of a gzip or bzip2 file."""
+
+
 @contextlib.contextmanager
 def _quiet_if_compressed(head: bytes) -> Iterator[None]:
     """Around fabio's reading of a file whose first bytes (``head``) are gzip's or bzip2's, send stdout
     nowhere: fabio (2026.6) prints a debug line there opening some (a .tif.gz), which must not land in
     ``camsort predict --json``."""
-    if not head.startswith((b"\x1f\x8b", b"BZh")):
+    if not head.startswith(COMPRESSED_MAGIC):
         yield
         return
     with _STDOUT_SWAP, contextlib.redirect_stdout(io.StringIO()):
         yield
 
 
-def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", **_: Any) -> _Frames:
+def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", lazy: bool = False,
+                **_: Any) -> _Frames:
     import fabio
 
     with _quiet_if_compressed(head):
@@ -705,7 +732,11 @@ def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", **_: 
         try:
             nframes = int(getattr(img, "nframes", 1) or 1)
             meta = {str(k): _jsonable(v) for k, v in dict(img.header).items()}
-            fmt = type(img).__name__.replace("Image", "").lower() or "fabio"
+            if lazy and nframes > 1 and not head.startswith(COMPRESSED_MAGIC):  # frames read when asked for
+                lazy_frames = _Frames(path, _FabioFrames(path, img), meta, _fabio_format(img), total=nframes,
+                                      dummy=_esrf_dummy(meta))
+                img = None  # kept open by the frames
+                return lazy_frames
             one = frame is not None and nframes > 1 and 0 <= frame < nframes
             if nframes == 1:
                 data = img.data
@@ -713,12 +744,18 @@ def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", **_: 
                 data = img.getframe(frame).data
             else:
                 data = np.stack([img.getframe(i).data for i in range(nframes)])
+            fmt = _fabio_format(img)
         finally:
-            img.close()
+            if img is not None:
+                img.close()
     if data is None:
         raise PatternReadError(path, "file has a header but no image data")
     return _Frames(path, _squeeze_to_frames(path, np.asarray(data)), meta, fmt,
                    first=frame if one else 0, total=nframes, dummy=_esrf_dummy(meta))
+
+
+def _fabio_format(img: Any) -> str:
+    return type(img).__name__.replace("Image", "").lower() or "fabio"
 
 
 CBF_MAGIC = b"###CBF"

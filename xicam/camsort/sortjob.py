@@ -35,9 +35,14 @@ MODES = ("copy", "link", "symlink", "manifest-only")
 """How a sorted frame reaches ``OUT/<TECHNIQUE>/``: a copy, a hard link, a symlink, or not at all."""
 
 STACK_PART = 32
-"""An HDF5 stack of more frames than this (an Eiger series may hold thousands) is read, preprocessed and
+"""A stack of more frames than this (an Eiger series may hold thousands) is read, preprocessed and
 delivered in parts of this many frames, so that the job holds about as many frames in memory for it as
 for as many single-frame files."""
+
+LARGE_EDF = 128 << 20
+"""An EDF file larger than this (bytes) has its frames counted before it is read, so that a long
+multi-frame file is read in parts; an HDF5 file always has (an Eiger master file is small, its series
+not), a smaller EDF file is read whole (opening it twice would cost more than holding it)."""
 
 
 @dataclass
@@ -267,8 +272,8 @@ class _Part:
 
 
 def stack_parts(path: Path, all_detectors: bool = False, part: int = STACK_PART) -> list[_Part] | None:
-    """The parts of an HDF5 file whose own stack (or, with ``all_detectors``, another detector's) holds
-    more than ``part`` frames, counted without reading them; None for a shorter file."""
+    """The parts of a file whose own stack (or, with ``all_detectors``, an HDF5 file's other detector's)
+    holds more than ``part`` frames, counted without reading them; None for a shorter file."""
     with open_frames(path) as frames:
         sizes = {None: frames.nframes}
         others = frames.metadata.get("hdf5_other_images", []) if all_detectors else []
@@ -284,13 +289,19 @@ def stack_parts(path: Path, all_detectors: bool = False, part: int = STACK_PART)
             for name, total in sizes.items() for start in range(0, total, part)]
 
 
+def _may_be_long(path: Path) -> bool:
+    """Whether ``path`` may hold a stack worth counting before it is read (see :data:`LARGE_EDF`)."""
+    name = str(path).lower()
+    return name.endswith(HDF5_EXTENSIONS) or (name.endswith(".edf") and path.stat().st_size > LARGE_EDF)
+
+
 def work_units(paths: Iterable[str | os.PathLike], all_detectors: bool = False) -> list[tuple[str | dict, int]]:
     """Each file as one unit of work with its weight in frames (1), and a long HDF5 stack as its parts
     (as dicts, with their frame counts): how ``camsort run`` spreads files over workers."""
     units: list[tuple[str | dict, int]] = []
     for path in map(Path, paths):
         try:
-            parts = stack_parts(path, all_detectors) if str(path).lower().endswith(HDF5_EXTENSIONS) else None
+            parts = stack_parts(path, all_detectors) if _may_be_long(path) else None
         except PatternReadError:  # read whole by a worker, which names the error
             parts = None
         units += [(p.as_dict(), p.stop - p.start) for p in parts] if parts else [(str(path), 1)]
@@ -359,7 +370,7 @@ class _Loader:
         if _finished(source, self.done, self.all_detectors):
             return [Item(source, None)]
         try:
-            parts = stack_parts(path, self.all_detectors) if source.lower().endswith(HDF5_EXTENSIONS) else None
+            parts = stack_parts(path, self.all_detectors) if _may_be_long(path) else None
             if parts:
                 return _Split(parts)
             digest = sha256_file(source)
