@@ -35,9 +35,8 @@ def run_mapped(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, 
     """Map a ``map: true`` workflow over batches of the pending files; rows go to the manifest in input order.
     ``all_detectors`` reaches the read operation as in ``camsort sort --all-detectors``."""
     from . import manifest
-
-    from .sorter import load_cached
     from .sort_settings import run_settings
+    from .sorter import load_cached
 
     job = SortJob(inputs, out, mode=mode, recursive=recursive, all_detectors=all_detectors,
                   settings=run_settings(load_cached(model), mode))
