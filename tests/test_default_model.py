@@ -158,6 +158,30 @@ def test_cli_predict_reads_the_dataset_asked_for(tmp_path, capsys):
     assert "no dataset 'data/nope'" in capsys.readouterr().err
 
 
+def test_cli_predict_decides_a_long_stack_a_part_at_a_time(tmp_path, capsys, monkeypatch):
+    """``camsort predict`` on a series of 40 frames decides 32, then 8, never holding the series whole, and
+    prints every frame in order with what deciding them at once gives."""
+    import h5py
+
+    from xicam.camsort import cli
+    from xicam.camsort.preprocess import preprocess_batch
+    from xicam.camsort.sorter import load_cached
+
+    frames = [simulate(t, s, long_side=128, detector="pilatus300k", rotate=0).data for s in range(10)
+              for t in ("SAXS", "WAXS", "GISAXS", "GIWAXS")]
+    with h5py.File(tmp_path / "series.h5", "w") as fh:
+        fh.create_dataset("entry/data/data", data=np.stack(frames).astype(np.int32))
+    sizes, decide = [], cli._predict_frames
+    monkeypatch.setattr(cli, "_predict_frames", lambda sorter, patterns, args: sizes.append(len(patterns))
+                        or decide(sorter, patterns, args))
+    assert main(["predict", "--json", str(tmp_path / "series.h5")]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sizes == [32, 8] and [r["frame"] for r in rows] == list(range(40))
+    at_once = load_cached(None).decide(preprocess_batch(np.stack(frames).astype(np.int32).astype(np.float32),
+                                                        load_cached(None).size))
+    assert [r["technique"] for r in rows] == [o["label"] for o in at_once]
+
+
 def test_frames_of_a_ccd_with_a_pedestal_and_a_blank_edge_sort_by_their_pattern(tmp_path, sorter):
     """A CCD frame sits on a pedestal and is blank (0) outside its corrected face, as three real GIWAXS
     frames found on PyPI were: read as counts, the blank washed the pattern out into NOT_SCATTERING;

@@ -273,50 +273,60 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import numpy as np
+    from itertools import islice
 
     from . import CLASSES
-    from .calibration import shown
     from .io import iter_patterns
-    from .ensemble import describe_members
-    from .metadata_check import check_metadata
-    from .preprocess import preprocess
+    from .sortjob import STACK_PART
 
     sorter = _load_model(args)
     failed = 0
     if not args.json:
         print(f"{'file':<40} {'technique':<15}" + "".join(f"{c[:8]:>9}" for c in CLASSES))
     for path in args.files:
-        try:
-            patterns = list(iter_patterns(path, dataset=args.dataset, shape=args.shape))
+        try:  # a long stack a few dozen frames at a time, never whole
+            frames = iter_patterns(path, dataset=args.dataset, shape=args.shape)
+            while patterns := list(islice(frames, STACK_PART)):
+                _predict_frames(sorter, patterns, args)
         except CamsortError as exc:
             print(f"camsort: error: {exc}", file=sys.stderr)
             failed += 1
-            continue
-        images = np.stack([preprocess(p.data, sorter.size) for p in patterns])
-        results = sorter.decide(images)
-        for pattern, result in zip(patterns, results):
-            check = check_metadata(pattern.metadata, result["label"], pattern.source, pattern.shape)
-            members = result.get("members", [])
-            if args.json:
-                print(json.dumps({"path": pattern.source, "frame": pattern.frame, "technique": result["label"],
-                                  "probabilities": dict(zip(CLASSES, result["probabilities"])),
-                                  "confidence": result["confidence"], "metadata_check": check,
-                                  **({"members": [{"technique": t, "probability": p} for t, p in members]}
-                                     if members else {})}))
-            else:
-                split = len({t for t, _ in members}) > 1
-                print(f"{pattern.name[-40:]:<40} {result['label']:<15}"
-                      + "".join(f"{shown(p, 3):9.3f}" for p in result["probabilities"]) + (f"  ! {check}" if check else "")
-                      + (f"  ! members disagree: {describe_members(members)}" if split else ""))
-        if args.gradcam:
-            from .gradcam import explain_images
-
-            for png in explain_images(sorter, [p.name for p in patterns], images, args.gradcam):
-                print(f"  Grad-CAM: {png}", file=sys.stderr)
     if failed == 0:
         return EXIT_OK
     return EXIT_ERROR if failed == len(args.files) else EXIT_PARTIAL
+
+
+def _predict_frames(sorter: Any, patterns: list, args: argparse.Namespace) -> None:
+    """Decide ``patterns`` together and print a row (or JSON line) each; ``--gradcam`` writes their overlays."""
+    import numpy as np
+
+    from . import CLASSES
+    from .calibration import shown
+    from .ensemble import describe_members
+    from .metadata_check import check_metadata
+    from .preprocess import preprocess
+
+    images = np.stack([preprocess(p.data, sorter.size) for p in patterns])
+    results = sorter.decide(images)
+    for pattern, result in zip(patterns, results):
+        check = check_metadata(pattern.metadata, result["label"], pattern.source, pattern.shape)
+        members = result.get("members", [])
+        if args.json:
+            print(json.dumps({"path": pattern.source, "frame": pattern.frame, "technique": result["label"],
+                              "probabilities": dict(zip(CLASSES, result["probabilities"])),
+                              "confidence": result["confidence"], "metadata_check": check,
+                              **({"members": [{"technique": t, "probability": p} for t, p in members]}
+                                 if members else {})}))
+        else:
+            split = len({t for t, _ in members}) > 1
+            print(f"{pattern.name[-40:]:<40} {result['label']:<15}"
+                  + "".join(f"{shown(p, 3):9.3f}" for p in result["probabilities"]) + (f"  ! {check}" if check else "")
+                  + (f"  ! members disagree: {describe_members(members)}" if split else ""))
+    if args.gradcam:
+        from .gradcam import explain_images
+
+        for png in explain_images(sorter, [p.name for p in patterns], images, args.gradcam):
+            print(f"  Grad-CAM: {png}", file=sys.stderr)
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
