@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import manifest
 from .errors import CamsortError
 from .study import write_json_atomic
 
@@ -31,11 +30,11 @@ def run_settings(sorter: Any, mode: str) -> dict[str, Any]:
             "threshold": getattr(sorter, "threshold", None), "mode": mode}
 
 
-def hold_to(out: Path, settings: dict[str, Any], manifest_name: str = "manifest.csv") -> None:
-    """Record ``settings`` in ``out`` until its manifest holds a frame; after that, raise a
-    :class:`CamsortError` naming what differs from the settings recorded."""
+def hold_to(out: Path, settings: dict[str, Any], sorted_before: bool) -> None:
+    """Record ``settings`` in ``out`` until a run has sorted a frame there (``sorted_before``: its manifest
+    holds one); after that, raise a :class:`CamsortError` naming what differs from the settings recorded."""
     path = out / SETTINGS
-    if not path.is_file() or not manifest.read(out / manifest_name):
+    if not path.is_file() or not sorted_before:
         write_json_atomic(path, settings, indent=1)
         return
     try:

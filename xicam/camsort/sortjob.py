@@ -24,7 +24,7 @@ import numpy as np
 from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
 from .filecopy import copy_file
-from .io import HDF5_EXTENSIONS, frame_paths, open_frames, write_tiff
+from .io import HDF5_EXTENSIONS, count_frames, frame_paths, open_frames, write_tiff
 from .metadata_check import check_metadata
 from .pattern import Pattern
 from .preprocess import preprocess
@@ -152,12 +152,13 @@ class SortJob:
             raise CamsortError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.out = Path(out).resolve()
         self.out.mkdir(parents=True, exist_ok=True)
-        if settings is not None:  # model, threshold and mode: as the folder's earlier runs had them, or refused
-            hold_to(self.out, settings)
-        self.files = [p for p in frame_paths(list(inputs), recursive=recursive) if self.out not in p.resolve().parents]
         self.manifest = self.out / "manifest.csv"
+        rows = manifest.read(self.manifest)
+        if settings is not None:  # model, threshold and mode: as the folder's earlier runs had them, or refused
+            hold_to(self.out, settings, sorted_before=bool(rows))
+        self.files = [p for p in frame_paths(list(inputs), recursive=recursive) if self.out not in p.resolve().parents]
         _remove_stale_parts(self.out)
-        self.done = {k for k, row in manifest.read(self.manifest).items() if not row["error"]}
+        self.done = {k for k, row in rows.items() if not row["error"]}
         self.summary = SortSummary(manifest=self.manifest)
         self.all_detectors = all_detectors
         self._order: list[tuple[str, str]] = []
@@ -279,8 +280,7 @@ def stack_parts(path: Path, all_detectors: bool = False, part: int = STACK_PART)
         others = frames.metadata.get("hdf5_other_images", []) if all_detectors else []
     for name in others:
         try:
-            with open_frames(path, dataset=name) as frames:
-                sizes[name] = frames.nframes
+            sizes[name] = count_frames(path, dataset=name)
         except PatternReadError:  # a part of one frame, so that reading it names the error
             sizes[name] = 1
     if max(sizes.values()) <= part:
