@@ -570,3 +570,22 @@ def test_stacks_of_1d_patterns_are_not_taken_for_frames(tmp_path):
     np.save(tmp_path / "lines.npy", np.ones((20, 1512), np.float32))
     with pytest.raises(PatternReadError, match=r"lines.npy: a 20×1512 array is too narrow .*1-D patterns"):
         read_pattern(tmp_path / "lines.npy")
+
+
+def test_a_multi_page_tiff_is_opened_page_by_page_and_a_cut_page_is_named_alone(tmp_path):
+    """open_frames leaves a multi-page TIFF on disk and reads each page when asked for; a page whose data
+    the file no longer holds (cut short) is an error naming the file and the frame, the others read."""
+    from xicam.camsort.io import _LazyStack, open_frames
+
+    stack = RNG.integers(0, 1000, (5, 64, 80)).astype(np.int32)
+    tifffile.imwrite(tmp_path / "series.tif", stack, compression="zlib")
+    blob = (tmp_path / "series.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(blob[:-3000])  # into the last page's compressed data
+    with open_frames(tmp_path / "cut.tif") as frames:
+        assert isinstance(frames.stack, _LazyStack) and frames.nframes == 5
+        for i in range(4):
+            np.testing.assert_array_equal(frames.get(i).stored, stack[i])
+            assert frames.get(i).frame == i
+        with pytest.raises(PatternReadError, match=r"cut\.tif: frame 4 unreadable"):
+            frames.get(4)
+    assert count_frames(tmp_path / "series.tif") == 5

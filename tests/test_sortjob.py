@@ -196,29 +196,40 @@ def test_all_detectors_sorts_each_detector_of_one_file_into_its_own_folder(tmp_p
     assert any("images/0, images/1, images/2, ... (21 datasets)" in line for line in many)
 
 
-def test_a_long_multi_frame_edf_is_read_in_parts_too(tmp_path, monkeypatch):
-    """ESRF-style multi-frame EDF: a large one (here any, the size limit lowered) goes through the job in
-    parts of 32 and 8 frames, each sorted as before."""
+def _write_edf_stack(path: Path, frames: list[np.ndarray]) -> None:
     from fabio.edfimage import EdfImage
 
+    edf = EdfImage(data=frames[0])
+    for frame in frames[1:]:
+        edf.append_frame(data=frame)
+    edf.write(str(path))
+
+
+def _write_tiff_stack(path: Path, frames: list[np.ndarray]) -> None:
+    tifffile.imwrite(path, np.stack(frames), compression="zlib")  # one page per frame
+
+
+@pytest.mark.parametrize("name, write", [("scan.edf", _write_edf_stack), ("scan.tif", _write_tiff_stack)])
+def test_a_long_multi_frame_edf_or_tiff_is_read_in_parts_too(tmp_path, monkeypatch, name, write):
+    """ESRF-style multi-frame EDF, multi-page TIFF: a large one (here any, the size limit lowered) goes
+    through the job in parts of 32 and 8 frames, each sorted as before and read from the file page by page."""
+    from xicam.camsort import io
     from xicam.camsort.sortjob import _Loader, _Split
 
-    monkeypatch.setattr(sortjob, "LARGE_EDF", 0)
-
+    monkeypatch.setattr(sortjob, "LARGE_STACK_FILE", 0)
     src = tmp_path / "in"
     src.mkdir()
     quadrants = [i % 4 for i in range(40)]
-    edf = EdfImage(data=_frame(quadrants[0], seed=0))
-    for i, q in enumerate(quadrants[1:], 1):
-        edf.append_frame(data=_frame(q, seed=i))
-    edf.write(str(src / "scan.edf"))
-    split = _Loader(set(), 32)(src / "scan.edf")
+    write(src / name, [_frame(q, seed=i) for i, q in enumerate(quadrants)])
+    split = _Loader(set(), 32)(src / name)
     assert isinstance(split, _Split) and [(t.start, t.stop) for t in split.parts] == [(0, 32), (32, 40)]
+    with io.open_frames(src / name) as frames:
+        assert isinstance(frames.stack, io._LazyStack) and frames.nframes == 40
     summary = sort_frames([src], tmp_path / "out", ByQuadrantSorter(), progress=False)
     rows = _outcomes(tmp_path / "out")
-    assert summary.sorted == 40 and [rows[f"scan.edf#{i}"]["technique"] for i in range(40)] == \
+    assert summary.sorted == 40 and [rows[f"{name}#{i}"]["technique"] for i in range(40)] == \
         [TECHNIQUES[q] for q in quadrants]
-    np.testing.assert_array_equal(tifffile.imread(rows["scan.edf#39"]["output"]), _frame(quadrants[39], seed=39))
+    np.testing.assert_array_equal(tifffile.imread(rows[f"{name}#39"]["output"]), _frame(quadrants[39], seed=39))
 
 
 def test_the_summary_gives_the_best_guesses_of_the_unsure_frames(tmp_path):

@@ -267,15 +267,30 @@ def _sniff(path: str, head: bytes) -> str:
     return "fabio"
 
 
-def _read_tiff(path: str, **_: Any) -> _Frames:
+def _read_tiff(path: str, *, lazy: bool = False, **_: Any) -> _Frames:
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
+    tif = tifffile.TiffFile(path)
+    try:
         series = tif.series[0]
-        data = series.asarray()
         meta = _tiff_tags(tif.pages[0])
+        if lazy and _one_frame_per_page(series):  # frames read when asked for
+            lazy_frames = _Frames(path, _TiffPages(path, tif, series.pages), meta, "tiff", total=len(series.pages))
+            tif = None  # kept open by the frames
+            return lazy_frames
+        data = series.asarray()
+    finally:
+        if tif is not None:
+            tif.close()
     data = _squeeze_to_frames(path, data)
     return _Frames(path, data, meta, "tiff")
+
+
+def _one_frame_per_page(series: Any) -> bool:
+    """Whether a TIFF series is a stack of 2-D pages, one frame each (a multi-page detector or ImageJ
+    stack), which can be read page by page; RGB, tiled pyramids and the like are read whole."""
+    return (len(series.shape) == 3 and series.shape[0] > 1 and len(series.pages) == series.shape[0]
+            and all(page is not None and page.shape == series.shape[1:] for page in series.pages))
 
 
 def _tiff_tags(page: Any) -> dict[str, Any]:
@@ -374,6 +389,17 @@ class _Series(_LazyStack):
         part = int(np.searchsorted(self.ends, index, side="right"))
         local = index - (self.ends[part - 1] if part else 0)
         return self.parts[part][np.unravel_index(local, self.parts[part].shape[:-2])]
+
+
+class _TiffPages(_LazyStack):
+    """The pages of a multi-page TIFF, one frame each, from the open file."""
+
+    def __init__(self, path: str, tif: Any, pages: Any):
+        super().__init__(path, tif)
+        self.pages = pages
+
+    def _read(self, index: int) -> Any:
+        return self.pages[index].asarray()
 
 
 class _FabioFrames(_LazyStack):

@@ -39,10 +39,13 @@ STACK_PART = 32
 delivered in parts of this many frames, so that the job holds about as many frames in memory for it as
 for as many single-frame files."""
 
-LARGE_EDF = 128 << 20
-"""An EDF file larger than this (bytes) has its frames counted before it is read, so that a long
+LARGE_STACK_FILE = 128 << 20
+"""An EDF or TIFF file larger than this (bytes) has its frames counted before it is read, so that a long
 multi-frame file is read in parts; an HDF5 file always has (an Eiger master file is small, its series
-not), a smaller EDF file is read whole (opening it twice would cost more than holding it)."""
+not), a smaller EDF or TIFF file is read whole (opening it twice would cost more than holding it)."""
+
+_STACK_FILE_ENDINGS = (".edf", ".tif", ".tiff")
+"""Endings of the formats that may hold many frames in one file besides HDF5 (see :data:`LARGE_STACK_FILE`)."""
 
 
 @dataclass
@@ -202,7 +205,7 @@ def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sor
     detector written into one file), each written out as a TIFF into its own technique's folder.
 
     Three stages overlap: ``workers`` threads read, hash and preprocess a bounded window of frames
-    ahead (long HDF5 stacks in parts of :data:`STACK_PART` frames); the calling thread classifies a
+    ahead (long stacks in parts of :data:`STACK_PART` frames); the calling thread classifies a
     batch; one writer thread delivers the previous batch (copying is I/O, which releases the GIL).
     Manifest rows are recorded in input order.
     """
@@ -290,13 +293,14 @@ def stack_parts(path: Path, all_detectors: bool = False, part: int = STACK_PART)
 
 
 def _may_be_long(path: Path) -> bool:
-    """Whether ``path`` may hold a stack worth counting before it is read (see :data:`LARGE_EDF`)."""
+    """Whether ``path`` may hold a stack worth counting before it is read (see :data:`LARGE_STACK_FILE`)."""
     name = str(path).lower()
-    return name.endswith(HDF5_EXTENSIONS) or (name.endswith(".edf") and path.stat().st_size > LARGE_EDF)
+    return name.endswith(HDF5_EXTENSIONS) or (name.endswith(_STACK_FILE_ENDINGS)
+                                              and path.stat().st_size > LARGE_STACK_FILE)
 
 
 def work_units(paths: Iterable[str | os.PathLike], all_detectors: bool = False) -> list[tuple[str | dict, int]]:
-    """Each file as one unit of work with its weight in frames (1), and a long HDF5 stack as its parts
+    """Each file as one unit of work with its weight in frames (1), and a long stack as its parts
     (as dicts, with their frame counts): how ``camsort run`` spreads files over workers."""
     units: list[tuple[str | dict, int]] = []
     for path in map(Path, paths):
@@ -324,7 +328,7 @@ def load_items(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str
 
 def iter_item_parts(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (),
                     size: int | None = None, all_detectors: bool = False) -> Iterator[list[Item]]:
-    """:func:`load_items` a piece of work at a time (a file, or a part of a long HDF5 stack), for callers
+    """:func:`load_items` a piece of work at a time (a file, or a part of a long stack), for callers
     that need not hold a long stack's frames at once."""
     loader = _Loader({tuple(k) for k in done}, size, all_detectors)
     for target in paths:  # a path, or a part of a stack as :meth:`_Part.as_dict` gives it
