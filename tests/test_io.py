@@ -589,3 +589,21 @@ def test_a_multi_page_tiff_is_opened_page_by_page_and_a_cut_page_is_named_alone(
         with pytest.raises(PatternReadError, match=r"cut\.tif: frame 4 unreadable"):
             frames.get(4)
     assert count_frames(tmp_path / "series.tif") == 5
+
+
+def test_frames_appended_to_a_tiff_one_write_at_a_time_are_all_read(tmp_path):
+    """tifffile's TiffWriter makes each write a series of its own: such a file's frames are all read
+    (it once gave its first frame only), and a reduced thumbnail after a frame is not taken for one."""
+    stack = RNG.integers(0, 1000, (4, 64, 80)).astype(np.int32)
+    with tifffile.TiffWriter(tmp_path / "appended.tif") as tif:
+        for frame in stack:
+            tif.write(frame)
+    assert count_frames(tmp_path / "appended.tif") == 4
+    assert [p.frame for p in iter_patterns(tmp_path / "appended.tif")] == [0, 1, 2, 3]
+    np.testing.assert_array_equal(read_pattern(tmp_path / "appended.tif", frame=2).stored, stack[2])
+    with pytest.raises(PatternReadError, match="3-D stack of 4 frames"):
+        read_pattern(tmp_path / "appended.tif")
+    with tifffile.TiffWriter(tmp_path / "thumbnail.tif") as tif:
+        tif.write(stack[0])
+        tif.write(stack[0][::4, ::4])
+    np.testing.assert_array_equal(read_pattern(tmp_path / "thumbnail.tif").stored, stack[0])

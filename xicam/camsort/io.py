@@ -272,13 +272,13 @@ def _read_tiff(path: str, *, lazy: bool = False, **_: Any) -> _Frames:
 
     tif = tifffile.TiffFile(path)
     try:
-        series = tif.series[0]
         meta = _tiff_tags(tif.pages[0])
-        if lazy and _one_frame_per_page(series):  # frames read when asked for
-            lazy_frames = _Frames(path, _TiffPages(path, tif, series.pages), meta, "tiff", total=len(series.pages))
+        pages = _frame_pages(tif)
+        if pages and lazy:  # frames read when asked for
+            lazy_frames = _Frames(path, _TiffPages(path, tif, pages), meta, "tiff", total=len(pages))
             tif = None  # kept open by the frames
             return lazy_frames
-        data = series.asarray()
+        data = np.stack([page.asarray() for page in pages]) if pages else tif.series[0].asarray()
     finally:
         if tif is not None:
             tif.close()
@@ -286,11 +286,19 @@ def _read_tiff(path: str, *, lazy: bool = False, **_: Any) -> _Frames:
     return _Frames(path, data, meta, "tiff")
 
 
-def _one_frame_per_page(series: Any) -> bool:
-    """Whether a TIFF series is a stack of 2-D pages, one frame each (a multi-page detector or ImageJ
-    stack), which can be read page by page; RGB, tiled pyramids and the like are read whole."""
-    return (len(series.shape) == 3 and series.shape[0] > 1 and len(series.pages) == series.shape[0]
-            and all(page is not None and page.shape == series.shape[1:] for page in series.pages))
+def _frame_pages(tif: Any) -> list[Any] | None:
+    """The pages of a TIFF that hold one 2-D frame each, when it holds more than one: a multi-page
+    detector or ImageJ stack (one series), or frames appended one write at a time (a series each), which
+    are read page by page; None for a single frame, RGB, a pyramid and the like, read as the first series."""
+    series = tif.series
+    first = series[0]
+    if len(series) > 1 and all(len(s.shape) == 2 and s.shape == first.shape and s.dtype == first.dtype
+                               and len(s.pages) == 1 for s in series):
+        return [s.pages[0] for s in series]
+    if len(first.shape) == 3 and first.shape[0] > 1 and len(first.pages) == first.shape[0] and all(
+            page is not None and page.shape == first.shape[1:] for page in first.pages):
+        return list(first.pages)
+    return None
 
 
 def _tiff_tags(page: Any) -> dict[str, Any]:
