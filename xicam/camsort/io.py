@@ -267,17 +267,19 @@ def _sniff(path: str, head: bytes) -> str:
     return "fabio"
 
 
-def _read_tiff(path: str, *, lazy: bool = False, **_: Any) -> _Frames:
+def _read_tiff(path: str, *, frame: int | None = None, lazy: bool = False, **_: Any) -> _Frames:
     import tifffile
 
     tif = tifffile.TiffFile(path)
     try:
         meta = _tiff_tags(tif.pages[0])
-        pages = _frame_pages(tif)
+        pages = _frame_pages(tif) or []
         if pages and lazy:  # frames read when asked for
             lazy_frames = _Frames(path, _TiffPages(path, tif, pages), meta, "tiff", total=len(pages))
             tif = None  # kept open by the frames
             return lazy_frames
+        if frame is not None and 0 <= frame < len(pages):  # that page alone
+            return _Frames(path, pages[frame].asarray(), meta, "tiff", first=frame, total=len(pages))
         data = np.stack([page.asarray() for page in pages]) if pages else tif.series[0].asarray()
     finally:
         if tif is not None:
