@@ -56,7 +56,8 @@ def test_study_passes_the_pca_components_to_every_combination(tmp_path, monkeypa
     study.run_study(tmp_path / "data", tmp_path / "pca3", ["hist"], ["rf", "et"], ["BL"], folds=3, size=64,
                     n_components=3, log=lambda *_: None)
     assert seen == [3, 3]
-    assert json.loads((tmp_path / "pca3" / study.PARAMETERS).read_text())["n_components"] == 3
+    recorded = json.loads((tmp_path / "pca3" / study.PARAMETERS).read_text())
+    assert recorded["n_components"] == 3 and recorded["fine_tune_augment"] is False
     assert "Scaler -> PCA(3) -> classifier, stratified 3-fold" in (tmp_path / "pca3" / "report.md").read_text()
 
 
@@ -97,6 +98,7 @@ def test_finetuned_lenet_starts_from_the_shipped_network_and_leaves_it_unchanged
     before = [w.copy() for w in shipped.model_.get_weights()]
     tuned = study.fitted_featurizer(study.FINETUNED, X[fit_idx], y[fit_idx], seed=0)
     assert tuned is not shipped and tuned.learning_rate == study.FINETUNE_LEARNING_RATE
+    assert tuned.augment is False and shipped.augment is True  # the study's frames as recorded
     assert len(tuned.history_["loss"]) >= 1
     assert all(np.array_equal(a, b) for a, b in zip(before, shipped.model_.get_weights()))
     after = tuned.model_.get_weights()

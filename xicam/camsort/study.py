@@ -78,6 +78,11 @@ a frame's features are theirs side by side (3 x 192), which the scaler and PCA t
 FINETUNE_LEARNING_RATE = 1e-4
 """A tenth of the LeNets' rate from scratch, as for the Keras networks' fine-tuning."""
 
+FINETUNE_AUGMENT = False
+"""Fine-tuning shows the network the study's frames as recorded, without the flips and quarter turns of the
+shipped recipe: a study's frames come from fixed set-ups, each in one orientation, a cue the turns would hide
+(adopted 2026-12-03 by a rule written down before the runs: docs/results.md)."""
+
 
 def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int):
     """The featurizer ``name`` fitted on the network half (``lenet-pretrained`` needs no fitting)."""
@@ -104,7 +109,7 @@ def _fine_tuned(network: Path, X_fit: np.ndarray, y_fit: np.ndarray, seed: int):
     from .features import load_featurizer
 
     spec = json.loads((network / "config.json").read_text())["featurizer"]
-    params = {"seed": seed, "learning_rate": FINETUNE_LEARNING_RATE}
+    params = {"seed": seed, "learning_rate": FINETUNE_LEARNING_RATE, "augment": FINETUNE_AUGMENT}
     return load_featurizer({**spec, "params": params}, network / "featurizer").fine_tune(X_fit, y_fit)
 
 
@@ -184,7 +189,7 @@ def run_study(data: str | os.PathLike, out: str | os.PathLike, featurizers: list
               n_components: int = 5, log=print, mapper: JobMapper = run_in_process) -> Path:
     """Run every missing combination (through ``mapper``), then write results.csv, table3.md, plots and report.md."""
     params = {"folds": folds, "seed": seed, "tune_iter": tune_iter, "n_components": n_components}
-    check_parameters(out, {**params, "size": size})
+    check_parameters(out, {**params, "size": size, "fine_tune_augment": FINETUNE_AUGMENT})
     jobs = sweep_jobs(data, out, featurizers, classifiers, variants, size=size, seed=seed)
     start = time.perf_counter()
     for job, records in mapper(jobs, params):
