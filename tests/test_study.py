@@ -57,7 +57,7 @@ def test_study_passes_the_pca_components_to_every_combination(tmp_path, monkeypa
                     n_components=3, log=lambda *_: None)
     assert seen == [3, 3]
     recorded = json.loads((tmp_path / "pca3" / study.PARAMETERS).read_text())
-    assert recorded["n_components"] == 3 and recorded["fine_tune_augment"] is False
+    assert recorded["n_components"] == 3 and recorded["fine_tune_turns"] == ["BLA"]
     assert "Scaler -> PCA(3) -> classifier, stratified 3-fold" in (tmp_path / "pca3" / "report.md").read_text()
 
 
@@ -99,6 +99,7 @@ def test_finetuned_lenet_starts_from_the_shipped_network_and_leaves_it_unchanged
     tuned = study.fitted_featurizer(study.FINETUNED, X[fit_idx], y[fit_idx], seed=0)
     assert tuned is not shipped and tuned.learning_rate == study.FINETUNE_LEARNING_RATE
     assert tuned.augment is False and shipped.augment is True  # the study's frames as recorded
+    assert study.fitted_featurizer(study.FINETUNED, X[fit_idx][:8], y[fit_idx][:8], seed=0, with_turns=True).augment
     assert len(tuned.history_["loss"]) >= 1
     assert all(np.array_equal(a, b) for a, b in zip(before, shipped.model_.get_weights()))
     after = tuned.model_.get_weights()

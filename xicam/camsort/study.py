@@ -78,14 +78,15 @@ a frame's features are theirs side by side (3 x 192), which the scaler and PCA t
 FINETUNE_LEARNING_RATE = 1e-4
 """A tenth of the LeNets' rate from scratch, as for the Keras networks' fine-tuning."""
 
-FINETUNE_AUGMENT = False
-"""Fine-tuning shows the network the study's frames as recorded, without the flips and quarter turns of the
-shipped recipe: a study's frames come from fixed set-ups, each in one orientation, a cue the turns would hide
-(adopted 2026-12-03 by a rule written down before the runs: docs/results.md)."""
+FINETUNE_TURNS = ("BLA",)
+"""The dataset variants whose networks are fine-tuned with the shipped recipe's flips and quarter turns: BLA, which
+holds every frame in four orientations. UB and BL are fine-tuned on their frames as recorded: a study's frames
+come from fixed set-ups, each in one orientation, a cue the turns would hide (2026-12-03: docs/results.md)."""
 
 
-def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int):
-    """The featurizer ``name`` fitted on the network half (``lenet-pretrained`` needs no fitting)."""
+def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int, with_turns: bool = False):
+    """The featurizer ``name`` fitted on the network half (``lenet-pretrained`` needs no fitting); a shipped
+    network is fine-tuned on the frames as they are, or with ``with_turns`` also flipped and turned."""
     from sklearn.pipeline import FeatureUnion
 
     from .ensemble import member_dirs
@@ -98,18 +99,20 @@ def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int
             return shipped.featurizer
         networks = member_dirs(DEFAULT_MODEL_DIR)
         if name == FINETUNED:
-            return _fine_tuned(networks[0], X_fit, y_fit, seed)
-        return FeatureUnion([(network.name, _fine_tuned(network, X_fit, y_fit, seed)) for network in networks])
+            return _fine_tuned(networks[0], X_fit, y_fit, seed, with_turns)
+        return FeatureUnion([(network.name, _fine_tuned(network, X_fit, y_fit, seed, with_turns))
+                             for network in networks])
     params = {"seed": seed} if name.startswith("lenet") else {}
     return make_featurizer(name, **params).fit(X_fit, y_fit)
 
 
-def _fine_tuned(network: Path, X_fit: np.ndarray, y_fit: np.ndarray, seed: int):
-    """A fresh copy of the sorter's network in ``network``, trained further on ``X_fit`` at the fine-tuning rate."""
+def _fine_tuned(network: Path, X_fit: np.ndarray, y_fit: np.ndarray, seed: int, turns: bool):
+    """A fresh copy of the sorter's network in ``network``, trained further on ``X_fit`` at the fine-tuning rate,
+    with ``turns`` on flipped and turned copies too."""
     from .features import load_featurizer
 
     spec = json.loads((network / "config.json").read_text())["featurizer"]
-    params = {"seed": seed, "learning_rate": FINETUNE_LEARNING_RATE, "augment": FINETUNE_AUGMENT}
+    params = {"seed": seed, "learning_rate": FINETUNE_LEARNING_RATE, "augment": turns}
     return load_featurizer({**spec, "params": params}, network / "featurizer").fine_tune(X_fit, y_fit)
 
 
@@ -163,7 +166,8 @@ def sweep_jobs(data: str | os.PathLike, out: str | os.PathLike, featurizers: lis
                 if variant == "BLA":  # rotated copies are featurized on their own
                     evaluated = X[eval_idx]  # indexed once: each X[eval_idx] is a copy its views would keep alive
                     rotated = np.stack([np.rot90(evaluated[i], k) for i, k in zip(idx, turns)])
-                    arrays["features"] = fitted_featurizer(name, X[fit_idx], y[fit_idx], seed).transform(rotated)
+                    arrays["features"] = fitted_featurizer(name, X[fit_idx], y[fit_idx], seed,
+                                                           with_turns=variant in FINETUNE_TURNS).transform(rotated)
                     arrays["groups"] = idx  # the four turns of a frame share a group: CV never splits them
                 else:
                     arrays["features"] = _features(out, name, X[fit_idx], y[fit_idx], X[eval_idx], seed)[idx]
@@ -189,7 +193,7 @@ def run_study(data: str | os.PathLike, out: str | os.PathLike, featurizers: list
               n_components: int = 5, log=print, mapper: JobMapper = run_in_process) -> Path:
     """Run every missing combination (through ``mapper``), then write results.csv, table3.md, plots and report.md."""
     params = {"folds": folds, "seed": seed, "tune_iter": tune_iter, "n_components": n_components}
-    check_parameters(out, {**params, "size": size, "fine_tune_augment": FINETUNE_AUGMENT})
+    check_parameters(out, {**params, "size": size, "fine_tune_turns": list(FINETUNE_TURNS)})
     jobs = sweep_jobs(data, out, featurizers, classifiers, variants, size=size, seed=seed)
     start = time.perf_counter()
     for job, records in mapper(jobs, params):
