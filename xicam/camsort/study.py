@@ -106,22 +106,23 @@ def fitted_featurizer(name: str, X_fit: np.ndarray, y_fit: np.ndarray, seed: int
     return make_featurizer(name, **params).fit(X_fit, y_fit)
 
 
-def _fine_tuned(network: Path, X_fit: np.ndarray, y_fit: np.ndarray, seed: int, turns: bool):
+def _fine_tuned(network: Path, X_fit: np.ndarray, y_fit: np.ndarray, seed: int, with_turns: bool):
     """A fresh copy of the sorter's network in ``network``, trained further on ``X_fit`` at the fine-tuning rate,
-    with ``turns`` on flipped and turned copies too."""
+    with ``with_turns`` on flipped and turned copies too."""
     from .features import load_featurizer
 
     spec = json.loads((network / "config.json").read_text())["featurizer"]
-    params = {"seed": seed, "learning_rate": FINETUNE_LEARNING_RATE, "augment": turns}
+    params = {"seed": seed, "learning_rate": FINETUNE_LEARNING_RATE, "augment": with_turns}
     return load_featurizer({**spec, "params": params}, network / "featurizer").fine_tune(X_fit, y_fit)
 
 
-def _features(out: Path, name: str, X_fit: np.ndarray, y_fit: np.ndarray, X_eval: np.ndarray, seed: int) -> np.ndarray:
-    """Features of the evaluation half, cached per featurizer (networks fit on the other half)."""
-    cache = out / "features" / f"{name}.npy"
+def _features(out: Path, name: str, X_fit: np.ndarray, y_fit: np.ndarray, X_eval: np.ndarray, seed: int,
+              with_turns: bool = False) -> np.ndarray:
+    """Features of the evaluation half, cached per featurizer and fine-tuning (networks fit on the other half)."""
+    cache = out / "features" / f"{name}{'-turns' if with_turns else ''}.npy"
     if cache.exists():
         return np.load(cache, allow_pickle=False)
-    F = fitted_featurizer(name, X_fit, y_fit, seed).transform(X_eval)
+    F = fitted_featurizer(name, X_fit, y_fit, seed, with_turns).transform(X_eval)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.save(cache, F)
     return F
@@ -167,10 +168,11 @@ def sweep_jobs(data: str | os.PathLike, out: str | os.PathLike, featurizers: lis
                     evaluated = X[eval_idx]  # indexed once: each X[eval_idx] is a copy its views would keep alive
                     rotated = np.stack([np.rot90(evaluated[i], k) for i, k in zip(idx, turns)])
                     arrays["features"] = fitted_featurizer(name, X[fit_idx], y[fit_idx], seed,
-                                                           with_turns=variant in FINETUNE_TURNS).transform(rotated)
+                                                           variant in FINETUNE_TURNS).transform(rotated)
                     arrays["groups"] = idx  # the four turns of a frame share a group: CV never splits them
                 else:
-                    arrays["features"] = _features(out, name, X[fit_idx], y[fit_idx], X[eval_idx], seed)[idx]
+                    arrays["features"] = _features(out, name, X[fit_idx], y[fit_idx], X[eval_idx], seed,
+                                                   variant in FINETUNE_TURNS)[idx]
                 np.savez(matrix.with_suffix(".tmp.npz"), **arrays)
                 os.replace(matrix.with_suffix(".tmp.npz"), matrix)
             jobs += [{"featurizer": name, "variant": variant, "classifier": c, "features_path": str(matrix),
