@@ -593,8 +593,9 @@ def _add_study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="results folder (re-running resumes)")
     p.add_argument("--featurizers", nargs="+", default=["hist", "glcm", "lenet-fast"],
                    help="featurize methods, trained on the other half of the frames; lenet-pretrained is the "
-                        "shipped model's network, frozen, lenet-finetuned the same network fine-tuned there, and "
-                        "lenet-ensemble-finetuned each of the shipped ensemble's networks fine-tuned there, side by side")
+                        "shipped model's network, frozen, lenet-finetuned the same network fine-tuned there (on the frames "
+                        "as recorded; BLA's with flips and turns), and lenet-ensemble-finetuned each of the shipped "
+                        "ensemble's networks fine-tuned there, side by side")
     p.add_argument("--classifiers", nargs="+", default=["rf", "et", "lightgbm", "xgboost", "catboost"])
     p.add_argument("--variants", nargs="+", default=["UB", "BL", "BLA"], choices=["UB", "BL", "BLA"])
     p.add_argument("--folds", type=int, default=5)
