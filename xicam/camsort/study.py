@@ -117,7 +117,7 @@ def _fine_tuned(network: Path, X_fit: np.ndarray, y_fit: np.ndarray, seed: int, 
 
 
 def _features(out: Path, name: str, X_fit: np.ndarray, y_fit: np.ndarray, X_eval: np.ndarray, seed: int,
-              with_turns: bool = False) -> np.ndarray:
+              with_turns: bool) -> np.ndarray:
     """Features of the evaluation half, cached per featurizer and fine-tuning (networks fit on the other half)."""
     cache = out / "features" / f"{name}{'-turns' if with_turns else ''}.npy"
     if cache.exists():
@@ -163,16 +163,17 @@ def sweep_jobs(data: str | os.PathLike, out: str | os.PathLike, featurizers: lis
             matrix = out / "features" / f"{name}_{variant}.npz"
             if todo and not matrix.exists():
                 idx, turns = variant_indices(labels[eval_idx], variant, seed)
+                with_turns = variant in FINETUNE_TURNS
                 arrays = {"labels": y[eval_idx][idx]}
                 if variant == "BLA":  # rotated copies are featurized on their own
                     evaluated = X[eval_idx]  # indexed once: each X[eval_idx] is a copy its views would keep alive
                     rotated = np.stack([np.rot90(evaluated[i], k) for i, k in zip(idx, turns)])
-                    arrays["features"] = fitted_featurizer(name, X[fit_idx], y[fit_idx], seed,
-                                                           variant in FINETUNE_TURNS).transform(rotated)
+                    fitted = fitted_featurizer(name, X[fit_idx], y[fit_idx], seed, with_turns)
+                    arrays["features"] = fitted.transform(rotated)
                     arrays["groups"] = idx  # the four turns of a frame share a group: CV never splits them
                 else:
-                    arrays["features"] = _features(out, name, X[fit_idx], y[fit_idx], X[eval_idx], seed,
-                                                   variant in FINETUNE_TURNS)[idx]
+                    features = _features(out, name, X[fit_idx], y[fit_idx], X[eval_idx], seed, with_turns)
+                    arrays["features"] = features[idx]
                 np.savez(matrix.with_suffix(".tmp.npz"), **arrays)
                 os.replace(matrix.with_suffix(".tmp.npz"), matrix)
             jobs += [{"featurizer": name, "variant": variant, "classifier": c, "features_path": str(matrix),
