@@ -3,8 +3,10 @@
 Simulates native-size frames of every technique (mixed detectors, rotated mounts included), gives each
 a Pilatus-style header of its own geometry, sorts them with the model, and counts, once for a header with
 the wavelength, distance, pixel size and beam centre (the q range is checked) and once for a header with
-the distance only (the distance is): flags against the frame's own technique (false alarms), against each
-other technique (what the check could catch), and against the model's wrong top classes::
+the distance only (the distance is), and once for a header with the incidence angle (0 in transmission):
+flags against the frame's own technique (false alarms), against each other technique (what the check could
+catch), against the model's wrong top classes, and what deciding with the header weighed
+(:meth:`Sorter.reconsider`) does to top-1::
 
     python benchmarks/header_check.py [--per-class 100] [--seed 20261203] [--model MODEL_DIR]
 """
@@ -15,7 +17,7 @@ import argparse
 import numpy as np
 
 from xicam.camsort import TECHNIQUES
-from xicam.camsort.metadata_check import check_metadata
+from xicam.camsort.metadata_check import check_metadata, metadata_odds
 from xicam.camsort.preprocess import preprocess
 from xicam.camsort.simulate import simulate_batch
 from xicam.camsort.simulate.geometry import HC_KEV_A
@@ -39,7 +41,8 @@ def headers(params: dict, shape: tuple[int, int]) -> dict[str, dict[str, str]]:
     return {"full geometry": {**distance, "Wavelength": f"{HC_KEV_A / params['energy_kev']:.5f} A",
                               "Pixel_size": f"{params['pixel_um']:.0f}e-6 m x {params['pixel_um']:.0f}e-6 m",
                               "Beam_xy": f"({x:.2f}, {y:.2f}) pixels"},
-            "distance only": distance}
+            "distance only": distance,
+            "incidence angle (0 in transmission)": {"incident_angle": f"{params.get('alpha_i_deg', 0.0):.4f}"}}
 
 
 def main() -> None:
@@ -55,7 +58,7 @@ def main() -> None:
     wrong = [i for i, (t, y) in enumerate(zip(tops, labels)) if t != y]
     print(f"{len(frames)} frames ({args.per_class} per technique, seed {args.seed}); "
           f"the model's top class wrong on {len(wrong)}")
-    for kind in ("full geometry", "distance only"):
+    for kind in headers(params[0], frames[0].shape):
         header = [headers(p, f.shape)[kind] for p, f in zip(params, frames)]
         flags = {(i, t): check_metadata(header[i], t, "", frames[i].shape) != ""
                  for i in range(len(frames)) for t in TECHNIQUES}
@@ -74,6 +77,12 @@ def main() -> None:
                   f"{check_metadata(header[i], labels[i], '', frames[i].shape)}")
         print(f"the model's wrong top classes flagged: {len(caught)} of {len(wrong)} "
               f"({', '.join(f'{labels[i]} -> {tops[i]}' for i in caught) or 'none'})")
+        weighed = [d["top"] for d in model.reconsider(decided, [metadata_odds(h, "", f.shape)
+                                                                for h, f in zip(header, frames)])]
+        fixed = [i for i in wrong if weighed[i] == labels[i]]
+        broken = [i for i, y in enumerate(labels) if tops[i] == y != weighed[i]]
+        print(f"decided with the header weighed: top-1 {np.mean(np.array(tops) == labels):.1%} -> "
+              f"{np.mean(np.array(weighed) == labels):.1%} ({len(fixed)} wrong made right, {len(broken)} right made wrong)")
 
 
 if __name__ == "__main__":

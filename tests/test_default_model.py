@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,6 +140,37 @@ def test_cli_threshold_sets_aside_frames_below_it_for_one_run(tmp_path, capsys, 
     with pytest.raises(SystemExit):
         main(["predict", str(frame), "--threshold", "0"])
     assert "a probability in (0, 1] is needed, not '0'" in capsys.readouterr().err
+
+
+def test_a_grazing_angle_in_the_file_name_weighs_the_decision_of_predict_and_sort(tmp_path, capsys, sorter):
+    """One GISAXS frame (which the image alone leaves near the SAXS boundary) under two names: the one that
+    carries its incidence angle (``th0.200``) has the odds of both grazing techniques multiplied by
+    EVIDENCE_ODDS, in ``predict`` and in the manifest of ``sort``, and says so; ``--ignore-metadata`` decides by
+    the image alone."""
+    from xicam.camsort import manifest
+    from xicam.camsort.io import write_tiff
+    from xicam.camsort.metadata_check import EVIDENCE_ODDS
+
+    data = simulate("GISAXS", 1, long_side=256).data.astype(np.int32)
+    (tmp_path / "in").mkdir()
+    plain, named = tmp_path / "in" / "film.tif", tmp_path / "in" / "film_th0.200_5s.tif"
+    write_tiff(plain, data)
+    write_tiff(named, data)
+    rows = {}
+    for name, extra in (("plain", [str(plain)]), ("named", [str(named)]), ("image only", [str(named), "--ignore-metadata"])):
+        assert main(["predict", "--json", *extra]) == 0
+        rows[name] = json.loads(capsys.readouterr().out)
+    image = np.array([rows["plain"]["probabilities"][c] for c in CLASSES])
+    odds = np.array([EVIDENCE_ODDS if c in ("GISAXS", "GIWAXS") else 1 for c in CLASSES])
+    np.testing.assert_allclose([rows["named"]["probabilities"][c] for c in CLASSES], image * odds / (image * odds).sum(),
+                               rtol=1e-6)
+    assert rows["named"]["metadata_check"].startswith("weighed: file name incidence angle 0.2 deg suggests grazing")
+    assert rows["image only"]["probabilities"] == rows["plain"]["probabilities"] and rows["plain"]["metadata_check"] == ""
+    assert main(["sort", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--mode", "manifest-only", "-q"]) == 0
+    by_file = {Path(src).name: row for (src, _), row in manifest.read(tmp_path / "out" / "manifest.csv").items()}
+    assert by_file["film_th0.200_5s.tif"]["metadata_check"] == rows["named"]["metadata_check"]
+    assert by_file["film_th0.200_5s.tif"]["technique"] == rows["named"]["technique"]
+    assert by_file["film.tif"]["metadata_check"] == "" and by_file["film.tif"]["technique"] == rows["plain"]["technique"]
 
 
 def test_cli_predict_reads_the_dataset_asked_for(tmp_path, capsys):

@@ -18,6 +18,7 @@ from xicam.camsort import CLASSES, UNSURE
 from xicam.camsort.calibration import shown
 from xicam.camsort.datasets import read_labelled_folder
 from xicam.camsort.io import read_pattern, write_tiff
+from xicam.camsort.metadata_check import patterns_odds
 from xicam.camsort.preprocess import preprocess
 from xicam.camsort.simulate import simulate
 
@@ -117,8 +118,9 @@ def test_real_frames_fill_the_table_with_the_cores_predictions(stage, qtbot, rea
     rows = _load(stage, qtbot, real_frames.values())
     assert len(rows) == 4 and not any(r.error for r in rows)
     for row in rows:
-        image = preprocess(read_pattern(row.source).data, cnn_sorter.size)
-        expected = cnn_sorter.decide(image[None])[0]
+        pattern = read_pattern(row.source)  # decided as the core does, with what its header and name say
+        expected = cnn_sorter.reconsider(cnn_sorter.decide(preprocess(pattern.data, cnn_sorter.size)[None]),
+                                         patterns_odds([pattern]))[0]
         assert row.label == expected["label"] and np.allclose(row.probabilities, expected["probabilities"])
         assert row.cam is not None and row.cam.shape == (cnn_sorter.size,) * 2
     assert stage.loader.progress.value() == stage.loader.progress.maximum() == 4
@@ -153,19 +155,17 @@ def test_batch_with_a_corrupt_file_gets_an_error_row_not_a_crash(stage, qtbot, b
     assert "; 1 error(s)" in stage.loader.status.text()
 
 
-def test_header_contradictions_are_shown(stage, qtbot, batch):
+def test_what_the_header_weighed_or_contradicts_is_shown(stage, qtbot, batch):
     from xicam.camsort.metadata_check import check_metadata
 
-    rows = _load(stage, qtbot, batch[:2])
-    for row in rows:
-        pattern = read_pattern(row.source)
-        assert row.check == check_metadata(pattern.metadata, row.label, row.source, pattern.shape)
+    rows = _load(stage, qtbot, batch[:2])  # the first frame's header has an incidence angle: weighed, and said so
+    assert rows[0].weighed.startswith("weighed: header incidence angle 0.3 deg suggests grazing incidence (image alone:")
+    assert rows[0].check == ""
+    assert (rows[0].label in ("SAXS", "WAXS")) == rows[0].weighed.endswith("the image outweighed it")
     stage.select(0)
-    text = stage.panel.check.text()
-    if rows[0].label in ("SAXS", "WAXS"):
-        assert "The header disagrees" in text and "grazing incidence" in text
-    else:
-        assert "Consistent with the header" in text
+    assert stage.panel.check.text().startswith("⚖ Weighed: header incidence angle 0.3 deg")
+    pattern = read_pattern(rows[1].source)
+    assert rows[1].weighed == "" and rows[1].check == check_metadata(pattern.metadata, rows[1].label)
     stage.select(1)
     assert "no incidence angle or distance" in stage.panel.check.text()
 

@@ -162,3 +162,59 @@ def test_an_unset_or_implausible_geometry_gives_no_q_range():
     assert "q_max_inv_A" not in hints and "beam_x_px" not in hints and hints["distance_m"] == 1.0
     assert "wavelength_A" not in geometry_hints({"Wavelength": "0 A"})
     assert "pixel_um" not in geometry_hints({"pixel_size": "2 m"})
+
+
+def test_what_a_decision_weighs_a_grazing_angle_and_the_q_range_not_the_distance_alone():
+    """Each weighed hint multiplies the odds of the techniques it points to by EVIDENCE_ODDS; the distance
+    alone and an angle of 0 are only reported."""
+    from xicam.camsort import CLASSES
+    from xicam.camsort.metadata_check import EVIDENCE_ODDS, metadata_odds
+
+    def factors(*args):
+        odds = metadata_odds(*args)
+        return None if odds is None else dict(zip(CLASSES, odds))
+
+    k = EVIDENCE_ODDS
+    assert factors({}, "film_th0.150_10s.tif") == {"SAXS": 1, "WAXS": 1, "GISAXS": k, "GIWAXS": k, "NOT_SCATTERING": 1}
+    assert factors({"alpha_i": "0.2"}) == factors({}, "film_th0.150_10s.tif")
+    edf = {"SampleDistance": "2.46", "WaveLength": "1.54189e-10", "PSize_1": "0.000172", "Center_1": "348",
+           "Center_2": "903"}  # q up to 0.31 1/A: small angle
+    assert factors(edf, "", (1043, 981)) == {"SAXS": k, "WAXS": 1, "GISAXS": k, "GIWAXS": 1, "NOT_SCATTERING": 1}
+    assert factors(edf, "film_ai0.12_1.edf", (1043, 981))["GISAXS"] == k * k
+    for says_little in (({"distance": 3.5},), ({"alpha_i": "0"},), ({}, "run_th0.000_1.tif"), ({}, "scan_12_0005.tif")):
+        assert factors(*says_little) is None
+
+
+def test_a_sorter_reconsiders_its_outcomes_with_the_odds_and_keeps_the_images_own():
+    from xicam.camsort import CLASSES
+    from xicam.camsort.sorter import Sorter
+
+    sorter = Sorter(None, None, None, "none", threshold=0.6)
+    unsure = {"label": "UNSURE", "probabilities": [0.56, 0.004, 0.004, 0.432, 0.0], "confidence": "low", "top": "SAXS",
+              "members": [("SAXS", 0.6)]}
+    blank = {"label": "NOT_SCATTERING", "probabilities": [0, 0, 0, 0, 1.0], "confidence": "high", "top": "NOT_SCATTERING"}
+    grazing = np.array([1, 1, 5, 5, 1.0])
+    weighed, still_blank, untouched = sorter.reconsider([unsure, blank, unsure], [grazing, grazing, None])
+    expected = np.array(unsure["probabilities"]) * grazing / (np.array(unsure["probabilities"]) * grazing).sum()
+    assert weighed["label"] == weighed["top"] == "GIWAXS" and weighed["confidence"] == "medium"
+    np.testing.assert_allclose(weighed["probabilities"], expected)
+    assert weighed["image_probabilities"] == unsure["probabilities"] and weighed["members"] == unsure["members"]
+    assert still_blank["label"] == "NOT_SCATTERING" and still_blank["probabilities"][CLASSES.index("NOT_SCATTERING")] == 1
+    assert untouched is unsure
+    sorter.weigh_metadata = False
+    assert sorter.reconsider([unsure], [grazing]) == [unsure]
+
+
+def test_the_note_says_what_was_weighed_and_what_the_image_alone_gave():
+    from xicam.camsort.metadata_check import metadata_note
+
+    name = "pbi2_th0.300_0.49s_maxs.tiff"
+    turned = {"label": "GIWAXS", "probabilities": [0.09, 0, 0, 0.91, 0], "image_probabilities": [0.56, 0, 0, 0.44, 0]}
+    assert metadata_note(turned, {}, name) == \
+        "weighed: file name incidence angle 0.3 deg suggests grazing incidence (image alone: SAXS 0.56)"
+    kept = {"label": "WAXS", "probabilities": [0, 0.84, 0, 0.16, 0], "image_probabilities": [0, 0.96, 0, 0.04, 0]}
+    assert metadata_note(kept, {"distance": 3.5}, name) == (
+        "weighed: file name incidence angle 0.3 deg suggests grazing incidence (image alone: WAXS 0.96); "
+        "the image outweighed it; header distance 3.5 m suggests small angle")
+    plain = {"label": "SAXS", "probabilities": [1.0, 0, 0, 0, 0]}
+    assert metadata_note(plain, {"alpha_i": "0.15"}) == check_metadata({"alpha_i": "0.15"}, "SAXS") != ""

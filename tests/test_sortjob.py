@@ -47,6 +47,10 @@ class ByQuadrantSorter:
             out.append({"label": label, "probabilities": p.tolist(), "confidence": "high", "top": label})
         return out
 
+    def reconsider(self, outcomes, odds):
+        """Its outcomes are certain: what headers say changes none of them."""
+        return outcomes
+
 
 def _frame(quadrant: int, shape=(60, 50), seed=0) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -280,21 +284,30 @@ def test_a_folder_sorted_with_one_model_threshold_and_mode_refuses_a_run_with_an
     out = tmp_path / "out"
     sort_frames([src], out, ByQuadrantSorter(), mode="manifest-only", progress=False)
     settings = json.loads((out / "sort_settings.json").read_text())
-    assert settings == {"model": None, "model_sha256": None, "threshold": 0.5, "mode": "manifest-only"}
+    assert settings == {"model": None, "model_sha256": None, "threshold": 0.5, "mode": "manifest-only",
+                        "weigh_metadata": True}
     before = {p.relative_to(out).as_posix(): _sha(p) for p in out.rglob("*") if p.is_file()}
     other_model = ByQuadrantSorter()
     other_model.origin = {"path": "/models/adapted", "sha256": "ab" * 32}
     stricter = ByQuadrantSorter()
     stricter.threshold = 0.9
+    image_only = ByQuadrantSorter()
+    image_only.weigh_metadata = False
     for sorter, mode, said in ((ByQuadrantSorter(), "copy", "mode manifest-only then, copy now"),
                                (stricter, "manifest-only", "threshold 0.5 then, 0.9 now"),
                                (other_model, "manifest-only",
-                                "model a model never saved then, /models/adapted (abababababab) now")):
+                                "model a model never saved then, /models/adapted (abababababab) now"),
+                               (image_only, "manifest-only", "headers and file names weighed yes then, no now")):
         with pytest.raises(CamsortError, match="sort into a new folder") as caught:
             sort_frames([src], out, sorter, mode=mode, progress=False)
         assert str(caught.value).startswith(f"{out} was sorted with other settings") and said in str(caught.value)
         assert sorter.calls == 0
     assert {p.relative_to(out).as_posix(): _sha(p) for p in out.rglob("*") if p.is_file()} == before
+    # a folder sorted before the setting was recorded weighed no header: a run that weighs them is refused
+    (out / "sort_settings.json").write_text(json.dumps({k: v for k, v in settings.items() if k != "weigh_metadata"}))
+    with pytest.raises(CamsortError, match="headers and file names weighed no then, yes now"):
+        sort_frames([src], out, ByQuadrantSorter(), mode="manifest-only", progress=False)
+    (out / "sort_settings.json").write_text(json.dumps(settings))
     tifffile.imwrite(src / "b.tif", _frame(1))
     again = ByQuadrantSorter()
     assert sort_frames([src], out, again, mode="manifest-only", progress=False).skipped == 1 and again.calls == 1

@@ -34,6 +34,10 @@ def _model_option(p: argparse.ArgumentParser, threshold: bool = False) -> None:
         p.add_argument("--threshold", type=_probability, metavar="P",
                        help="calibrated probability below which a frame is UNSURE (default: the model's own, "
                             "0.6 for the shipped one; higher keeps fewer frames, more of them right)")
+        p.add_argument("--ignore-metadata", action="store_true",
+                       help="decide by the image alone: a grazing incidence angle in the header or the file name "
+                            "(th0.12, ai0.2) and the q range of the header's geometry are then only reported, "
+                            "not weighed (docs/results.md)")
 
 
 def _probability(text: str, low_inclusive: bool = False) -> float:
@@ -52,16 +56,19 @@ def _share(text: str) -> float:
 
 
 def _load_model(args: argparse.Namespace) -> Any:
-    """The model of ``--model`` (loaded once per process), on a copy with ``--threshold`` when given."""
+    """The model of ``--model`` (loaded once per process), on a copy with ``--threshold`` and
+    ``--ignore-metadata`` when given."""
     import copy
 
     from .sorter import load_cached
 
     sorter = load_cached(args.model)
-    if getattr(args, "threshold", None) is None:
+    threshold, ignore = getattr(args, "threshold", None), getattr(args, "ignore_metadata", False)
+    if threshold is None and not ignore:
         return sorter
     sorter = copy.copy(sorter)
-    sorter.threshold = args.threshold
+    sorter.threshold = sorter.threshold if threshold is None else threshold
+    sorter.weigh_metadata = not ignore
     return sorter
 
 
@@ -303,13 +310,13 @@ def _predict_frames(sorter: Any, patterns: list, args: argparse.Namespace) -> No
     from . import CLASSES
     from .calibration import shown
     from .ensemble import describe_members
-    from .metadata_check import check_metadata
+    from .metadata_check import metadata_note, patterns_odds
     from .preprocess import preprocess
 
     images = np.stack([preprocess(p.data, sorter.size) for p in patterns])
-    results = sorter.decide(images)
+    results = sorter.reconsider(sorter.decide(images), patterns_odds(patterns))
     for pattern, result in zip(patterns, results):
-        check = check_metadata(pattern.metadata, result["label"], pattern.source, pattern.shape)
+        check = metadata_note(result, pattern.metadata, pattern.source, pattern.shape)
         members = result.get("members", [])
         if args.json:
             print(json.dumps({"path": pattern.source, "frame": pattern.frame, "technique": result["label"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,8 @@ small-angle pattern."""
 Q_SMALL_ANGLE_REACH = 3.0
 """A detector that reaches q above this (1/A, d below 2.1 A) is set up for wide angles, beam on it or not."""
 
-GRAZING, SMALL_ANGLE = {"GISAXS", "GIWAXS"}, {"SAXS", "GISAXS"}
+GRAZING, TRANSMISSION = {"GISAXS", "GIWAXS"}, {"SAXS", "WAXS"}
+SMALL_ANGLE, WIDE_ANGLE = {"SAXS", "GISAXS"}, {"WAXS", "GIWAXS"}
 _NUMBER = re.compile(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
 
 
@@ -221,6 +223,35 @@ def said(hints: dict[str, float]) -> str:
 CHECKED_HINTS = ("incidence_deg", "name_incidence_deg", "distance_m", "q_min_inv_A", "q_max_inv_A")
 """The hints :func:`check_metadata` holds a prediction against (a tilt stage is not one of them)."""
 
+EVIDENCE_ODDS = 5.0
+"""How much a grazing incidence angle (in the header or the file name) or the q range of the header's geometry
+multiplies the odds of the techniques it points to, when a decision weighs them (:func:`metadata_odds`).
+Enough to settle what the image leaves open (grazing incidence wins from about 1 in 6), never to overrule
+an image that is sure: a SAXS frame at 0.99 named ``th0.3`` stays SAXS at 0.95, a stale header cannot
+turn it. The distance alone and a header angle of 0 are only reported: a small-angle set-up may stand
+close, and templates write 0 for angles never set."""
+
+
+def _claims(hints: dict[str, float]) -> list[tuple[set[str], str, bool]]:
+    """What the hints say: the techniques each points to, in words, and whether a decision weighs it."""
+    claims = []
+    named, angle = hints.get("name_incidence_deg"), hints.get("incidence_deg")
+    if named is not None and angle is None and 0.02 <= named <= 5:
+        claims.append((GRAZING, f"file name incidence angle {named:g} deg suggests grazing incidence", True))
+    if angle is not None and 0.02 <= abs(angle) <= 5:
+        claims.append((GRAZING, f"header incidence angle {angle:g} deg suggests grazing incidence", True))
+    elif angle is not None and abs(angle) < 0.005:
+        claims.append((TRANSMISSION, "header incidence angle 0 suggests transmission", False))
+    if "q_max_inv_A" in hints:
+        claims += _q_claims(hints["q_min_inv_A"], hints["q_max_inv_A"])
+    elif hints.get("distance_m") is not None:
+        distance = hints["distance_m"]
+        if distance < 0.5:
+            claims.append((WIDE_ANGLE, f"header distance {distance:.3g} m suggests wide angle", False))
+        elif distance > 1.5:
+            claims.append((SMALL_ANGLE, f"header distance {distance:.3g} m suggests small angle", False))
+    return claims
+
 
 def check_metadata(metadata: dict[str, Any], technique: str, source: str | os.PathLike = "",
                    shape: tuple[int, int] | None = None) -> str:
@@ -228,36 +259,67 @@ def check_metadata(metadata: dict[str, Any], technique: str, source: str | os.Pa
     ``technique``; else why they disagree. A file name's angle only ever says grazing incidence: names
     of transmission frames rarely carry one, so a 0 there is no evidence. Small against wide angle is
     judged by the q range when the header gives it (with the frame's ``shape``), else by the distance."""
-    if technique not in GRAZING | {"SAXS", "WAXS"}:
+    return _against(_claims(geometry_hints(metadata, source, shape)), technique)
+
+
+def _against(claims: list[tuple[set[str], str, bool]], technique: str) -> str:
+    """The claims that point away from ``technique`` (none for UNSURE or NOT_SCATTERING), in words."""
+    if technique not in GRAZING | TRANSMISSION:
         return ""
-    hints = geometry_hints(metadata, source, shape)
-    problems = []
-    named = hints.get("name_incidence_deg")
-    if named is not None and "incidence_deg" not in hints and 0.02 <= named <= 5 and technique not in GRAZING:
-        problems.append(f"file name incidence angle {named:g} deg suggests grazing incidence")
-    angle = hints.get("incidence_deg")
-    if angle is not None:
-        if 0.02 <= abs(angle) <= 5 and technique not in GRAZING:
-            problems.append(f"header incidence angle {angle:g} deg suggests grazing incidence")
-        elif abs(angle) < 0.005 and technique in GRAZING:
-            problems.append("header incidence angle 0 suggests transmission")
-    distance = hints.get("distance_m")
-    if "q_max_inv_A" in hints:
-        problems += _q_problems(hints["q_min_inv_A"], hints["q_max_inv_A"], technique in SMALL_ANGLE)
-    elif distance is not None:
-        if distance < 0.5 and technique in SMALL_ANGLE:
-            problems.append(f"header distance {distance:.3g} m suggests wide angle")
-        elif distance > 1.5 and technique not in SMALL_ANGLE:
-            problems.append(f"header distance {distance:.3g} m suggests small angle")
-    return "; ".join(problems)
+    return "; ".join(words for techniques, words, _ in claims if technique not in techniques)
 
 
-def _q_problems(q_min: float, q_max: float, small_angle: bool) -> list[str]:
-    """What the q range the detector sees says against a small- or wide-angle prediction."""
-    if not small_angle and q_max < Q_WIDE_ANGLE_REACH:
-        return [f"header geometry reaches q = {q_max:.2g} 1/A at most, which suggests small angle"]
-    if small_angle and q_min > Q_SMALL_ANGLE_START:
-        return [f"header geometry puts the whole detector above q = {q_min:.2g} 1/A, which suggests wide angle"]
-    if small_angle and q_max > Q_SMALL_ANGLE_REACH:
-        return [f"header geometry reaches q = {q_max:.2g} 1/A, which suggests wide angle"]
+def metadata_odds(metadata: dict[str, Any], source: str | os.PathLike = "",
+                  shape: tuple[int, int] | None = None) -> np.ndarray | None:
+    """Per class of :data:`CLASSES`, the factor the header and the file name of ``source`` put on its odds
+    (:data:`EVIDENCE_ODDS` for each weighed hint that points to it, 1 otherwise), or None when they weigh nothing."""
+    from . import CLASSES
+
+    weighed = [techniques for techniques, _, weigh in _claims(geometry_hints(metadata, source, shape)) if weigh]
+    if not weighed:
+        return None
+    return np.array([EVIDENCE_ODDS ** sum(c in techniques for techniques in weighed) for c in CLASSES])
+
+
+def patterns_odds(patterns: Iterable[Any]) -> list[np.ndarray | None]:
+    """:func:`metadata_odds` of each :class:`~.pattern.Pattern`: what :meth:`Sorter.reconsider` takes."""
+    return [metadata_odds(p.metadata, p.source or "", p.shape) for p in patterns]
+
+
+def metadata_note(outcome: dict[str, Any], metadata: dict[str, Any], source: str | os.PathLike = "",
+                  shape: tuple[int, int] | None = None) -> str:
+    """The manifest's ``metadata_check``: both parts of :func:`note_parts` in one line."""
+    return "; ".join(filter(None, note_parts(outcome, metadata, source, shape)))
+
+
+def note_parts(outcome: dict[str, Any], metadata: dict[str, Any], source: str | os.PathLike = "",
+               shape: tuple[int, int] | None = None) -> tuple[str, str]:
+    """How the header and the file name of ``source`` weighed ``outcome`` (:meth:`Sorter.reconsider`: what
+    they said, what the image alone gave, whether the image outweighed them; '' when they weighed nothing),
+    and what else they say against its label (:func:`check_metadata`)."""
+    from . import CLASSES
+    from .calibration import shown
+
+    claims = _claims(geometry_hints(metadata, source, shape))
+    image = outcome.get("image_probabilities")
+    if image is None:
+        return "", _against(claims, outcome["label"])
+    weighed = [claim for claim in claims if claim[2]]
+    top = int(np.argmax(image))
+    note = (f"weighed: {'; '.join(words for _, words, _ in weighed)} "
+            f"(image alone: {CLASSES[top]} {shown(image[top], 2):.2f})")
+    if _against(weighed, outcome["label"]):
+        note += "; the image outweighed it"
+    return note, _against([claim for claim in claims if not claim[2]], outcome["label"])
+
+
+def _q_claims(q_min: float, q_max: float) -> list[tuple[set[str], str, bool]]:
+    """What the q range the detector sees says: small or wide angle."""
+    if q_max < Q_WIDE_ANGLE_REACH:
+        return [(SMALL_ANGLE, f"header geometry reaches q = {q_max:.2g} 1/A at most, which suggests small angle", True)]
+    if q_min > Q_SMALL_ANGLE_START:
+        return [(WIDE_ANGLE,
+                 f"header geometry puts the whole detector above q = {q_min:.2g} 1/A, which suggests wide angle", True)]
+    if q_max > Q_SMALL_ANGLE_REACH:
+        return [(WIDE_ANGLE, f"header geometry reaches q = {q_max:.2g} 1/A, which suggests wide angle", True)]
     return []

@@ -120,18 +120,25 @@ def preprocess_frames(items: list = (), size: int = _pre.DEFAULT_SIZE) -> np.nda
 @display_name("Classify frames")
 @describe_input("images", "Preprocessed images at the model's size")
 @describe_input("model_dir", "Model directory; empty for the model shipped with camsort")
+@describe_input("items", "Items from Read frames: their headers and file names weigh the decisions "
+                         "(none: the images alone)")
 @describe_output("decisions", "Per image: label, calibrated probabilities, confidence")
 @categories(("CamSort", "Classify"))
-def classify_frames(images: np.ndarray, model_dir: str = "") -> list:
-    """Decide the technique of every image with a saved sorter."""
+def classify_frames(images: np.ndarray, model_dir: str = "", items: list = ()) -> list:
+    """Decide the technique of every image with a saved sorter, weighing what the frames' headers and
+    file names say as ``camsort sort`` does."""
     from .errors import CamsortError
     from .sorter import load_cached
+    from .sortjob import weighed_decisions
 
     sorter = load_cached(model_dir or None)
     if len(images) and images.shape[1:] != (sorter.size, sorter.size):
         raise CamsortError(f"images are {images.shape[1:]} but the model expects {sorter.size}x{sorter.size}; "
                            f"set Preprocess frames' size to {sorter.size}")
-    return sorter.decide(images) if len(images) else []
+    if not len(images):
+        return []
+    decisions = sorter.decide(images)
+    return weighed_decisions(sorter, list(items), decisions) if items else decisions
 
 
 @operation

@@ -1,5 +1,6 @@
 """What a sorted folder was sorted with: the model (by the digest of its checksum manifest), the
-threshold and the mode, kept beside the manifest as ``sort_settings.json``.
+threshold, the mode and whether headers and file names were weighed, kept beside the manifest as
+``sort_settings.json``.
 
 A re-run skips the frames its manifest already holds, so going on in the same folder with another
 model, threshold or mode would leave the folder holding two runs' outcomes side by side (or, after a
@@ -17,17 +18,21 @@ from .study import write_json_atomic
 SETTINGS = "sort_settings.json"
 """The file in a sorted folder that records its settings."""
 
-HELD = ("model_sha256", "threshold", "mode")
+HELD = ("model_sha256", "threshold", "mode", "weigh_metadata")
 """The settings a later run into the same folder must share (the model's path may differ: an install
 elsewhere, the same files)."""
+
+BEFORE_RECORDED = {"weigh_metadata": False}
+"""What a setting was in runs made before camsort recorded it: headers were only reported then."""
 
 
 def run_settings(sorter: Any, mode: str) -> dict[str, Any]:
     """The settings of a sort with ``sorter`` in ``mode``: model path and digest (None for a model that
-    was never saved), threshold."""
+    was never saved), threshold, whether headers and file names are weighed."""
     origin = getattr(sorter, "origin", None) or {}
     return {"model": origin.get("path"), "model_sha256": origin.get("sha256"),
-            "threshold": getattr(sorter, "threshold", None), "mode": mode}
+            "threshold": getattr(sorter, "threshold", None), "mode": mode,
+            "weigh_metadata": getattr(sorter, "weigh_metadata", True)}
 
 
 def hold_to(out: Path, settings: dict[str, Any], sorted_before: bool) -> None:
@@ -39,7 +44,7 @@ def hold_to(out: Path, settings: dict[str, Any], sorted_before: bool) -> None:
         return
     try:
         before = json.loads(path.read_text())
-        differ = [k for k in HELD if before.get(k) != settings[k]]
+        differ = [k for k in HELD if before.get(k, BEFORE_RECORDED.get(k)) != settings[k]]
     except (ValueError, AttributeError):
         raise CamsortError(f"{path}: unreadable; it records what {out} was sorted with") from None
     if differ:
@@ -49,10 +54,12 @@ def hold_to(out: Path, settings: dict[str, Any], sorted_before: bool) -> None:
 
 
 def _name(key: str) -> str:
-    return {"model_sha256": "model"}.get(key, key)
+    return {"model_sha256": "model", "weigh_metadata": "headers and file names weighed"}.get(key, key)
 
 
 def _shown(key: str, settings: dict[str, Any]) -> str:
+    if key == "weigh_metadata":
+        return "yes" if settings.get(key, BEFORE_RECORDED[key]) else "no"
     if key != "model_sha256":
         return str(settings.get(key))
     digest = settings.get("model_sha256")

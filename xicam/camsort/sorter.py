@@ -52,6 +52,10 @@ class Sorter:
     came from and the digest of its checksum manifest (None for a model never saved).
     """
 
+    weigh_metadata = True
+    """Whether :meth:`reconsider` weighs what headers and file names say (``--ignore-metadata`` turns it off
+    for a run); a setting of the run, not of the model."""
+
     def __init__(self, featurizer: Any, reducer: Any, classifier: Any, classifier_name: str,
                  size: int = 128, threshold: float = 0.6, temperature: float = 1.0, mirror: bool = False,
                  info: dict[str, Any] | None = None):
@@ -141,13 +145,28 @@ class Sorter:
         """:meth:`decide` given the probabilities ``proba`` of the images ``X``."""
         empty = (np.ptp(X.reshape(len(X), -1), axis=1) < FLAT_RANGE) | (structure_index(X) < NOISE_STRUCTURE)
         proba[empty] = np.eye(len(CLASSES))[CLASSES.index(NOT_SCATTERING)]
+        return [self._outcome(p) for p in proba]
+
+    def _outcome(self, p: np.ndarray) -> dict[str, Any]:
+        """Label (UNSURE below the threshold), probabilities, confidence level and top class of probabilities ``p``."""
+        top = int(p.argmax())
+        sure = p[top] >= self.threshold
+        level = "low" if not sure else "high" if p[top] >= max(HIGH_CONFIDENCE, self.threshold) else "medium"
+        return {"label": CLASSES[top] if sure else UNSURE, "probabilities": p.tolist(), "confidence": level,
+                "top": CLASSES[top]}
+
+    def reconsider(self, outcomes: list[dict[str, Any]], odds: list[np.ndarray | None]) -> list[dict[str, Any]]:
+        """``outcomes`` of :meth:`decide` decided again with each frame's class odds multiplied by ``odds``
+        (what its header and file name say, :func:`~.metadata_check.metadata_odds`; None where they say
+        nothing). A weighed outcome keeps the image's own probabilities as ``image_probabilities``."""
         out = []
-        for p in proba:
-            top = int(p.argmax())
-            sure = p[top] >= self.threshold
-            level = "low" if not sure else "high" if p[top] >= max(HIGH_CONFIDENCE, self.threshold) else "medium"
-            out.append({"label": CLASSES[top] if sure else UNSURE, "probabilities": p.tolist(),
-                        "confidence": level, "top": CLASSES[top]})
+        for outcome, factors in zip(outcomes, odds):
+            if factors is None or not self.weigh_metadata:
+                out.append(outcome)
+                continue
+            image = np.asarray(outcome["probabilities"])
+            weighed = image * factors
+            out.append({**outcome, **self._outcome(weighed / weighed.sum()), "image_probabilities": image.tolist()})
         return out
 
     # -- persistence ----------------------------------------------------------------------

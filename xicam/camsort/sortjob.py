@@ -25,7 +25,7 @@ from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
 from .filecopy import copy_file
 from .io import HDF5_EXTENSIONS, count_frames, frame_paths, open_frames, write_tiff
-from .metadata_check import check_metadata
+from .metadata_check import metadata_note, patterns_odds
 from .pattern import Pattern
 from .preprocess import preprocess
 from .sidecar import sidecar_path
@@ -222,7 +222,7 @@ def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sor
             if not all_detectors:
                 job.summary.other_detectors.update(_other_detectors(batch))
             images = stack_images(batch)
-            decisions = sorter.decide(images) if len(images) else []
+            decisions = weighed_decisions(sorter, batch, sorter.decide(images)) if len(images) else []
             if delivering is not None:
                 job.record(delivering.result())
             delivering = writer.submit(batch_rows, batch, decisions, job.out, mode)
@@ -343,6 +343,11 @@ def stack_images(items: list[Item]) -> np.ndarray:
     return np.stack(images) if images else np.zeros((0, 0, 0), np.float32)
 
 
+def weighed_decisions(sorter: Any, items: list[Item], decisions: list[dict]) -> list[dict]:
+    """``decisions`` of the readable ``items`` reconsidered with what each frame's header and file name say."""
+    return sorter.reconsider(decisions, patterns_odds(it.pattern for it in items if it.pattern is not None))
+
+
 def batch_rows(items: list[Item], decisions: list[dict], out: str | os.PathLike, mode: str) -> list[dict[str, object]]:
     """Deliver each decided frame to ``out/<LABEL>/``; manifest rows in item order, errors included."""
     readable = sum(1 for it in items if it.pattern is not None)
@@ -443,7 +448,7 @@ def _place(item: Item, result: dict, out: Path, mode: str) -> dict[str, object]:
     label = result["label"]
     row: dict[str, object] = {
         "source": item.source, "frame": item.key, "technique": label, "sha256": item.sha256,
-        "confidence": result["confidence"], "metadata_check": check_metadata(item.pattern.metadata, label, item.source, item.pattern.shape),
+        "confidence": result["confidence"], "metadata_check": metadata_note(result, item.pattern.metadata, item.source, item.pattern.shape),
         **manifest.probability_columns(result["probabilities"]),
     }
     if mode == "manifest-only":

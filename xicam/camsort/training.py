@@ -126,30 +126,33 @@ def _selective(kept: np.ndarray, right: np.ndarray) -> dict:
 
 def evaluate_folder(root: str | os.PathLike, sorter: Sorter) -> tuple[dict, list[tuple[str, str]]]:
     """Score ``sorter`` on a labelled folder (a ``NOT_SCATTERING`` folder too, as the GUI saves frames labelled so),
-    skipping unreadable frames (named in ``report["errors"]``).
+    skipping unreadable frames (named in ``report["errors"]``), deciding as ``camsort sort`` does (headers and
+    file names weighed unless the sorter's ``weigh_metadata`` is off).
 
     Also returns (path, "truth -> top (probability)") of every frame whose top class is wrong.
     """
     from .datasets import read_labelled_folder
     from .io import read_pattern
+    from .metadata_check import patterns_odds
     from .preprocess import preprocess
     from .simulate.detector import describe_shape
 
     table = read_labelled_folder(root, CLASSES)
-    paths, truth, images, shapes, errors = [], [], [], [], []
+    paths, truth, images, shapes, odds, errors = [], [], [], [], [], []
     for path, technique in zip(table["path"], table["technique"]):
         try:
-            data = read_pattern(path).data
-            images.append(preprocess(data, sorter.size))
+            pattern = read_pattern(path)
+            images.append(preprocess(pattern.data, sorter.size))
         except CamsortError as exc:
             errors.append(str(exc))
             continue
         paths.append(path)
         truth.append(technique)
-        shapes.append(describe_shape(data.shape))
+        shapes.append(describe_shape(pattern.shape))
+        odds += patterns_odds([pattern])
     if not images:
         raise CamsortError(f"{root}: no readable labelled frame")
-    outcome = sorter.decide(np.stack(images))
+    outcome = sorter.reconsider(sorter.decide(np.stack(images)), odds)
     report = {"data": str(root), **score_outcomes(outcome, truth), "by_detector": _by_detector(outcome, truth, shapes),
               "unreadable": len(errors), "errors": errors}
     wrong = [(p, f"{t} -> {o['top']} ({shown(max(o['probabilities']), 2):.2f})")

@@ -14,8 +14,8 @@ import numpy as np
 from .. import CLASSES
 from ..errors import CamsortError
 from ..gradcam import keras_model_of, sorter_cam
-from ..metadata_check import check_metadata
-from ..sortjob import STACK_PART, Item, iter_item_parts, stack_images
+from ..metadata_check import note_parts
+from ..sortjob import STACK_PART, Item, iter_item_parts, stack_images, weighed_decisions
 from .records import FrameResult
 
 
@@ -48,7 +48,7 @@ def predict_files(sorter: Any, paths: Iterable[str | os.PathLike], model: Any | 
 def _rows(sorter: Any, model: Any | None, items: list[Item]) -> list[FrameResult]:
     """The table rows of ``items``, decided together."""
     images = stack_images(items)
-    decisions = sorter.decide(images) if len(images) else []
+    decisions = weighed_decisions(sorter, items, sorter.decide(images)) if len(images) else []
     cams = _cams(sorter, model, images, decisions)
     readable = iter(zip(decisions, cams))
     rows = []
@@ -58,11 +58,12 @@ def _rows(sorter: Any, model: Any | None, items: list[Item]) -> list[FrameResult
             continue
         decision, cam = next(readable)
         metadata = item.pattern.metadata
+        weighed, check = note_parts(decision, metadata, item.source, item.pattern.shape)
         rows.append(FrameResult(
             item.source, item.frame, label=decision["label"], top=decision["top"],
             probabilities=tuple(decision["probabilities"]), confidence=decision["confidence"],
             members=tuple(decision.get("members", ())),
-            metadata=metadata, shape=item.pattern.shape, check=check_metadata(metadata, decision["label"], item.source, item.pattern.shape),
+            metadata=metadata, shape=item.pattern.shape, check=check, weighed=weighed,
             cam=cam, dataset=item.dataset))
     return rows
 

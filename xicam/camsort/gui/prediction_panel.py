@@ -129,15 +129,18 @@ class PredictionPanel(QWidget):
 
     def _show_check(self, row: FrameResult | None) -> None:
         hints = {} if row is None else {k: v for k, v in geometry_hints(row.metadata, row.source, row.shape).items() if k in CHECKED_HINTS}
+        weighed = f"⚖ {row.weighed[0].upper()}{row.weighed[1:]}." if row is not None and row.weighed else ""
         if row is None or row.error:
             text, style = "", ""
         elif row.check:
             text, style = f"⚠ The header disagrees: {row.check}.", "background: #fff3cd; color: #7a5a00; padding: 4px;"
+        elif weighed:
+            text, style = "", "background: #e3f2fd; color: #0d47a1; padding: 4px;"
         elif hints:
             text, style = f"✓ Consistent with the header ({said(hints)}).", "color: #2e7d32;"
         else:
             text, style = "The header holds no incidence angle or distance to check against.", "color: #666;"
-        self.check.setText(text)
+        self.check.setText("<br>".join(filter(None, [weighed, text])))
         self.check.setStyleSheet(style)
 
     def _show_metadata(self, metadata: dict[str, Any]) -> None:

@@ -17,7 +17,8 @@ class FrameResult:
 
     ``label`` is a class, UNSURE or ERROR; ``top`` the most probable class even when unsure;
     ``cam`` the Grad-CAM of ``top`` at the network's input size (None without a CNN or on error);
-    ``check`` what the header's geometry says against the label ('' when nothing); ``members`` each
+    ``check`` what the header's geometry says against the label ('' when nothing); ``weighed`` how the
+    header and the file name weighed the decision ('' when they did not); ``members`` each
     member's top class and probability when the model is an ensemble; ``truth`` the class the user
     gave the frame (None until they do), which **Adapt model** learns from.
     """
@@ -31,6 +32,7 @@ class FrameResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     shape: tuple[int, int] = (0, 0)
     check: str = ""
+    weighed: str = ""
     cam: np.ndarray | None = None
     error: str = ""
     members: tuple[tuple[str, float], ...] = ()

@@ -79,7 +79,7 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.FontRole and column == PREDICTION:
             return font(bold=True)
         if role == Qt.ToolTipRole:
-            return row.source if column == FILE else (row.error or row.check or None)
+            return row.source if column == FILE else (row.error or _header_note(row) or None)
         return None
 
 
@@ -96,9 +96,13 @@ def _text(row: FrameResult, column: int) -> Any:
         return row.truth or ""
     if row.error:
         return row.error
-    if row.label == UNSURE:
-        return f"best guess {row.top}" + (f"; header: {row.check}" if row.check else "")
-    return f"header: {row.check}" if row.check else ""
+    guess = f"best guess {row.top}" if row.label == UNSURE else ""
+    return "; ".join(filter(None, [guess, _header_note(row)]))
+
+
+def _header_note(row: FrameResult) -> str:
+    """How the header and the file name weighed the decision, and what the header says against it."""
+    return "; ".join(filter(None, [row.weighed, f"header: {row.check}" if row.check else ""]))
 
 
 def _sort_key(row: FrameResult, column: int) -> Any:
