@@ -218,3 +218,19 @@ def test_the_note_says_what_was_weighed_and_what_the_image_alone_gave():
         "the image outweighed it; header distance 3.5 m suggests small angle")
     plain = {"label": "SAXS", "probabilities": [1.0, 0, 0, 0, 0]}
     assert metadata_note(plain, {"alpha_i": "0.15"}) == check_metadata({"alpha_i": "0.15"}, "SAXS") != ""
+
+
+def test_simulated_folders_carry_no_hint_a_decision_weighs(tmp_path):
+    """`camsort simulate` stores each frame's parameters in its TIFF (alpha_i_deg, distance_m, ...) and names it
+    by technique; none of that may weigh a decision, or `camsort evaluate` on a simulated folder would score the
+    simulator's answer instead of the image."""
+    from xicam.camsort.datasets import write_dataset
+    from xicam.camsort.metadata_check import metadata_odds
+
+    write_dataset(tmp_path, 2, seed=3, size=64)
+    frames = sorted(tmp_path.glob("*/*.tif"))
+    assert len(frames) == 8
+    for path in frames:
+        pattern = read_pattern(path)
+        assert "distance_m" in pattern.metadata
+        assert metadata_odds(pattern.metadata, path, pattern.shape) is None, path.name
