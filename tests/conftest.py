@@ -60,14 +60,15 @@ def cnn_sorter():
 
 
 def write_simulated_frames(folder: Path, n: int, seed: int, long_side: int) -> Path:
-    """``n`` simulated TIFFs cycling through the four techniques (named ``<technique>_<i>.tif``)."""
+    """``n`` simulated TIFFs cycling through the four techniques, frame ``i`` of ``TECHNIQUES[i % 4]`` named
+    ``frame_<i>.tif`` (a technique in a name would be weighed in the decision)."""
     from xicam.camsort import TECHNIQUES
     from xicam.camsort.io import write_tiff
     from xicam.camsort.simulate import simulate
 
     for i in range(n):
         technique = TECHNIQUES[i % 4]
-        write_tiff(folder / f"{technique.lower()}_{i:02d}.tif", simulate(technique, seed + i, long_side=long_side).data)
+        write_tiff(folder / f"frame_{i:02d}.tif", simulate(technique, seed + i, long_side=long_side).data)
     return folder
 
 

@@ -127,7 +127,7 @@ def test_cli_threshold_sets_aside_frames_below_it_for_one_run(tmp_path, capsys, 
     """``--threshold`` replaces the model's UNSURE threshold for one command; probabilities are unchanged."""
     from xicam.camsort.io import write_tiff
 
-    frame = tmp_path / "saxs.tif"
+    frame = tmp_path / "frame.tif"
     write_tiff(frame, simulate("SAXS", 3, long_side=256).data.astype(np.int32))
     rows = []
     for extra in ([], ["--threshold", "1"]):

@@ -90,7 +90,7 @@ def test_an_incidence_angle_in_the_file_name_says_grazing_incidence_and_only_tha
     assert "0.12 deg" in check_metadata({}, "WAXS", "sample_ai0.12deg_001.tif")
     for name in ("x_th0.000_10s.tif", "run_th12.tif", "width0.5.tif", "film-sth_-0.5_10-attn0.5_42s_WAXS",
                  "AgB_5s_hi_2m.edf", "Sol-b_000018_WAXS1.cbf"):  # no angle, a zero, or no decimal point
-        assert check_metadata({}, "SAXS", name) == "", name
+        assert "incidence" not in check_metadata({}, "SAXS", name), name
     assert check_metadata({}, "GISAXS", "x_th0.000_10s.tif") == ""  # a 0 in a name is no evidence
     assert check_metadata({"alpha_i": "0.2"}, "SAXS", pbi2) == "header incidence angle 0.2 deg suggests grazing incidence"
 
@@ -234,3 +234,31 @@ def test_simulated_folders_carry_no_hint_a_decision_weighs(tmp_path):
         pattern = read_pattern(path)
         assert "distance_m" in pattern.metadata
         assert metadata_odds(pattern.metadata, path, pattern.shape) is None, path.name
+
+
+def test_a_technique_named_in_the_file_name_is_weighed_and_a_wrong_one_cannot_overrule_a_sure_image():
+    """Beamlines name frames by the detector that took them (LiX ``_SAXS.cbf``/``_WAXS1.cbf``): that says small or
+    wide angle; ``GISAXS`` says the technique; names that do not say one thing say nothing."""
+    from xicam.camsort import CLASSES
+    from xicam.camsort.metadata_check import EVIDENCE_ODDS, metadata_odds, metadata_note
+    from xicam.camsort.sorter import Sorter
+
+    def pointed(name):
+        odds = metadata_odds({}, f"/data/saxs/{name}")  # the folder says nothing: it may be a sorted output
+        return None if odds is None else {c for c, k in zip(CLASSES, odds) if k > 1}
+
+    assert pointed("Sol-b_000018_WAXS1.cbf") == {"WAXS", "GIWAXS"}
+    assert pointed("AgBH_SAXS.cbf") == pointed("agbh-saxs-0001.edf") == {"SAXS", "GISAXS"}
+    assert pointed("GISAXS_film_3.tif") == pointed("film_gisaxs_saxs.tif") == {"GISAXS"}
+    for says_nothing in ("saxs_waxs_scan.tif", "pywaxs_pbi2.tif", "usaxs_1.tif", "swaxs_2.tif", "sam0_maxs.tiff",
+                         "frame_00001.tif"):
+        assert pointed(says_nothing) is None, says_nothing
+    both = metadata_odds({}, "film-sth0.60.60s_WAXS.tiff")
+    assert dict(zip(CLASSES, both))["GIWAXS"] == EVIDENCE_ODDS ** 2
+
+    sorter = Sorter(None, None, None, "none", threshold=0.6)
+    sure = {"label": "SAXS", "probabilities": [0.99, 0.01, 0, 0, 0], "confidence": "high", "top": "SAXS"}
+    [kept] = sorter.reconsider([sure], [metadata_odds({}, "run_WAXS.tif")])
+    assert kept["label"] == "SAXS" and kept["probabilities"][0] > 0.95
+    assert metadata_note(kept, {}, "run_WAXS.tif") == ("weighed: file name 'WAXS' suggests wide angle "
+                                                       "(image alone: SAXS 0.99); the image outweighed it")

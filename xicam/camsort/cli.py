@@ -36,7 +36,8 @@ def _model_option(p: argparse.ArgumentParser, threshold: bool = False) -> None:
                             "0.6 for the shipped one; higher keeps fewer frames, more of them right)")
         p.add_argument("--ignore-metadata", action="store_true",
                        help="decide by the image alone: a grazing incidence angle in the header or the file name "
-                            "(th0.12, ai0.2) and the q range of the header's geometry are then only reported, "
+                            "(th0.12, ai0.2), a technique in the file name (_SAXS, _WAXS1, GISAXS_) and the q "
+                            "range of the header's geometry are then only reported, "
                             "not weighed (docs/results.md)")
 
 

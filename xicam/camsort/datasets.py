@@ -54,7 +54,7 @@ def write_dataset(root: str | os.PathLike, counts: int | dict[str, int], seed: i
     for technique, i in tqdm(jobs, disable=not progress, unit="frame", desc="simulate"):
         folder = root / technique
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{technique.lower()}_{seed}_{i:05d}.tif"
+        path = folder / f"frame_{seed}_{i:05d}.tif"  # no technique in the name: a name is weighed as evidence
         child = int(np.random.SeedSequence([seed, TECHNIQUES.index(technique), i]).generate_state(1)[0])
         if path.exists():
             params = {"seed": child}

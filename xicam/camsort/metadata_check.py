@@ -1,10 +1,12 @@
-"""Cross-check a prediction against geometry hints in the frame's header.
+"""What a frame's header and file name say about its technique: weighed in the decision, and held against it.
 
 Headers often still carry the incidence angle (grazing incidence) or the sample-detector distance
-(small vs wide angle) even when the technique label was lost. Where they also give the wavelength
-(or energy), the pixel size and the beam centre, the q range the detector sees follows, which says
-small or wide angle better than the distance alone. A prediction that disagrees with them is not
-overruled, only reported, because headers are also often stale.
+(small vs wide angle) even when the technique label was lost, and file names the angle or the detector
+(``_th0.300_``, ``_WAXS1``). Where a header also gives the wavelength (or energy), the pixel size and the
+beam centre, the q range the detector sees follows, which says small or wide angle better than the
+distance alone. The strong hints multiply the odds of the techniques they point to (:func:`metadata_odds`),
+by a factor that settles what the image leaves open but cannot overrule a sure image, because headers
+and names are also often stale; what disagrees with the outcome is reported (:func:`check_metadata`).
 """
 from __future__ import annotations
 
@@ -167,6 +169,11 @@ NAME_INCIDENCE = re.compile(r"(?:^|[_\-. ])(?:s?th|ai|alphai|alpha_i|incidence|i
 SMI/CMS ``..._th0.300_0.49s_..._maxs.tiff``, CFN ``...-sth0.60.60s_WAXS`` (a decimal point is needed,
 so run numbers and exposures are not taken for angles)."""
 
+NAME_TECHNIQUE = re.compile(r"(?:^|[_\-. ])(gi)?([sw])axs\d*(?=[_\-. ]|$)", re.IGNORECASE)
+"""A technique or a detector's role written into a file name, as beamlines name a frame by the detector that
+took it: NSLS-II LiX ``..._SAXS.cbf``, ``..._WAXS1.cbf``, CFN ``...-sth0.60.60s_WAXS``, or ``GISAXS_film_3.tif``
+(delimited: ``pywaxs`` or ``usaxs`` are not taken, nor SMI's mid-angle ``maxs``)."""
+
 DISTANCE_UNITS = {"m": 1.0, "meter": 1.0, "metre": 1.0, "cm": 0.01, "mm": 0.001, "um": 1e-6}
 """Metres per distance unit a header may name."""
 
@@ -224,33 +231,62 @@ CHECKED_HINTS = ("incidence_deg", "name_incidence_deg", "distance_m", "q_min_inv
 """The hints :func:`check_metadata` holds a prediction against (a tilt stage is not one of them)."""
 
 EVIDENCE_ODDS = 5.0
-"""How much a grazing incidence angle (in the header or the file name) or the q range of the header's geometry
-multiplies the odds of the techniques it points to, when a decision weighs them (:func:`metadata_odds`).
+"""How much a grazing incidence angle (in the header or the file name), the q range of the header's geometry
+or a technique named in the file name (``_SAXS``, ``_WAXS1``, ``GISAXS_``) multiplies the odds of the techniques it points to, when a decision weighs them (:func:`metadata_odds`).
 Enough to settle what the image leaves open (grazing incidence wins from about 1 in 6), never to overrule
 an image that is sure: a SAXS frame at 0.99 named ``th0.3`` stays SAXS at 0.95, a stale header cannot
 turn it. The distance alone and a header angle of 0 are only reported: a small-angle set-up may stand
 close, and templates write 0 for angles never set."""
 
 
-def _claims(hints: dict[str, float]) -> list[tuple[set[str], str, bool]]:
+def claims(metadata: dict[str, Any], source: str | os.PathLike = "",
+           shape: tuple[int, int] | None = None) -> list[tuple[set[str], str, bool]]:
+    """What the header and the file name of ``source`` say: the techniques each hint points to, in words, and
+    whether a decision weighs it."""
+    return _hint_claims(geometry_hints(metadata, source, shape)) + _name_claims(Path(source).name if source else "")
+
+
+def _name_claims(name: str) -> list[tuple[set[str], str, bool]]:
+    """What technique names in a file name say (:data:`NAME_TECHNIQUE`): the techniques all of them allow,
+    nothing when they disagree (``saxs_waxs_scan``)."""
+    matches = list(NAME_TECHNIQUE.finditer(name))
+    allowed = set(GRAZING | TRANSMISSION)
+    for match in matches:
+        allowed &= SMALL_ANGLE if match.group(2).lower() == "s" else WIDE_ANGLE
+        if match.group(1):
+            allowed &= GRAZING
+    if not matches or not allowed:
+        return []
+    words = ", ".join(repr(match.group(0).strip("_-. ")) for match in matches)
+    return [(allowed, f"file name {words} suggests {_named(allowed)}", True)]
+
+
+def _named(techniques: set[str]) -> str:
+    """A set of techniques in words: one technique by name, else small or wide angle."""
+    if len(techniques) == 1:
+        return next(iter(techniques))
+    return "small angle" if techniques == SMALL_ANGLE else "wide angle"
+
+
+def _hint_claims(hints: dict[str, float]) -> list[tuple[set[str], str, bool]]:
     """What the hints say: the techniques each points to, in words, and whether a decision weighs it."""
-    claims = []
+    found = []
     named, angle = hints.get("name_incidence_deg"), hints.get("incidence_deg")
     if named is not None and angle is None and 0.02 <= named <= 5:
-        claims.append((GRAZING, f"file name incidence angle {named:g} deg suggests grazing incidence", True))
+        found.append((GRAZING, f"file name incidence angle {named:g} deg suggests grazing incidence", True))
     if angle is not None and 0.02 <= abs(angle) <= 5:
-        claims.append((GRAZING, f"header incidence angle {angle:g} deg suggests grazing incidence", True))
+        found.append((GRAZING, f"header incidence angle {angle:g} deg suggests grazing incidence", True))
     elif angle is not None and abs(angle) < 0.005:
-        claims.append((TRANSMISSION, "header incidence angle 0 suggests transmission", False))
+        found.append((TRANSMISSION, "header incidence angle 0 suggests transmission", False))
     if "q_max_inv_A" in hints:
-        claims += _q_claims(hints["q_min_inv_A"], hints["q_max_inv_A"])
+        found += _q_claims(hints["q_min_inv_A"], hints["q_max_inv_A"])
     elif hints.get("distance_m") is not None:
         distance = hints["distance_m"]
         if distance < 0.5:
-            claims.append((WIDE_ANGLE, f"header distance {distance:.3g} m suggests wide angle", False))
+            found.append((WIDE_ANGLE, f"header distance {distance:.3g} m suggests wide angle", False))
         elif distance > 1.5:
-            claims.append((SMALL_ANGLE, f"header distance {distance:.3g} m suggests small angle", False))
-    return claims
+            found.append((SMALL_ANGLE, f"header distance {distance:.3g} m suggests small angle", False))
+    return found
 
 
 def check_metadata(metadata: dict[str, Any], technique: str, source: str | os.PathLike = "",
@@ -259,14 +295,14 @@ def check_metadata(metadata: dict[str, Any], technique: str, source: str | os.Pa
     ``technique``; else why they disagree. A file name's angle only ever says grazing incidence: names
     of transmission frames rarely carry one, so a 0 there is no evidence. Small against wide angle is
     judged by the q range when the header gives it (with the frame's ``shape``), else by the distance."""
-    return _against(_claims(geometry_hints(metadata, source, shape)), technique)
+    return _against(claims(metadata, source, shape), technique)
 
 
-def _against(claims: list[tuple[set[str], str, bool]], technique: str) -> str:
-    """The claims that point away from ``technique`` (none for UNSURE or NOT_SCATTERING), in words."""
+def _against(told: list[tuple[set[str], str, bool]], technique: str) -> str:
+    """The claims of ``told`` that point away from ``technique`` (none for UNSURE or NOT_SCATTERING), in words."""
     if technique not in GRAZING | TRANSMISSION:
         return ""
-    return "; ".join(words for techniques, words, _ in claims if technique not in techniques)
+    return "; ".join(words for techniques, words, _ in told if technique not in techniques)
 
 
 def metadata_odds(metadata: dict[str, Any], source: str | os.PathLike = "",
@@ -275,7 +311,7 @@ def metadata_odds(metadata: dict[str, Any], source: str | os.PathLike = "",
     (:data:`EVIDENCE_ODDS` for each weighed hint that points to it, 1 otherwise), or None when they weigh nothing."""
     from . import CLASSES
 
-    weighed = [techniques for techniques, _, weigh in _claims(geometry_hints(metadata, source, shape)) if weigh]
+    weighed = [techniques for techniques, _, weigh in claims(metadata, source, shape) if weigh]
     if not weighed:
         return None
     return np.array([EVIDENCE_ODDS ** sum(c in techniques for techniques in weighed) for c in CLASSES])
@@ -300,17 +336,17 @@ def note_parts(outcome: dict[str, Any], metadata: dict[str, Any], source: str | 
     from . import CLASSES
     from .calibration import shown
 
-    claims = _claims(geometry_hints(metadata, source, shape))
+    told = claims(metadata, source, shape)
     image = outcome.get("image_probabilities")
     if image is None:
-        return "", _against(claims, outcome["label"])
-    weighed = [claim for claim in claims if claim[2]]
+        return "", _against(told, outcome["label"])
+    weighed = [claim for claim in told if claim[2]]
     top = int(np.argmax(image))
     note = (f"weighed: {'; '.join(words for _, words, _ in weighed)} "
             f"(image alone: {CLASSES[top]} {shown(image[top], 2):.2f})")
     if _against(weighed, outcome["label"]):
         note += "; the image outweighed it"
-    return note, _against([claim for claim in claims if not claim[2]], outcome["label"])
+    return note, _against([claim for claim in told if not claim[2]], outcome["label"])
 
 
 def _q_claims(q_min: float, q_max: float) -> list[tuple[set[str], str, bool]]:
