@@ -61,6 +61,12 @@ def test_cli_info_json_and_errors(tmp_path, capsys):
     assert main(["info", "--json", str(good)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["shape"] == [3, 4] and info["dtype"] == "uint16" and info["max"] == 11 and info["count_scale"] == 1
+    assert info["weighed"] == []
+    named = tmp_path / "film_th0.120_WAXS.tif"  # what the name says, as a decision would weigh it
+    tifffile.imwrite(named, np.arange(12, dtype=np.uint16).reshape(3, 4))
+    assert main(["info", str(named)]) == 0
+    assert ("weighed in decisions: file name incidence angle 0.12 deg suggests grazing incidence; "
+            "file name 'WAXS' suggests wide angle") in capsys.readouterr().out
     normalised = tmp_path / "per_monitor.tif"  # counts divided by a monitor: named as not counts
     counts = np.random.default_rng(0).poisson(3, (200, 200)).astype(np.float32)
     tifffile.imwrite(normalised, counts * np.float32(2e-6))

@@ -124,6 +124,8 @@ def _print_info(info: dict) -> None:
                                                  " (camsort divides by it before the log)")
     hints = info["geometry_hints"]
     geometry = "\n  header geometry: " + said(hints) if hints else ""
+    if info["weighed"]:
+        geometry += f"\n  weighed in decisions: {'; '.join(info['weighed'])}"
     if info["sidecar"]:
         geometry += f"\n  header continued in {info['sidecar']} (its keys are among the metadata)"
     others = info["other_images"]
