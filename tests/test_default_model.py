@@ -167,6 +167,7 @@ def test_a_grazing_angle_in_the_file_name_weighs_the_decision_of_predict_and_sor
     assert rows["named"]["metadata_check"].startswith("weighed: file name incidence angle 0.2 deg suggests grazing")
     assert rows["image only"]["probabilities"] == rows["plain"]["probabilities"] and rows["plain"]["metadata_check"] == ""
     assert main(["sort", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--mode", "manifest-only", "-q"]) == 0
+    assert "headers or file names weighed in 1 decision(s)" in capsys.readouterr().out
     by_file = {Path(src).name: row for (src, _), row in manifest.read(tmp_path / "out" / "manifest.csv").items()}
     assert by_file["film_th0.200_5s.tif"]["metadata_check"] == rows["named"]["metadata_check"]
     assert by_file["film_th0.200_5s.tif"]["technique"] == rows["named"]["technique"]

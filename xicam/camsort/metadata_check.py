@@ -230,6 +230,9 @@ def said(hints: dict[str, float]) -> str:
 CHECKED_HINTS = ("incidence_deg", "name_incidence_deg", "distance_m", "q_min_inv_A", "q_max_inv_A")
 """The hints :func:`check_metadata` holds a prediction against (a tilt stage is not one of them)."""
 
+WEIGHED = "weighed: "
+"""How a note of :func:`note_parts` on what a decision weighed begins (the manifest's ``metadata_check``)."""
+
 EVIDENCE_ODDS = 5.0
 """How much a grazing incidence angle (in the header or the file name), the q range of the header's geometry
 or a technique named in the file name (``_SAXS``, ``_WAXS1``, ``GISAXS_``) multiplies the odds of the techniques it points to, when a decision weighs them (:func:`metadata_odds`).
@@ -342,7 +345,7 @@ def note_parts(outcome: dict[str, Any], metadata: dict[str, Any], source: str | 
         return "", _against(told, outcome["label"])
     weighed = [claim for claim in told if claim[2]]
     top = int(np.argmax(image))
-    note = (f"weighed: {'; '.join(words for _, words, _ in weighed)} "
+    note = (f"{WEIGHED}{'; '.join(words for _, words, _ in weighed)} "
             f"(image alone: {CLASSES[top]} {shown(image[top], 2):.2f})")
     if _against(weighed, outcome["label"]):
         note += "; the image outweighed it"

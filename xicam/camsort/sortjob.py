@@ -25,7 +25,7 @@ from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
 from .filecopy import copy_file
 from .io import HDF5_EXTENSIONS, count_frames, frame_paths, open_frames, write_tiff
-from .metadata_check import metadata_note, patterns_odds
+from .metadata_check import WEIGHED, metadata_note, patterns_odds
 from .pattern import Pattern
 from .preprocess import preprocess
 from .sidecar import sidecar_path
@@ -60,6 +60,8 @@ class SortSummary:
     """Files holding other image datasets (other detectors') that this run left unsorted: path -> names."""
     best_guesses: Counter = field(default_factory=Counter)
     """The most probable class of each frame this run set aside as UNSURE."""
+    weighed: int = 0
+    """Frames whose header or file name was weighed in the decision (``metadata_check`` says what)."""
 
     @property
     def sorted(self) -> int:
@@ -72,6 +74,8 @@ class SortSummary:
             if self.counts.get(label):
                 guesses = ", ".join(f"{t} {n}" for t, n in self.best_guesses.most_common()) if label == UNSURE else ""
                 out.append(f"  {label:<15}{self.counts[label]}" + (f" (best guesses: {guesses})" if guesses else ""))
+        if self.weighed:
+            out.append(f"headers or file names weighed in {self.weighed} decision(s) (metadata_check in the manifest)")
         if self.other_detectors:
             path, names = next(iter(self.other_detectors.items()))
             shown = ", ".join(names[:3]) + (f", ... ({len(names)} datasets)" if len(names) > 3 else "")
@@ -184,6 +188,7 @@ class SortJob:
                 self.summary.counts[str(row["technique"])] += 1
                 if row["technique"] == UNSURE:
                     self.summary.best_guesses[max(CLASSES, key=lambda c: float(row[f"p_{c}"]))] += 1
+                self.summary.weighed += str(row.get("metadata_check", "")).startswith(WEIGHED)
         self._writer.sync()
 
     def __enter__(self) -> "SortJob":
