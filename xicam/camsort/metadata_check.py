@@ -74,19 +74,22 @@ def _number(value: Any) -> float | None:
     return float(match.group()) if match else None
 
 
-def _entry(metadata: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    """The value of the first header entry named by one of ``keys`` (an HDF5 path matches by its last
-    component) that holds a number, or None."""
-    for name, value in metadata.items():
-        if str(name).rsplit("/", 1)[-1].strip().lower() in keys and _number(value) is not None:
-            return value
-    return None
+def _named_entries(metadata: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The header's entries by lower-case name (an HDF5 path by its last component), in header order:
+    named once, looked up for every hint."""
+    return [(str(name).rsplit("/", 1)[-1].strip().lower(), value) for name, value in metadata.items()]
 
 
-def _find(metadata: dict[str, Any], keys: tuple[str, ...]) -> tuple[float, str] | None:
-    """The number and its unit (lower-case text after it, '' if none) of the first header entry named by
-    one of ``keys``; an HDF5 path matches by its last component."""
-    value = _entry(metadata, keys)
+def _entry(entries: list[tuple[str, Any]], keys: tuple[str, ...]) -> Any:
+    """The value of the first of ``entries`` (:func:`_named_entries`) named by one of ``keys`` that holds a
+    number, or None."""
+    return next((value for name, value in entries if name in keys and _number(value) is not None), None)
+
+
+def _find(entries: list[tuple[str, Any]], keys: tuple[str, ...]) -> tuple[float, str] | None:
+    """The number and its unit (lower-case text after it, '' if none) of the first of ``entries``
+    (:func:`_named_entries`) named by one of ``keys``."""
+    value = _entry(entries, keys)
     if value is None:
         return None
     unit = _NUMBER.split(str(value), maxsplit=1)[-1].strip().lower() if isinstance(value, str) else ""
@@ -99,10 +102,10 @@ def _unit_word(unit: str) -> str:
     return match.group() if match else ""
 
 
-def _wavelength_a(metadata: dict[str, Any]) -> float | None:
+def _wavelength_a(entries: list[tuple[str, Any]]) -> float | None:
     """The wavelength in angstrom from a wavelength or an energy entry, or None when neither gives a
     plausible one (0.01-10 A)."""
-    found, energy = _find(metadata, WAVELENGTH_KEYS), _find(metadata, ENERGY_KEYS)
+    found, energy = _find(entries, WAVELENGTH_KEYS), _find(entries, ENERGY_KEYS)
     wavelength = None
     if found:
         value, unit = found[0], _unit_word(found[1])
@@ -115,9 +118,9 @@ def _wavelength_a(metadata: dict[str, Any]) -> float | None:
     return wavelength if wavelength is not None and 0.01 <= wavelength <= 10 else None
 
 
-def _pixel_m(metadata: dict[str, Any]) -> float | None:
+def _pixel_m(entries: list[tuple[str, Any]]) -> float | None:
     """The pixel size in metres (first number of a pixel-size entry), or None unless 5 um to 5 mm."""
-    found = _find(metadata, PIXEL_KEYS)
+    found = _find(entries, PIXEL_KEYS)
     if not found:
         return None
     value, unit = found[0], _unit_word(found[1])
@@ -126,17 +129,17 @@ def _pixel_m(metadata: dict[str, Any]) -> float | None:
     return pixel if 5e-6 <= pixel <= 5e-3 else None
 
 
-def _beam_centre_px(metadata: dict[str, Any], pixel_m: float | None) -> tuple[float, float] | None:
+def _beam_centre_px(entries: list[tuple[str, Any]], pixel_m: float | None) -> tuple[float, float] | None:
     """The direct beam's (column, row) in pixels; None when absent or written as (0, 0), a header's unset
     default. A centre in mm or m needs the pixel size."""
-    pair = _entry(metadata, CENTRE_PAIR_KEYS)
+    pair = _entry(entries, CENTRE_PAIR_KEYS)
     if pair is not None:
         numbers = [float(n) for n in _NUMBER.findall(str(pair))]
         xy, unit = (numbers[:2], _unit_word(_NUMBER.split(str(pair))[-1])) if len(numbers) >= 2 else (None, "")
     else:
         xy, unit = None, ""
         for x_keys, y_keys in CENTRE_SPLIT_KEYS:
-            x, y = _find(metadata, (x_keys,)), _find(metadata, (y_keys,))
+            x, y = _find(entries, (x_keys,)), _find(entries, (y_keys,))
             if x and y:
                 xy, unit = [x[0], y[0]], _unit_word(x[1])
                 break
@@ -186,21 +189,22 @@ def geometry_hints(metadata: dict[str, Any], source: str | os.PathLike = "",
     and largest q on the detector (1/A). Units are taken as the header names them (NeXus ``units``:
     ``rad``, ``mm``, ...); a bare distance above 20 is in mm."""
     hints: dict[str, float] = {}
+    entries = _named_entries(metadata)
     named = NAME_INCIDENCE.search(Path(source).name) if source else None
     if named:
         hints["name_incidence_deg"] = float(named.group(1))
     for name, keys in (("incidence_deg", INCIDENCE_KEYS), ("stage_tilt_deg", STAGE_KEYS)):
-        found = _find(metadata, keys)
+        found = _find(entries, keys)
         if found:
             angle, unit = found
             hints[name] = float(np.degrees(angle)) if unit.startswith("rad") else angle
-    found = _find(metadata, DISTANCE_KEYS)
+    found = _find(entries, DISTANCE_KEYS)
     if found:
         value, unit = found
         scale = DISTANCE_UNITS.get(unit)
         hints["distance_m"] = value * scale if scale is not None else (value / 1000.0 if value > 20 else value)
-    wavelength, pixel = _wavelength_a(metadata), _pixel_m(metadata)
-    centre = _beam_centre_px(metadata, pixel)
+    wavelength, pixel = _wavelength_a(entries), _pixel_m(entries)
+    centre = _beam_centre_px(entries, pixel)
     for name, value in (("wavelength_A", wavelength), ("pixel_um", pixel and pixel * 1e6)):
         if value:
             hints[name] = value
@@ -235,7 +239,8 @@ WEIGHED = "weighed: "
 
 EVIDENCE_ODDS = 5.0
 """How much a grazing incidence angle (in the header or the file name), the q range of the header's geometry
-or a technique named in the file name (``_SAXS``, ``_WAXS1``, ``GISAXS_``) multiplies the odds of the techniques it points to, when a decision weighs them (:func:`metadata_odds`).
+or a technique named in the file name (``_SAXS``, ``_WAXS1``, ``GISAXS_``) multiplies the odds of the
+techniques it points to, when a decision weighs them (:func:`metadata_odds`).
 Enough to settle what the image leaves open (grazing incidence wins from about 1 in 6), never to overrule
 an image that is sure: a SAXS frame at 0.99 named ``th0.3`` stays SAXS at 0.95, a stale header cannot
 turn it. The distance alone and a header angle of 0 are only reported: a small-angle set-up may stand
