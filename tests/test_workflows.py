@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,9 +41,10 @@ def two_workers():
 
 
 def _manifest(path: Path) -> list[tuple]:
-    """Manifest rows without the run's own folder: source, technique, probabilities, error, output name."""
+    """Manifest rows without the run's own folder: source, technique, probabilities, metadata check, error,
+    output name."""
     with open(path, newline="") as fh:
-        return [(r["source"], r["technique"], *[r[k] for k in r if k.startswith("p_")], r["error"],
+        return [(r["source"], r["technique"], *[r[k] for k in r if k.startswith("p_")], r["metadata_check"], r["error"],
                  Path(r["output"]).relative_to(path.parent).as_posix() if r["output"] else "")
                 for r in csv.DictReader(fh)]
 
@@ -96,15 +98,25 @@ def test_set_overrides_parameters_and_rejects_unknown_nodes():
 
 
 def test_sort_workflow_on_dask_equals_camsort_sort(frames, tmp_path, cnn_sorter, two_workers):
-    reference = sort_frames([frames], tmp_path / "sorted", cnn_sorter, progress=False)
+    """The same outcomes, notes and copies as ``camsort sort``, a grazing frame whose file name gives its angle
+    weighed alike; a re-run retries only the broken file."""
+    inbox = tmp_path / "in"
+    shutil.copytree(frames, inbox)
+    shutil.copy(frames / "frame_02.tif", inbox / "film_th0.200_5s.tif")  # a GISAXS frame, named with its angle
+    reference = sort_frames([inbox], tmp_path / "sorted", cnn_sorter, progress=False)
     spec = workflows.load("sort")
-    summary = run_mapped(spec, [str(frames)], tmp_path / "run", two_workers, batch_size=3, progress=False)
+    summary = run_mapped(spec, [str(inbox)], tmp_path / "run", two_workers, batch_size=3, progress=False)
     assert summary.counts == reference.counts and len(summary.errors) == 1 and "broken.tif" in summary.errors[0]
+    assert summary.weighed == reference.weighed == 1
     assert _manifest(tmp_path / "run" / "manifest.csv") == _manifest(tmp_path / "sorted" / "manifest.csv")
+    with open(tmp_path / "run" / "manifest.csv", newline="") as fh:
+        notes = {Path(r["source"]).name: r["metadata_check"] for r in csv.DictReader(fh) if r["metadata_check"]}
+    assert list(notes) == ["film_th0.200_5s.tif"]
+    assert notes["film_th0.200_5s.tif"].startswith("weighed: file name incidence angle 0.2 deg suggests grazing")
     for copy in (tmp_path / "run").glob("*/*.tif"):
-        assert copy.read_bytes() == (frames / copy.name).read_bytes()
-    again = run_mapped(spec, [str(frames)], tmp_path / "run", two_workers, batch_size=3, progress=False)
-    assert again.skipped == 12 and sum(again.counts.values()) == 0  # only the broken file is retried
+        assert copy.read_bytes() == (inbox / copy.name).read_bytes()
+    again = run_mapped(spec, [str(inbox)], tmp_path / "run", two_workers, batch_size=3, progress=False)
+    assert again.skipped == 13 and sum(again.counts.values()) == 0  # only the broken file is retried
 
 
 def test_sort_workflow_sorts_every_detector_of_a_file_as_camsort_sort_does(tmp_path, cnn_sorter, two_workers):
