@@ -6,6 +6,7 @@ empty Sort stage. Frames are simulated at a binned size so the whole file runs i
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 import threading
@@ -18,7 +19,7 @@ from xicam.camsort import CLASSES, UNSURE
 from xicam.camsort.calibration import shown
 from xicam.camsort.datasets import read_labelled_folder
 from xicam.camsort.io import read_pattern, write_tiff
-from xicam.camsort.metadata_check import patterns_odds
+from xicam.camsort.metadata_check import check_metadata, patterns_odds
 from xicam.camsort.preprocess import preprocess
 from xicam.camsort.simulate import simulate
 
@@ -156,8 +157,6 @@ def test_batch_with_a_corrupt_file_gets_an_error_row_not_a_crash(stage, qtbot, b
 
 
 def test_what_the_header_weighed_or_contradicts_is_shown(stage, qtbot, batch):
-    from xicam.camsort.metadata_check import check_metadata
-
     rows = _load(stage, qtbot, batch[:2])  # the first frame's header has an incidence angle: weighed, and said so
     assert rows[0].weighed.startswith("weighed: header incidence angle 0.3 deg suggests grazing incidence (image alone:")
     assert rows[0].check == ""
@@ -168,6 +167,30 @@ def test_what_the_header_weighed_or_contradicts_is_shown(stage, qtbot, batch):
     assert rows[1].weighed == "" and rows[1].check == check_metadata(pattern.metadata, rows[1].label)
     stage.select(1)
     assert "no incidence angle or distance" in stage.panel.check.text()
+
+
+def test_classify_frames_weigh_metadata_off_decides_by_the_images_alone_in_the_table_and_the_export(
+        stage, qtbot, batch, tmp_path):
+    """Setting Classify frames' weigh_metadata to False (``--ignore-metadata``) predicts again by the images
+    alone: the first frame's grazing header is then only held against the outcome, and the export records it."""
+    weighed = _load(stage, qtbot, batch[:1])[0]
+    assert weighed.weighed.startswith("weighed: header incidence angle 0.3 deg")
+    stage.workflow.fill_kwargs(weigh_metadata=False)
+    assert stage.weigh_metadata is False  # Xi-cam's editor writes it back as the text "False"
+    try:
+        stage.editor.workflow_widget.run_button.click()
+        qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
+        [alone] = stage.results.rows
+        assert alone.weighed == "" and not np.allclose(alone.probabilities, weighed.probabilities)
+        assert alone.check == check_metadata(read_pattern(alone.source).metadata, alone.label)
+        with qtbot.waitSignal(stage.sigExported, timeout=WAIT_MS):
+            stage.export_to(str(tmp_path / "sorted"))
+        assert json.loads((tmp_path / "sorted" / "sort_settings.json").read_text())["weigh_metadata"] is False
+        with open(tmp_path / "sorted" / "manifest.csv", newline="") as fh:
+            [row] = list(csv.DictReader(fh))
+        assert row["technique"] == alone.label and not row["metadata_check"].startswith("weighed")
+    finally:
+        stage.workflow.fill_kwargs(weigh_metadata=True)
 
 
 def test_selecting_a_row_shows_its_frame_and_cam_and_the_overlay_toggles(stage, qtbot, batch):
@@ -414,7 +437,7 @@ def test_predictions_on_dask_workers_equal_the_threads(stage, qtbot, batch):
 
 def test_all_detectors_of_read_frames_shows_and_exports_the_other_detectors_frames(stage, qtbot, tmp_path):
     """An HDF5 file with a SAXS and a WAXS detector (as NSLS-II LiX writes): the status line says the
-    WAXS frames are not shown; ticking Read frames' all_detectors predicts, shows and exports them."""
+    WAXS frames are not shown; setting Read frames' all_detectors to True predicts, shows and exports them."""
     import h5py
     from qtpy.QtCore import Qt
 
@@ -428,7 +451,8 @@ def test_all_detectors_of_read_frames_shows_and_exports_the_other_detectors_fram
         fh[waxs] = np.stack([simulate("WAXS", s, long_side=256).data[:120, :120] for s in (5, 9)]).astype(np.int32)
     rows = _load(stage, qtbot, [path])
     assert [r.name for r in rows] == ["lix.h5"]
-    assert "1 HDF5 file(s) hold other detectors' images: tick all_detectors" in stage.loader.status.text()
+    hint = "1 HDF5 file(s) hold other detectors' images: set all_detectors in Read frames to True"
+    assert hint in stage.loader.status.text()
     stage.workflow.fill_kwargs(all_detectors=True)
     try:
         stage.editor.workflow_widget.run_button.click()

@@ -119,6 +119,31 @@ def test_sort_workflow_on_dask_equals_camsort_sort(frames, tmp_path, cnn_sorter,
     assert again.skipped == 13 and sum(again.counts.values()) == 0  # only the broken file is retried
 
 
+def test_run_sort_decides_by_the_images_alone_with_ignore_metadata_or_the_parameter_off(frames, tmp_path, cnn_sorter,
+                                                                                     two_workers):
+    """``camsort run sort --ignore-metadata`` and ``--set classify.weigh_metadata=false`` both give what
+    ``camsort sort --ignore-metadata`` gives, and record it in sort_settings.json."""
+    import json
+
+    from xicam.camsort.sorter import for_run
+
+    (tmp_path / "in").mkdir()
+    shutil.copy(frames / "frame_02.tif", tmp_path / "in" / "film_th0.200_5s.tif")
+    reference = sort_frames([tmp_path / "in"], tmp_path / "sorted", for_run(cnn_sorter, weigh_metadata=False),
+                            progress=False, mode="manifest-only")
+    spec = workflows.load("sort")
+    for out, spec_run, weigh in (("flag", spec, False),
+                                 ("set", workflows.with_params(spec, ["classify.weigh_metadata=false"]), True)):
+        summary = run_mapped(spec_run, [str(tmp_path / "in")], tmp_path / out, two_workers, progress=False,
+                             mode="manifest-only", weigh_metadata=weigh)
+        assert summary.weighed == reference.weighed == 0
+        assert _manifest(tmp_path / out / "manifest.csv") == _manifest(tmp_path / "sorted" / "manifest.csv")
+        assert json.loads((tmp_path / out / "sort_settings.json").read_text())["weigh_metadata"] is False
+    weighed = run_mapped(spec, [str(tmp_path / "in")], tmp_path / "weighed", two_workers, progress=False,
+                         mode="manifest-only")
+    assert weighed.weighed == 1
+
+
 def test_sort_workflow_sorts_every_detector_of_a_file_as_camsort_sort_does(tmp_path, cnn_sorter, two_workers):
     """``camsort run sort --all-detectors``: a SAXS and a WAXS detector in one HDF5 file, each frame to its
     technique, the same manifest as ``camsort sort --all-detectors``; a re-run does nothing."""

@@ -34,11 +34,14 @@ def _model_option(p: argparse.ArgumentParser, threshold: bool = False) -> None:
         p.add_argument("--threshold", type=_probability, metavar="P",
                        help="calibrated probability below which a frame is UNSURE (default: the model's own, "
                             "0.6 for the shipped one; higher keeps fewer frames, more of them right)")
-        p.add_argument("--ignore-metadata", action="store_true",
-                       help="decide by the image alone: a grazing incidence angle in the header or the file name "
-                            "(th0.12, ai0.2), a technique in the file name (_SAXS, _WAXS1, GISAXS_) and the q "
-                            "range of the header's geometry are then only reported, "
-                            "not weighed (docs/results.md)")
+        _ignore_metadata_option(p)
+
+
+def _ignore_metadata_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ignore-metadata", action="store_true",
+                   help="decide by the image alone: a grazing incidence angle in the header or the file name "
+                        "(th0.12, ai0.2), a technique in the file name (_SAXS, _WAXS1, GISAXS_) and the q "
+                        "range of the header's geometry are then only reported, not weighed (docs/results.md)")
 
 
 def _probability(text: str, low_inclusive: bool = False) -> float:
@@ -59,18 +62,10 @@ def _share(text: str) -> float:
 def _load_model(args: argparse.Namespace) -> Any:
     """The model of ``--model`` (loaded once per process), on a copy with ``--threshold`` and
     ``--ignore-metadata`` when given."""
-    import copy
+    from .sorter import for_run, load_cached
 
-    from .sorter import load_cached
-
-    sorter = load_cached(args.model)
-    threshold, ignore = getattr(args, "threshold", None), getattr(args, "ignore_metadata", False)
-    if threshold is None and not ignore:
-        return sorter
-    sorter = copy.copy(sorter)
-    sorter.threshold = sorter.threshold if threshold is None else threshold
-    sorter.weigh_metadata = not ignore
-    return sorter
+    return for_run(load_cached(args.model), getattr(args, "threshold", None),
+                   not getattr(args, "ignore_metadata", False))
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -568,6 +563,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.add_argument("--batch-size", type=int, default=32, help="files per task")
     _all_detectors_option(p)
+    _ignore_metadata_option(p)
     p.add_argument("--set", dest="assignments", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override an operation parameter (repeatable)")
     _add_executor_args(p)
@@ -592,7 +588,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             return EXIT_OK
         summary = run_mapped(spec, args.input, args.out, executor, model=args.model, mode=args.mode,
                              recursive=args.recursive, batch_size=args.batch_size, progress=not args.quiet,
-                             all_detectors=args.all_detectors)
+                             all_detectors=args.all_detectors, weigh_metadata=not args.ignore_metadata)
     for line in summary.lines():
         print(line)
     return EXIT_PARTIAL if summary.errors else EXIT_OK

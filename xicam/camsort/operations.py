@@ -122,16 +122,18 @@ def preprocess_frames(items: list = (), size: int = _pre.DEFAULT_SIZE) -> np.nda
 @describe_input("model_dir", "Model directory; empty for the model shipped with camsort")
 @describe_input("items", "Items from Read frames: their headers and file names weigh the decisions "
                          "(none: the images alone)")
+@describe_input("weigh_metadata", "Weigh what the items' headers and file names say (off: the images alone, "
+                                  "as --ignore-metadata)")
 @describe_output("decisions", "Per image: label, calibrated probabilities, confidence")
 @categories(("CamSort", "Classify"))
-def classify_frames(images: np.ndarray, model_dir: str = "", items: list = ()) -> list:
+def classify_frames(images: np.ndarray, model_dir: str = "", items: list = (), weigh_metadata: bool = True) -> list:
     """Decide the technique of every image with a saved sorter, weighing what the frames' headers and
     file names say as ``camsort sort`` does."""
     from .errors import CamsortError
-    from .sorter import load_cached
+    from .sorter import for_run, load_cached
     from .sortjob import weighed_decisions
 
-    sorter = load_cached(model_dir or None)
+    sorter = for_run(load_cached(model_dir or None), weigh_metadata=weigh_metadata)
     if len(images) and images.shape[1:] != (sorter.size, sorter.size):
         raise CamsortError(f"images are {images.shape[1:]} but the model expects {sorter.size}x{sorter.size}; "
                            f"set Preprocess frames' size to {sorter.size}")

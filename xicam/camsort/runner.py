@@ -31,16 +31,19 @@ def run_kwargs(out: str | os.PathLike, model: str | None, mode: str) -> dict[str
 
 def run_mapped(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, executor: DaskExecutor, *,
                model: str | None = None, mode: str = "copy", recursive: bool = False, batch_size: int = 32,
-               progress: bool = True, all_detectors: bool = False) -> SortSummary:
+               progress: bool = True, all_detectors: bool = False, weigh_metadata: bool = True) -> SortSummary:
     """Map a ``map: true`` workflow over batches of the pending files; rows go to the manifest in input order.
-    ``all_detectors`` reaches the read operation as in ``camsort sort --all-detectors``."""
+    ``all_detectors`` reaches the read operation as in ``camsort sort --all-detectors``, ``weigh_metadata`` the
+    classify operation (off: ``--ignore-metadata``; also off where the workflow sets it off)."""
     from . import manifest
     from .sort_settings import run_settings
-    from .sorter import load_cached
+    from .sorter import for_run, load_cached
 
+    weigh_metadata = weigh_metadata and all((node.get("params") or {}).get("weigh_metadata", True) is not False
+                                            for node in spec["operations"].values())
     job = SortJob(inputs, out, mode=mode, recursive=recursive, all_detectors=all_detectors,
-                  settings=run_settings(load_cached(model), mode))
-    common = {**run_kwargs(job.out, model, mode), "all_detectors": all_detectors}
+                  settings=run_settings(for_run(load_cached(model), weigh_metadata=weigh_metadata), mode))
+    common = {**run_kwargs(job.out, model, mode), "all_detectors": all_detectors, "weigh_metadata": weigh_metadata}
     done_by_source: dict[str, list[list[str]]] = {}
     for source, frame in job.done:  # frames finished inside files that still have work
         done_by_source.setdefault(source, []).append([source, frame])

@@ -7,6 +7,7 @@ it is unpickled, and Keras files load with ``safe_mode=True``.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -251,6 +252,17 @@ def load_cached(model_dir: str | os.PathLike | None = None) -> Sorter:
     if key not in _CACHE:
         _CACHE[key] = Sorter.load(model_dir)
     return _CACHE[key]
+
+
+def for_run(sorter: Sorter, threshold: float | None = None, weigh_metadata: bool = True) -> Sorter:
+    """``sorter`` as one run uses it: itself, or a shallow copy with another ``threshold`` or deciding by the
+    images alone (``weigh_metadata`` off), so the shared cached sorter is left as it is."""
+    if threshold is None and weigh_metadata == sorter.weigh_metadata:
+        return sorter
+    run = copy.copy(sorter)
+    run.threshold = sorter.threshold if threshold is None else threshold
+    run.weigh_metadata = weigh_metadata
+    return run
 
 
 def calibration_split(y_idx: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -68,11 +68,13 @@ def _rows(sorter: Any, model: Any | None, items: list[Item]) -> list[FrameResult
     return rows
 
 
-def predict_batch(model_dir: str | None, paths: list[str], all_detectors: bool = False) -> list[FrameResult]:
-    """:func:`predict_files` with the (cached) model of ``model_dir``: the task a dask worker runs."""
-    from ..sorter import load_cached
+def predict_batch(model_dir: str | None, paths: list[str], all_detectors: bool = False,
+                  weigh_metadata: bool = True) -> list[FrameResult]:
+    """:func:`predict_files` with the (cached) model of ``model_dir``, weighing headers and file names or not:
+    the task a dask worker runs."""
+    from ..sorter import for_run, load_cached
 
-    sorter = load_cached(model_dir)
+    sorter = for_run(load_cached(model_dir), weigh_metadata=weigh_metadata)
     return predict_files(sorter, paths, cam_model(sorter), all_detectors)
 
 

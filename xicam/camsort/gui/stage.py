@@ -24,7 +24,7 @@ from .records import FrameResult
 from .table import BatchTable, ResultsModel
 from .view import PatternView
 from .worker import AdaptWorker, ExportWorker, PredictionWorker, SaveLabelsWorker
-from .workflow import parameter, sort_workflow
+from .workflow import flag, parameter, sort_workflow
 
 
 class SortStage(QObject):
@@ -163,7 +163,7 @@ class SortStage(QObject):
             return
         self._predicted = len({row.source for row in self.results.rows})
         worker = PredictionWorker(self._queue, parameter(self.workflow, "model_dir"), executor=self.executor,
-                                  all_detectors=self.all_detectors)
+                                  all_detectors=self.all_detectors, weigh_metadata=self.weigh_metadata)
         self._queue = []
         worker.sigModel.connect(self._on_model)  # bound slots of this GUI-thread object: queued, run here
         worker.sigResults.connect(self._on_results)
@@ -222,14 +222,19 @@ class SortStage(QObject):
     @property
     def all_detectors(self) -> bool:
         """Whether the workflow's Read frames also reads an HDF5 file's other detectors' image datasets."""
-        return bool(parameter(self.workflow, "all_detectors", False))
+        return flag(self.workflow, "all_detectors", False)
+
+    @property
+    def weigh_metadata(self) -> bool:
+        """Whether the workflow's Classify frames weighs what headers and file names say (off: the images alone)."""
+        return flag(self.workflow, "weigh_metadata", True)
 
     def _other_detectors_hint(self) -> str:
         """What the status line says about HDF5 files whose other detectors' frames are not shown."""
         if self.all_detectors:
             return ""
         files = {r.source for r in self.results.rows if r.metadata.get("hdf5_other_images")}
-        return (f" {len(files)} HDF5 file(s) hold other detectors' images: tick all_detectors in Read frames "
+        return (f" {len(files)} HDF5 file(s) hold other detectors' images: set all_detectors in Read frames to True "
                 "and Run Workflow to predict them too." if files else "")
 
     def _set_run_button(self, running: bool) -> None:
@@ -259,13 +264,14 @@ class SortStage(QObject):
         """Sort the loaded files into ``folder/<TECHNIQUE>/`` with a manifest, in a thread (``camsort sort``'s job).
 
         Files are copied unless the workflow's Place frames ``mode`` says otherwise; Read frames'
-        ``all_detectors`` also sorts an HDF5 file's other detectors' frames, as ``--all-detectors`` does.
+        ``all_detectors`` also sorts an HDF5 file's other detectors' frames, as ``--all-detectors`` does, and
+        Classify frames' ``weigh_metadata`` off decides by the images alone, as ``--ignore-metadata`` does.
         """
         if self._exporter is not None or not self.files:
             return
         self.workflow.fill_kwargs(out=str(folder))
         exporter = ExportWorker(self.files, folder, parameter(self.workflow, "model_dir"),
-                                parameter(self.workflow, "mode", "copy"), self.all_detectors)
+                                parameter(self.workflow, "mode", "copy"), self.all_detectors, self.weigh_metadata)
         exporter.finished.connect(self._on_exported)
         self._exporter = exporter
         self.loader.export.setEnabled(False)

@@ -21,7 +21,7 @@ from ..executors import DaskExecutor
 from ..io import read_pattern
 from ..labelled_folder import SaveSummary, as_labelled, save_labelled_frames
 from ..preprocess import preprocess_batch
-from ..sorter import load_cached
+from ..sorter import for_run, load_cached
 from ..sortjob import SortSummary, sort_frames
 from .predict import cam_model, predict_batch, predict_files
 from .records import FrameResult
@@ -33,7 +33,8 @@ class PredictionWorker(QThread):
     :meth:`cancel` stops the worker before its next batch (the batch in flight is discarded). Given
     a :class:`~xicam.camsort.executors.DaskExecutor` with a cluster, every batch is a dask task
     (results still arrive in file order; cancelling cancels the tasks not yet done).
-    ``all_detectors`` also predicts the frames of an HDF5 file's other detectors.
+    ``all_detectors`` also predicts the frames of an HDF5 file's other detectors; ``weigh_metadata`` off decides
+    by the images alone.
     """
 
     sigModel = Signal(object)
@@ -44,11 +45,11 @@ class PredictionWorker(QThread):
     """Files done, files in total."""
 
     def __init__(self, paths: Iterable[str | os.PathLike], model_dir: str | None, batch_size: int = 8,
-                 executor: DaskExecutor | None = None, all_detectors: bool = False):
+                 executor: DaskExecutor | None = None, all_detectors: bool = False, weigh_metadata: bool = True):
         super().__init__()
         self.paths = [str(p) for p in paths]
         self.model_dir, self.batch_size, self.executor = model_dir, batch_size, executor
-        self.all_detectors = all_detectors
+        self.all_detectors, self.weigh_metadata = all_detectors, weigh_metadata
         self.error: str | None = None
         """Why the worker stopped early (a model folder that is not a camsort model, ...)."""
         self._cancel = threading.Event()
@@ -63,7 +64,7 @@ class PredictionWorker(QThread):
 
     def run(self) -> None:
         try:
-            sorter = load_cached(self.model_dir)
+            sorter = for_run(load_cached(self.model_dir), weigh_metadata=self.weigh_metadata)
             self.sigModel.emit(sorter)
             batches = [self.paths[i:i + self.batch_size] for i in range(0, len(self.paths), self.batch_size)]
             done = 0
@@ -81,7 +82,8 @@ class PredictionWorker(QThread):
         """Rows of each batch in order: computed here, or by the executor's dask workers."""
         client = self.executor.client if self.executor is not None else None
         futures = client.map(predict_batch, [self.model_dir] * len(batches), batches,
-                             [self.all_detectors] * len(batches), pure=False) if client else None
+                             [self.all_detectors] * len(batches), [self.weigh_metadata] * len(batches),
+                             pure=False) if client else None
         model = None if client else cam_model(sorter)
         try:
             for i, batch in enumerate(batches):
@@ -104,17 +106,18 @@ class ExportWorker(QThread):
     """
 
     def __init__(self, paths: Iterable[str | os.PathLike], out: str | os.PathLike, model_dir: str | None,
-                 mode: str = "copy", all_detectors: bool = False):
+                 mode: str = "copy", all_detectors: bool = False, weigh_metadata: bool = True):
         super().__init__()
         self.paths, self.out, self.model_dir, self.mode = [str(p) for p in paths], Path(out), model_dir, mode
-        self.all_detectors = all_detectors
+        self.all_detectors, self.weigh_metadata = all_detectors, weigh_metadata
         self.summary: SortSummary | None = None
         self.error: str | None = None
 
     def run(self) -> None:
         try:
-            self.summary = sort_frames(self.paths, self.out, load_cached(self.model_dir), mode=self.mode,
-                                       progress=False, all_detectors=self.all_detectors)
+            sorter = for_run(load_cached(self.model_dir), weigh_metadata=self.weigh_metadata)
+            self.summary = sort_frames(self.paths, self.out, sorter, mode=self.mode, progress=False,
+                                       all_detectors=self.all_detectors)
         except Exception as exc:  # an unwritable folder or a broken model must not take the GUI down
             self.error = str(exc)
 

@@ -22,8 +22,16 @@ def sort_workflow() -> Workflow:
 
 
 def parameter(workflow: Workflow, name: str, default: Any = None) -> Any:
-    """The value of the first operation input called ``name`` (``default`` when unset or empty)."""
+    """The value of the first operation input called ``name`` (``default`` when unset or empty; a False is kept)."""
     for operation in workflow.operations:
         if name in operation.input_names:
-            return operation.filled_values.get(name) or default
+            value = operation.filled_values.get(name)
+            return default if value is None or value == "" else value
     return default
+
+
+def flag(workflow: Workflow, name: str, default: bool) -> bool:
+    """A yes/no :func:`parameter`. Xi-cam's editor shows camsort's parameters as text and writes back what it
+    shows, so ``"False"`` means False (``false``, ``no``, ``off`` and ``0`` too), not a non-empty string."""
+    value = parameter(workflow, name, default)
+    return value if isinstance(value, bool) else str(value).strip().lower() not in ("false", "no", "off", "0")
