@@ -80,6 +80,24 @@ def _load(stage, qtbot, paths) -> list:
     return stage.results.rows
 
 
+def _tick(stage, qtbot, name: str, checked: bool) -> None:
+    """Set a yes/no workflow input through the tick box Xi-cam's editor shows for it, as a user does."""
+    from qtpy.QtWidgets import QCheckBox, QTreeWidgetItemIterator
+
+    operation = next(op for op in stage.workflow.operations if name in op.input_names)
+    stage.editor.setParameters(operation)
+    qtbot.wait(50)  # the editor unblocks the new parameters' signals in a queued event
+    found, items = [], QTreeWidgetItemIterator(stage.editor.operationeditor)
+    while items.value():
+        if getattr(items.value(), "param", None) is not None and items.value().param.name() == name:
+            found.append(items.value())
+        items += 1
+    [item] = found
+    assert item.param.type() == "bool" and isinstance(item.widget, QCheckBox)
+    item.widget.setChecked(checked)
+    assert operation.filled_values[name] is checked
+
+
 def _pixels(widget) -> np.ndarray:
     from qtpy.QtGui import QImage
 
@@ -171,12 +189,13 @@ def test_what_the_header_weighed_or_contradicts_is_shown(stage, qtbot, batch):
 
 def test_classify_frames_weigh_metadata_off_decides_by_the_images_alone_in_the_table_and_the_export(
         stage, qtbot, batch, tmp_path):
-    """Setting Classify frames' weigh_metadata to False (``--ignore-metadata``) predicts again by the images
-    alone: the first frame's grazing header is then only held against the outcome, and the export records it."""
+    """Unticking Classify frames' weigh_metadata in the workflow editor (``--ignore-metadata``) predicts again by
+    the images alone: the first frame's grazing header is then only held against the outcome, and the export
+    records it."""
     weighed = _load(stage, qtbot, batch[:1])[0]
     assert weighed.weighed.startswith("weighed: header incidence angle 0.3 deg")
-    stage.workflow.fill_kwargs(weigh_metadata=False)
-    assert stage.weigh_metadata is False  # Xi-cam's editor writes it back as the text "False"
+    _tick(stage, qtbot, "weigh_metadata", False)
+    assert stage.weigh_metadata is False
     try:
         stage.editor.workflow_widget.run_button.click()
         qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
@@ -437,7 +456,7 @@ def test_predictions_on_dask_workers_equal_the_threads(stage, qtbot, batch):
 
 def test_all_detectors_of_read_frames_shows_and_exports_the_other_detectors_frames(stage, qtbot, tmp_path):
     """An HDF5 file with a SAXS and a WAXS detector (as NSLS-II LiX writes): the status line says the
-    WAXS frames are not shown; setting Read frames' all_detectors to True predicts, shows and exports them."""
+    WAXS frames are not shown; ticking Read frames' all_detectors predicts, shows and exports them."""
     import h5py
     from qtpy.QtCore import Qt
 
@@ -451,9 +470,9 @@ def test_all_detectors_of_read_frames_shows_and_exports_the_other_detectors_fram
         fh[waxs] = np.stack([simulate("WAXS", s, long_side=256).data[:120, :120] for s in (5, 9)]).astype(np.int32)
     rows = _load(stage, qtbot, [path])
     assert [r.name for r in rows] == ["lix.h5"]
-    hint = "1 HDF5 file(s) hold other detectors' images: set all_detectors in Read frames to True"
+    hint = "1 HDF5 file(s) hold other detectors' images: tick all_detectors in Read frames"
     assert hint in stage.loader.status.text()
-    stage.workflow.fill_kwargs(all_detectors=True)
+    _tick(stage, qtbot, "all_detectors", True)
     try:
         stage.editor.workflow_widget.run_button.click()
         qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)

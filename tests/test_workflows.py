@@ -79,6 +79,12 @@ def test_shipped_workflow_round_trips(name, tmp_path):
     ("operations: {x: {op: read_frames}, y: {op: preprocess_frames}}\nlinks: ['x.nope -> y.items']",
      "has no output 'nope'"),
     ("operations: {x: {op: read_frames}}\nimport: os", "unknown keys ['import']"),
+    ("operations: {x: {op: classify_frames, params: {weigh_metadata: 'no'}}}",
+     "(classify_frames): weigh_metadata must be true or false, not 'no'"),
+    ("operations: {x: {op: place_frames, params: {mode: move}}}",
+     "mode must be one of copy, link, symlink, manifest-only, not 'move'"),
+    ("operations: {x: {op: preprocess_frames, params: {size: 8}}}", "size must be from 16 to 1024, not 8"),
+    ("operations: {x: {op: preprocess_frames, params: {size: 64.5}}}", "size must be a whole number, not 64.5"),
     ("- just a list", "a workflow file is a mapping"),
 ])
 def test_bad_workflow_files_are_rejected_with_the_reason(tmp_path, text, reason):
@@ -89,12 +95,34 @@ def test_bad_workflow_files_are_rejected_with_the_reason(tmp_path, text, reason)
     assert str(path) in str(err.value) and reason in str(err.value)
 
 
+def test_the_editor_shows_each_input_by_its_type_and_hides_linked_ones():
+    """Xi-cam builds an input's control from its annotation: yes/no inputs are tick boxes, sizes spin boxes within
+    their limits, modes drop-downs; arrays and batches arrive by links and are not shown."""
+    from xicam.camsort.operations import OPERATIONS
+
+    def controls(name):
+        return {p["name"]: (p["type"], p.get("limits"), p["value"]) for p in OPERATIONS[name]().as_parameter()}
+
+    assert controls("read_frames") == {"all_detectors": ("bool", None, False)}
+    assert controls("preprocess_frames") == {"size": ("int", [16, 1024], 256)}
+    assert controls("classify_frames") == {"model_dir": ("str", None, ""), "weigh_metadata": ("bool", None, True)}
+    assert controls("place_frames") == {"out": ("str", None, ""),
+                                        "mode": ("list", ["copy", "link", "symlink", "manifest-only"], "copy")}
+    assert controls("cross_validate_classifier")["classifier"][:2] == (
+        "list", ["rf", "et", "lightgbm", "xgboost", "catboost"])
+    assert controls("predict") == {}  # a classifier and a feature matrix: both arrive by links
+
+
 def test_set_overrides_parameters_and_rejects_unknown_nodes():
     spec = workflows.with_params(workflows.load("sort"), ["place.mode=link", "preprocess.size=64"])
     assert spec["operations"]["place"]["params"]["mode"] == "link"
     assert spec["operations"]["preprocess"]["params"]["size"] == 64
     with pytest.raises(CamsortError, match="NODE.PARAM=VALUE"):
         workflows.with_params(spec, ["nowhere.size=3"])
+    assert workflows.with_params(spec, ["classify.weigh_metadata=no"])["operations"]["classify"]["params"][
+        "weigh_metadata"] is False  # YAML's no
+    with pytest.raises(CamsortError, match="weigh_metadata must be true or false, not 'off please'"):
+        workflows.with_params(spec, ["classify.weigh_metadata=off please"])
 
 
 def test_sort_workflow_on_dask_equals_camsort_sort(frames, tmp_path, cnn_sorter, two_workers):

@@ -3,22 +3,42 @@
 Each operation is a plain function whose metadata (names, descriptions, limits, categories) sits in
 Xi-cam's decorators, so the workflow editor builds its controls from data. :data:`OPERATIONS` is the
 registered set: workflow files may name these and nothing else. The compat module is imported
-first so Xi-cam 2.4.6 runs on Python 3.11 with numpy 2.
+first so Xi-cam 2.4.6 runs on Python 3.11 with numpy 2. Annotations stay real types (no postponed
+evaluation): Xi-cam builds each input's control from its type, so a ``bool`` is a tick box and an ``int`` a spin
+box; inputs that arrive by links (arrays, batches of items) are hidden from the editor.
 """
-from __future__ import annotations
-
 from . import compat  # noqa: F401  (must precede the xicam imports)
 
+import inspect  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 from xicam.plugins.operationplugin import (  # noqa: E402
-    categories, describe_input, describe_output, display_name, limits, operation, output_names)
+    categories, describe_input, describe_output, display_name, limits, opts, output_names, visible)
+from xicam.plugins.operationplugin import operation as xicam_operation  # noqa: E402
 
 from . import io as _io  # noqa: E402
 from . import preprocess as _pre  # noqa: E402
 from .classify import CLASSIFIERS  # noqa: E402
 from .features import FEATURIZERS  # noqa: E402
+from .reduce import METHODS  # noqa: E402
+from .sortjob import MODES  # noqa: E402
+
+
+def operation(func: Callable) -> type:
+    """Xi-cam's ``operation``, with the inputs that arrive by links hidden from its editor: an array or a batch
+    (``list``) is not a value to type, and Xi-cam would show an empty image or drop-down for it."""
+    for name, parameter in inspect.signature(func).parameters.items():
+        if parameter.annotation in (np.ndarray, list):
+            func = visible(name, False)(func)
+    return xicam_operation(func)
+
+
+def choice(name: str, values: tuple[str, ...]):
+    """Show a text input as a drop-down of the values it accepts."""
+    return opts(name, type="list", limits=list(values))
+
 
 @operation
 @output_names("image", "metadata")
@@ -151,6 +171,7 @@ def classify_frames(images: np.ndarray, model_dir: str = "", items: list = (), w
 @describe_input("out", "Output folder: frames go to OUT/<TECHNIQUE>/ (never overwriting)")
 @describe_input("mode", "copy, link, symlink or manifest-only")
 @describe_output("rows", "Manifest rows, errors included")
+@choice("mode", MODES)
 @categories(("CamSort", "Sort"))
 def place_frames(items: list = (), decisions: list = (), out: str = "", mode: str = "copy") -> list:
     """Deliver decided frames into technique folders, exactly as ``camsort sort`` does."""
@@ -195,6 +216,7 @@ def gradcam_frames(items: list = (), images: np.ndarray = None, model_dir: str =
 @describe_input("size", "Side of the square preprocessed images")
 @describe_output("labels", "Technique index per image (into SAXS, WAXS, GISAXS, GIWAXS)")
 @describe_output("groups", "Group per image (frames of one sample share a group)")
+@limits("size", [16, 1024])
 @categories(("CamSort", "Read"))
 def load_labelled(folder: str = "", size: int = _pre.DEFAULT_SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read and preprocess a labelled folder."""
@@ -257,6 +279,7 @@ globals().update(FEATURIZE_OPERATIONS)
 @describe_input("method", "pca or ica")
 @describe_input("reducer", "A fitted reducer to apply instead of fitting a new one")
 @limits("n_components", [1, 4096])
+@choice("method", METHODS)
 @categories(("CamSort", "Reduce"))
 def reduce_features(features: np.ndarray, n_components: int = 5, method: str = "pca", reducer: Any = None,
                     seed: int = 0) -> tuple[np.ndarray, Any]:
@@ -321,6 +344,7 @@ def score_predictions(labels: np.ndarray, predictions: np.ndarray) -> dict:
 @describe_output("records", "Per fold: the six metrics, fit/predict seconds, confusion matrix")
 @describe_output("summary", "Mean and standard deviation of every metric over folds")
 @limits("folds", [2, 20])
+@choice("classifier", CLASSIFIERS)
 @categories(("CamSort", "Evaluate"))
 def cross_validate_classifier(features: np.ndarray, labels: np.ndarray, classifier: str = "rf",
                               n_components: int = 5, folds: int = 5, seed: int = 0, tune_iter: int = 0,

@@ -15,6 +15,7 @@ and is checked before anything runs, so no file can import or evaluate code. For
 """
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from .errors import CamsortError
 BUILTIN_DIR = Path(__file__).with_name("builtin_workflows")
 """The workflow files shipped with camsort (``workflows/`` in the repository links here)."""
 KEYS = ("name", "description", "input", "map", "operations", "links")
+KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", list: "a list"}
+"""What a value of each editable input type must be, in the words of the error message."""
 
 
 def builtin_names() -> list[str]:
@@ -101,6 +104,10 @@ def validate(data: Any, where: str = "workflow") -> dict[str, Any]:
         bad = sorted(set(params) - set(registry[name].input_names))
         if bad:
             fail(f"operation {node!r} ({name}) has no inputs {bad}; inputs: {', '.join(registry[name].input_names)}")
+        for param, value in params.items():
+            reason = value_error(registry[name], param, value)
+            if reason:
+                fail(f"operation {node!r} ({name}): {param} {reason}")
         spec["operations"][str(node)] = {"op": name, "params": dict(params)} if params else {"op": name}
     for link in data.get("links") or []:
         spec["links"].append(_parse_link(link, spec["operations"], registry, fail))
@@ -110,6 +117,28 @@ def validate(data: Any, where: str = "workflow") -> dict[str, Any]:
                                              for e in spec["operations"].values()):
         fail(f"input {spec['input']!r} is not an input of any operation")
     return spec
+
+
+def value_error(operation: type, name: str, value: Any) -> str | None:
+    """Why ``value`` does not fit input ``name`` of ``operation`` by its type, drop-down or limits (None when it
+    does): a ``"no"`` given to a yes/no input must stop the run, not count as yes."""
+    parameter = inspect.signature(operation._func).parameters[name]
+    kind = parameter.annotation
+    if kind not in KINDS or (value is None and parameter.default is None):
+        return None
+    if kind in (int, float):
+        fits = isinstance(value, int if kind is int else (int, float)) and not isinstance(value, bool)
+    else:
+        fits = isinstance(value, (list, tuple) if kind is list else kind)
+    if not fits:
+        return f"must be {KINDS[kind]}, not {value!r}"
+    choices = operation.opts.get(name, {}).get("limits")
+    if choices and value not in choices:
+        return f"must be one of {', '.join(map(str, choices))}, not {value!r}"
+    bounds = operation.limits.get(name)
+    if bounds and kind in (int, float) and not bounds[0] <= value <= bounds[1]:
+        return f"must be from {bounds[0]} to {bounds[1]}, not {value!r}"
+    return None
 
 
 def _parse_link(link: Any, nodes: dict[str, dict], registry: dict[str, type], fail) -> str:

@@ -24,7 +24,7 @@ from .records import FrameResult
 from .table import BatchTable, ResultsModel
 from .view import PatternView
 from .worker import AdaptWorker, ExportWorker, PredictionWorker, SaveLabelsWorker
-from .workflow import flag, parameter, sort_workflow
+from .workflow import parameter, sort_workflow
 
 
 class SortStage(QObject):
@@ -222,19 +222,19 @@ class SortStage(QObject):
     @property
     def all_detectors(self) -> bool:
         """Whether the workflow's Read frames also reads an HDF5 file's other detectors' image datasets."""
-        return flag(self.workflow, "all_detectors", False)
+        return parameter(self.workflow, "all_detectors", False)
 
     @property
     def weigh_metadata(self) -> bool:
         """Whether the workflow's Classify frames weighs what headers and file names say (off: the images alone)."""
-        return flag(self.workflow, "weigh_metadata", True)
+        return parameter(self.workflow, "weigh_metadata", True)
 
     def _other_detectors_hint(self) -> str:
         """What the status line says about HDF5 files whose other detectors' frames are not shown."""
         if self.all_detectors:
             return ""
         files = {r.source for r in self.results.rows if r.metadata.get("hdf5_other_images")}
-        return (f" {len(files)} HDF5 file(s) hold other detectors' images: set all_detectors in Read frames to True "
+        return (f" {len(files)} HDF5 file(s) hold other detectors' images: tick all_detectors in Read frames "
                 "and Run Workflow to predict them too." if files else "")
 
     def _set_run_button(self, running: bool) -> None:

@@ -29,9 +29,3 @@ def parameter(workflow: Workflow, name: str, default: Any = None) -> Any:
             return default if value is None or value == "" else value
     return default
 
-
-def flag(workflow: Workflow, name: str, default: bool) -> bool:
-    """A yes/no :func:`parameter`. Xi-cam's editor shows camsort's parameters as text and writes back what it
-    shows, so ``"False"`` means False (``false``, ``no``, ``off`` and ``0`` too), not a non-empty string."""
-    value = parameter(workflow, name, default)
-    return value if isinstance(value, bool) else str(value).strip().lower() not in ("false", "no", "off", "0")
