@@ -17,7 +17,7 @@ import argparse
 import numpy as np
 
 from xicam.camsort import TECHNIQUES
-from xicam.camsort.metadata_check import check_metadata, metadata_odds
+from xicam.camsort.metadata_check import check_metadata, claims, weighed_odds
 from xicam.camsort.preprocess import preprocess
 from xicam.camsort.simulate import simulate_batch
 from xicam.camsort.simulate.geometry import HC_KEV_A
@@ -77,7 +77,7 @@ def main() -> None:
                   f"{check_metadata(header[i], labels[i], '', frames[i].shape)}")
         print(f"the model's wrong top classes flagged: {len(caught)} of {len(wrong)} "
               f"({', '.join(f'{labels[i]} -> {tops[i]}' for i in caught) or 'none'})")
-        weighed = [d["top"] for d in model.reconsider(decided, [metadata_odds(h, "", f.shape)
+        weighed = [d["top"] for d in model.reconsider(decided, [weighed_odds(claims(h, "", f.shape))
                                                                 for h, f in zip(header, frames)])]
         fixed = [i for i in wrong if weighed[i] == labels[i]]
         broken = [i for i, y in enumerate(labels) if tops[i] == y != weighed[i]]

@@ -31,7 +31,7 @@ import numpy as np
 from xicam.camsort.calibration import shown
 from xicam.camsort.errors import CamsortError
 from xicam.camsort.io import iter_patterns
-from xicam.camsort.metadata_check import metadata_odds
+from xicam.camsort.metadata_check import claims, weighed_odds
 from xicam.camsort.preprocess import preprocess_batch
 from xicam.camsort.sorter import Sorter
 
@@ -205,7 +205,7 @@ def main() -> None:
             continue
         own_name = frame.member.rsplit("/", 1)[-1]  # weighed as the file was named, not as the cache names it
         outcomes = sorter.reconsider(sorter.decide(preprocess_batch([p.data for p in patterns], sorter.size)),
-                                     [metadata_odds(p.metadata, own_name, p.shape) for p in patterns])
+                                     [weighed_odds(claims(p.metadata, own_name, p.shape)) for p in patterns])
         tops = Counter(o["top"] for o in outcomes)
         labels = Counter(o["label"] for o in outcomes)
         if len(outcomes) == 1:

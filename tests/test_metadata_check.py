@@ -168,10 +168,10 @@ def test_what_a_decision_weighs_a_grazing_angle_and_the_q_range_not_the_distance
     """Each weighed hint multiplies the odds of the techniques it points to by EVIDENCE_ODDS; the distance
     alone and an angle of 0 are only reported."""
     from xicam.camsort import CLASSES
-    from xicam.camsort.metadata_check import EVIDENCE_ODDS, metadata_odds
+    from xicam.camsort.metadata_check import EVIDENCE_ODDS, claims, weighed_odds
 
     def factors(*args):
-        odds = metadata_odds(*args)
+        odds = weighed_odds(claims(*args))
         return None if odds is None else dict(zip(CLASSES, odds))
 
     k = EVIDENCE_ODDS
@@ -206,18 +206,18 @@ def test_a_sorter_reconsiders_its_outcomes_with_the_odds_and_keeps_the_images_ow
 
 
 def test_the_note_says_what_was_weighed_and_what_the_image_alone_gave():
-    from xicam.camsort.metadata_check import metadata_note
+    from xicam.camsort.metadata_check import claims, metadata_note
 
     name = "pbi2_th0.300_0.49s_maxs.tiff"
     turned = {"label": "GIWAXS", "probabilities": [0.09, 0, 0, 0.91, 0], "image_probabilities": [0.56, 0, 0, 0.44, 0]}
-    assert metadata_note(turned, {}, name) == \
+    assert metadata_note(turned, claims({}, name)) == \
         "weighed: file name incidence angle 0.3 deg suggests grazing incidence (image alone: SAXS 0.56)"
     kept = {"label": "WAXS", "probabilities": [0, 0.84, 0, 0.16, 0], "image_probabilities": [0, 0.96, 0, 0.04, 0]}
-    assert metadata_note(kept, {"distance": 3.5}, name) == (
+    assert metadata_note(kept, claims({"distance": 3.5}, name)) == (
         "weighed: file name incidence angle 0.3 deg suggests grazing incidence (image alone: WAXS 0.96); "
         "the image outweighed it; header distance 3.5 m suggests small angle")
     plain = {"label": "SAXS", "probabilities": [1.0, 0, 0, 0, 0]}
-    assert metadata_note(plain, {"alpha_i": "0.15"}) == check_metadata({"alpha_i": "0.15"}, "SAXS") != ""
+    assert metadata_note(plain, claims({"alpha_i": "0.15"})) == check_metadata({"alpha_i": "0.15"}, "SAXS") != ""
 
 
 def test_simulated_folders_carry_no_hint_a_decision_weighs(tmp_path):
@@ -225,7 +225,7 @@ def test_simulated_folders_carry_no_hint_a_decision_weighs(tmp_path):
     by technique; none of that may weigh a decision, or `camsort evaluate` on a simulated folder would score the
     simulator's answer instead of the image."""
     from xicam.camsort.datasets import write_dataset
-    from xicam.camsort.metadata_check import metadata_odds
+    from xicam.camsort.metadata_check import weighed_odds
 
     write_dataset(tmp_path, 2, seed=3, size=64)
     frames = sorted(tmp_path.glob("*/*.tif"))
@@ -233,18 +233,18 @@ def test_simulated_folders_carry_no_hint_a_decision_weighs(tmp_path):
     for path in frames:
         pattern = read_pattern(path)
         assert "distance_m" in pattern.metadata
-        assert metadata_odds(pattern.metadata, path, pattern.shape) is None, path.name
+        assert weighed_odds(pattern.claims) is None, path.name
 
 
 def test_a_technique_named_in_the_file_name_is_weighed_and_a_wrong_one_cannot_overrule_a_sure_image():
     """Beamlines name frames by the detector that took them (LiX ``_SAXS.cbf``/``_WAXS1.cbf``): that says small or
     wide angle; ``GISAXS`` says the technique; names that do not say one thing say nothing."""
     from xicam.camsort import CLASSES
-    from xicam.camsort.metadata_check import EVIDENCE_ODDS, metadata_odds, metadata_note
+    from xicam.camsort.metadata_check import EVIDENCE_ODDS, claims, metadata_note, weighed_odds
     from xicam.camsort.sorter import Sorter
 
     def pointed(name):
-        odds = metadata_odds({}, f"/data/saxs/{name}")  # the folder says nothing: it may be a sorted output
+        odds = weighed_odds(claims({}, f"/data/saxs/{name}"))  # the folder says nothing: it may be a sorted output
         return None if odds is None else {c for c, k in zip(CLASSES, odds) if k > 1}
 
     assert pointed("Sol-b_000018_WAXS1.cbf") == {"WAXS", "GIWAXS"}
@@ -253,12 +253,12 @@ def test_a_technique_named_in_the_file_name_is_weighed_and_a_wrong_one_cannot_ov
     for says_nothing in ("saxs_waxs_scan.tif", "pywaxs_pbi2.tif", "usaxs_1.tif", "swaxs_2.tif", "sam0_maxs.tiff",
                          "frame_00001.tif"):
         assert pointed(says_nothing) is None, says_nothing
-    both = metadata_odds({}, "film-sth0.60.60s_WAXS.tiff")
+    both = weighed_odds(claims({}, "film-sth0.60.60s_WAXS.tiff"))
     assert dict(zip(CLASSES, both))["GIWAXS"] == EVIDENCE_ODDS ** 2
 
     sorter = Sorter(None, None, None, "none", threshold=0.6)
     sure = {"label": "SAXS", "probabilities": [0.99, 0.01, 0, 0, 0], "confidence": "high", "top": "SAXS"}
-    [kept] = sorter.reconsider([sure], [metadata_odds({}, "run_WAXS.tif")])
+    [kept] = sorter.reconsider([sure], [weighed_odds(claims({}, "run_WAXS.tif"))])
     assert kept["label"] == "SAXS" and kept["probabilities"][0] > 0.95
-    assert metadata_note(kept, {}, "run_WAXS.tif") == ("weighed: file name 'WAXS' suggests wide angle "
+    assert metadata_note(kept, claims({}, "run_WAXS.tif")) == ("weighed: file name 'WAXS' suggests wide angle "
                                                        "(image alone: SAXS 0.99); the image outweighed it")

@@ -522,3 +522,22 @@ def test_a_long_stack_is_read_in_parts_and_a_frame_that_cannot_be_read_is_named_
     parts = [{"path": str(src / "series.h5"), "dataset": None, "start": k, "stop": k + 32} for k in (0, 32)]
     items = sortjob.load_items(parts[:1]) + sortjob.load_items(parts[1:])
     assert len(items) == 64 and len(hashed) == 1 and {it.sha256 for it in items} == {_sha(src / "series.h5")}
+
+
+def test_a_frames_header_and_name_are_read_once_for_its_decision_and_its_note(tmp_path, monkeypatch):
+    """What a header and a file name say is worked out once per frame (``Pattern.claims``): the decision weighs
+    it and the manifest's metadata_check repeats it."""
+    from xicam.camsort import metadata_check
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        tifffile.imwrite(src / f"film_th0.150_{i}.tif", _frame(i).astype(np.float32))
+    read = []
+    monkeypatch.setattr(metadata_check, "claims", lambda *args: read.append(args[1]) or [
+        (metadata_check.GRAZING, "file name incidence angle 0.15 deg suggests grazing incidence", False)])
+    sort_frames([src], tmp_path / "out", ByQuadrantSorter(), mode="manifest-only", progress=False)
+    assert sorted(Path(name).name for name in read) == [f"film_th0.150_{i}.tif" for i in range(3)]
+    rows = _outcomes(tmp_path / "out")
+    assert [rows[f"film_th0.150_{i}.tif"]["technique"] for i in range(3)] == ["SAXS", "WAXS", "GISAXS"]
+    assert [bool(rows[f"film_th0.150_{i}.tif"]["metadata_check"]) for i in range(3)] == [True, True, False]

@@ -314,7 +314,7 @@ def _predict_frames(sorter: Any, patterns: list, args: argparse.Namespace) -> No
     images = np.stack([preprocess(p.data, sorter.size) for p in patterns])
     results = sorter.reconsider(sorter.decide(images), patterns_odds(patterns))
     for pattern, result in zip(patterns, results):
-        check = metadata_note(result, pattern.metadata, pattern.source, pattern.shape)
+        check = metadata_note(result, pattern.claims)
         members = result.get("members", [])
         if args.json:
             print(json.dumps({"path": pattern.source, "frame": pattern.frame, "technique": result["label"],

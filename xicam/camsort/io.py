@@ -889,8 +889,8 @@ def describe(pattern: Pattern) -> dict[str, Any]:
     """Summary of a frame for ``camsort info``: shape, dtype, value range, invalid pixels, the value of one
     photon (1 for frames of counts; see :func:`preprocess.count_scale`), geometry the header gives
     (:func:`metadata_check.geometry_hints`), what of the header and the file name a decision weighs
-    (:func:`metadata_check.claims`), the header text file read with it (:mod:`sidecar`), metadata keys."""
-    from .metadata_check import claims, geometry_hints
+    (:attr:`Pattern.claims`), the header text file read with it (:mod:`sidecar`), metadata keys."""
+    from .metadata_check import geometry_hints
     from .preprocess import count_scale
 
     data = pattern.data
@@ -905,7 +905,7 @@ def describe(pattern: Pattern) -> dict[str, Any]:
         "invalid_pixels": int(data.size - valid.sum()),
         "count_scale": count_scale(data),
         "geometry_hints": geometry_hints(pattern.metadata, pattern.source or "", pattern.shape),
-        "weighed": [words for _, words, weigh in claims(pattern.metadata, pattern.source or "", pattern.shape) if weigh],
+        "weighed": [words for _, words, weigh in pattern.claims if weigh],
         "other_images": list(pattern.metadata.get("hdf5_other_images", [])),
         "sidecar": pattern.metadata.get("sidecar"),
         "metadata_keys": sorted(k for k in pattern.metadata if k not in ("format", "dtype")),

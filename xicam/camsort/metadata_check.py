@@ -4,7 +4,7 @@ Headers often still carry the incidence angle (grazing incidence) or the sample-
 (small vs wide angle) even when the technique label was lost, and file names the angle or the detector
 (``_th0.300_``, ``_WAXS1``). Where a header also gives the wavelength (or energy), the pixel size and the
 beam centre, the q range the detector sees follows, which says small or wide angle better than the
-distance alone. The strong hints multiply the odds of the techniques they point to (:func:`metadata_odds`),
+distance alone. The strong hints multiply the odds of the techniques they point to (:func:`weighed_odds`),
 by a factor that settles what the image leaves open but cannot overrule a sure image, because headers
 and names are also often stale; what disagrees with the outcome is reported (:func:`check_metadata`).
 """
@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 
 from .simulate.geometry import HC_KEV_A
+
+Claim = tuple[set[str], str, bool]
+"""What one hint says: the techniques it points to, in words, and whether a decision weighs it."""
 
 INCIDENCE_KEYS = ("alpha_i", "alphai", "incident_angle", "incidence_angle", "incident angle",
                   "incidence angle", "grazing_angle", "theta_incident", "th_incident")
@@ -240,7 +243,7 @@ WEIGHED = "weighed: "
 EVIDENCE_ODDS = 5.0
 """How much a grazing incidence angle (in the header or the file name), the q range of the header's geometry
 or a technique named in the file name (``_SAXS``, ``_WAXS1``, ``GISAXS_``) multiplies the odds of the
-techniques it points to, when a decision weighs them (:func:`metadata_odds`).
+techniques it points to, when a decision weighs them (:func:`weighed_odds`).
 Enough to settle what the image leaves open (grazing incidence wins from about 1 in 6), never to overrule
 an image that is sure: a SAXS frame at 0.99 named ``th0.3`` stays SAXS at 0.95, a stale header cannot
 turn it. The distance alone and a header angle of 0 are only reported: a small-angle set-up may stand
@@ -248,13 +251,13 @@ close, and templates write 0 for angles never set."""
 
 
 def claims(metadata: dict[str, Any], source: str | os.PathLike = "",
-           shape: tuple[int, int] | None = None) -> list[tuple[set[str], str, bool]]:
+           shape: tuple[int, int] | None = None) -> list[Claim]:
     """What the header and the file name of ``source`` say: the techniques each hint points to, in words, and
-    whether a decision weighs it."""
+    whether a decision weighs it (a frame's own: :attr:`.pattern.Pattern.claims`, worked out once)."""
     return _hint_claims(geometry_hints(metadata, source, shape)) + _name_claims(Path(source).name if source else "")
 
 
-def _name_claims(name: str) -> list[tuple[set[str], str, bool]]:
+def _name_claims(name: str) -> list[Claim]:
     """What technique names in a file name say (:data:`NAME_TECHNIQUE`): the techniques all of them allow,
     nothing when they disagree (``saxs_waxs_scan``)."""
     matches = list(NAME_TECHNIQUE.finditer(name))
@@ -276,7 +279,7 @@ def _named(techniques: set[str]) -> str:
     return "small angle" if techniques == SMALL_ANGLE else "wide angle"
 
 
-def _hint_claims(hints: dict[str, float]) -> list[tuple[set[str], str, bool]]:
+def _hint_claims(hints: dict[str, float]) -> list[Claim]:
     """What the hints say: the techniques each points to, in words, and whether a decision weighs it."""
     found = []
     named, angle = hints.get("name_incidence_deg"), hints.get("incidence_deg")
@@ -306,45 +309,41 @@ def check_metadata(metadata: dict[str, Any], technique: str, source: str | os.Pa
     return _against(claims(metadata, source, shape), technique)
 
 
-def _against(told: list[tuple[set[str], str, bool]], technique: str) -> str:
+def _against(told: list[Claim], technique: str) -> str:
     """The claims of ``told`` that point away from ``technique`` (none for UNSURE or NOT_SCATTERING), in words."""
     if technique not in GRAZING | TRANSMISSION:
         return ""
     return "; ".join(words for techniques, words, _ in told if technique not in techniques)
 
 
-def metadata_odds(metadata: dict[str, Any], source: str | os.PathLike = "",
-                  shape: tuple[int, int] | None = None) -> np.ndarray | None:
-    """Per class of :data:`CLASSES`, the factor the header and the file name of ``source`` put on its odds
+def weighed_odds(told: list[Claim]) -> np.ndarray | None:
+    """Per class of :data:`CLASSES`, the factor the claims ``told`` of a header and a file name put on its odds
     (:data:`EVIDENCE_ODDS` for each weighed hint that points to it, 1 otherwise), or None when they weigh nothing."""
     from . import CLASSES
 
-    weighed = [techniques for techniques, _, weigh in claims(metadata, source, shape) if weigh]
+    weighed = [techniques for techniques, _, weigh in told if weigh]
     if not weighed:
         return None
     return np.array([EVIDENCE_ODDS ** sum(c in techniques for techniques in weighed) for c in CLASSES])
 
 
 def patterns_odds(patterns: Iterable[Any]) -> list[np.ndarray | None]:
-    """:func:`metadata_odds` of each :class:`~.pattern.Pattern`: what :meth:`Sorter.reconsider` takes."""
-    return [metadata_odds(p.metadata, p.source or "", p.shape) for p in patterns]
+    """:func:`weighed_odds` of each :class:`~.pattern.Pattern`: what :meth:`Sorter.reconsider` takes."""
+    return [weighed_odds(p.claims) for p in patterns]
 
 
-def metadata_note(outcome: dict[str, Any], metadata: dict[str, Any], source: str | os.PathLike = "",
-                  shape: tuple[int, int] | None = None) -> str:
+def metadata_note(outcome: dict[str, Any], told: list[Claim]) -> str:
     """The manifest's ``metadata_check``: both parts of :func:`note_parts` in one line."""
-    return "; ".join(filter(None, note_parts(outcome, metadata, source, shape)))
+    return "; ".join(filter(None, note_parts(outcome, told)))
 
 
-def note_parts(outcome: dict[str, Any], metadata: dict[str, Any], source: str | os.PathLike = "",
-               shape: tuple[int, int] | None = None) -> tuple[str, str]:
-    """How the header and the file name of ``source`` weighed ``outcome`` (:meth:`Sorter.reconsider`: what
-    they said, what the image alone gave, whether the image outweighed them; '' when they weighed nothing),
+def note_parts(outcome: dict[str, Any], told: list[Claim]) -> tuple[str, str]:
+    """How the claims ``told`` of a frame's header and file name weighed ``outcome`` (:meth:`Sorter.reconsider`:
+    what they said, what the image alone gave, whether the image outweighed them; '' when they weighed nothing),
     and what else they say against its label (:func:`check_metadata`)."""
     from . import CLASSES
     from .calibration import shown
 
-    told = claims(metadata, source, shape)
     image = outcome.get("image_probabilities")
     if image is None:
         return "", _against(told, outcome["label"])
@@ -357,7 +356,7 @@ def note_parts(outcome: dict[str, Any], metadata: dict[str, Any], source: str | 
     return note, _against([claim for claim in told if not claim[2]], outcome["label"])
 
 
-def _q_claims(q_min: float, q_max: float) -> list[tuple[set[str], str, bool]]:
+def _q_claims(q_min: float, q_max: float) -> list[Claim]:
     """What the q range the detector sees says: small or wide angle."""
     if q_max < Q_WIDE_ANGLE_REACH:
         return [(SMALL_ANGLE, f"header geometry reaches q = {q_max:.2g} 1/A at most, which suggests small angle", True)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,14 @@ class Pattern:
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.data.shape)  # type: ignore[return-value]
+
+    @cached_property
+    def claims(self) -> list[tuple[set[str], str, bool]]:
+        """What the header and the file name say of the technique (:func:`.metadata_check.claims`), worked out
+        once per frame: a decision weighs them and its note repeats them."""
+        from .metadata_check import claims
+
+        return claims(self.metadata, self.source or "", self.shape)
 
     @property
     def name(self) -> str:

@@ -158,7 +158,7 @@ class Sorter:
 
     def reconsider(self, outcomes: list[dict[str, Any]], odds: list[np.ndarray | None]) -> list[dict[str, Any]]:
         """``outcomes`` of :meth:`decide` decided again with each frame's class odds multiplied by ``odds``
-        (what its header and file name say, :func:`~.metadata_check.metadata_odds`; None where they say
+        (what its header and file name say, :func:`~.metadata_check.weighed_odds`; None where they say
         nothing). A weighed outcome keeps the image's own probabilities as ``image_probabilities``."""
         out = []
         for outcome, factors in zip(outcomes, odds):

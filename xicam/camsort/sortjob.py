@@ -453,7 +453,7 @@ def _place(item: Item, result: dict, out: Path, mode: str) -> dict[str, object]:
     label = result["label"]
     row: dict[str, object] = {
         "source": item.source, "frame": item.key, "technique": label, "sha256": item.sha256,
-        "confidence": result["confidence"], "metadata_check": metadata_note(result, item.pattern.metadata, item.source, item.pattern.shape),
+        "confidence": result["confidence"], "metadata_check": metadata_note(result, item.pattern.claims),
         **manifest.probability_columns(result["probabilities"]),
     }
     if mode == "manifest-only":

@@ -58,7 +58,7 @@ def _rows(sorter: Any, model: Any | None, items: list[Item]) -> list[FrameResult
             continue
         decision, cam = next(readable)
         metadata = item.pattern.metadata
-        weighed, check = note_parts(decision, metadata, item.source, item.pattern.shape)
+        weighed, check = note_parts(decision, item.pattern.claims)
         rows.append(FrameResult(
             item.source, item.frame, label=decision["label"], top=decision["top"],
             probabilities=tuple(decision["probabilities"]), confidence=decision["confidence"],
