@@ -554,12 +554,14 @@ def _dry_run(args: argparse.Namespace, plan: list[str]) -> int:
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
+    from .sortjob import MODES
+
     p = sub.add_parser("run", help="execute a workflow file (workflows/*.yml) headless through an executor")
     p.add_argument("workflow", help="a workflow YAML file, or a shipped one: sort, gradcam, lenet_pca_rf, sweep")
     p.add_argument("--input", "-i", nargs="+", required=True, help="input files/folders (or the one input)")
     p.add_argument("--out", "-o", required=True, help="output folder (re-running resumes)")
     p.add_argument("--model", help="model directory (default: the shipped model)")
-    p.add_argument("--mode", choices=["copy", "link", "symlink", "manifest-only"], default="copy")
+    p.add_argument("--mode", choices=MODES, default="copy")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.add_argument("--batch-size", type=int, default=32, help="files per task")
     _all_detectors_option(p)
@@ -595,6 +597,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _add_study_args(p: argparse.ArgumentParser) -> None:
+    from .classify import CLASSIFIERS
+
     p.add_argument("--data", required=True, help="labelled folder (e.g. `camsort simulate --dataset UB`)")
     p.add_argument("--out", required=True, help="results folder (re-running resumes)")
     p.add_argument("--featurizers", nargs="+", default=["hist", "glcm", "lenet-fast"],
@@ -602,7 +606,7 @@ def _add_study_args(p: argparse.ArgumentParser) -> None:
                         "shipped model's network, frozen, lenet-finetuned the same network fine-tuned there (on the frames "
                         "as recorded; BLA's with flips and turns), and lenet-ensemble-finetuned each of the shipped "
                         "ensemble's networks fine-tuned there, side by side")
-    p.add_argument("--classifiers", nargs="+", default=["rf", "et", "lightgbm", "xgboost", "catboost"])
+    p.add_argument("--classifiers", nargs="+", default=list(CLASSIFIERS), choices=CLASSIFIERS)
     p.add_argument("--variants", nargs="+", default=["UB", "BL", "BLA"], choices=["UB", "BL", "BLA"])
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--tune-iter", type=int, default=0,
