@@ -79,7 +79,8 @@ def test_an_als733_header_text_file_beside_an_edf_joins_its_header(tmp_path):
     assert meta["count_time"] == "5"  # the frame's own header wins
     assert meta["sidecar"] == "AgB_2m.txt" and "63805.000" not in meta and "Alpha_scan_positions=" not in meta
     info = describe(read_pattern(tmp_path / "AgB_2m.edf"))
-    assert info["sidecar"] == "AgB_2m.txt" and info["geometry_hints"] == {"stage_tilt_deg": 0.360141}
+    assert info["sidecar"] == "AgB_2m.txt"
+    assert info["geometry_hints"] == {"stage_tilt_deg": 0.360141, "name_distance_m": 2.0}  # 2 m: from its name
     with open(tmp_path / "AgB_2m.edf", "rb") as src, gzip.open(tmp_path / "packed.edf.gz", "wb") as dst:
         dst.write(src.read())
     (tmp_path / "packed.txt").write_text("Sample Alpha Stage: 0.12\n")

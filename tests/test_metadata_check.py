@@ -262,3 +262,20 @@ def test_a_technique_named_in_the_file_name_is_weighed_and_a_wrong_one_cannot_ov
     assert kept["label"] == "SAXS" and kept["probabilities"][0] > 0.95
     assert metadata_note(kept, claims({}, "run_WAXS.tif")) == ("weighed: file name 'WAXS' suggests wide angle "
                                                        "(image alone: SAXS 0.99); the image outweighed it")
+
+
+def test_a_distance_in_the_file_name_is_reported_against_the_outcome_never_weighed():
+    """SAXS beamlines name calibrations by the distance (ALS 7.3.3 ``AgB_5s_lo_2m.edf``): a far one says small
+    angle, a near one wide angle, as the header's distance does, and like it only in the note; a Pilatus
+    ``2M``, a ``10mM`` solution, ``0p5m`` (0.5 molar) or ``5min`` are not distances; a header's distance wins."""
+    from xicam.camsort.metadata_check import claims, geometry_hints, weighed_odds
+
+    assert check_metadata({}, "WAXS", "/data/AgB_5s_lo_2m.edf") == "file name distance 2 m suggests small angle"
+    assert check_metadata({}, "SAXS", "/data/AgB_5s_lo_2m.edf") == ""
+    assert check_metadata({}, "SAXS", "film_sdd300mm_3.tif") == "file name distance 0.3 m suggests wide angle"
+    assert weighed_odds(claims({}, "AgB_5s_lo_2m.edf")) is None
+    for no_distance in ("pilatus_2M_001.tif", "run_10mM_NaCl.tif", "pbi2_dmf_0p5m_5scfh.tiff", "scan_5min.tif",
+                        "a_5mg.tif", "frame_0002.tif"):
+        assert "name_distance_m" not in geometry_hints({}, no_distance), no_distance
+    assert geometry_hints({}, "AgB_10s_lo_1m.edf")["name_distance_m"] == 1.0
+    assert check_metadata({"distance": "0.3"}, "WAXS", "AgB_5s_lo_2m.edf") == ""  # the header's 0.3 m wins

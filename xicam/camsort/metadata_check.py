@@ -180,6 +180,11 @@ NAME_TECHNIQUE = re.compile(r"(?:^|[_\-. ])(gi)?([sw])axs\d*(?=[_\-. ]|$)", re.I
 took it: NSLS-II LiX ``..._SAXS.cbf``, ``..._WAXS1.cbf``, CFN ``...-sth0.60.60s_WAXS``, or ``GISAXS_film_3.tif``
 (delimited: ``pywaxs`` or ``usaxs`` are not taken, nor SMI's mid-angle ``maxs``)."""
 
+NAME_DISTANCE = re.compile(r"(?:^|[_\-. ])(?i:sdd|dist)?[_=]?(\d+(?:\.\d+)?)(m|mm)(?=[_\-. ]|$)")
+"""A sample-detector distance written into a file name, as SAXS beamlines name calibrations (ALS 7.3.3
+``AgB_5s_lo_2m.edf``, ``..._sdd300mm_...``): delimited and in lower case, so a Pilatus ``2M``, a ``10mM``
+solution, ``5min`` or ``0p5m`` (0.5 molar) are not taken. Only reported, as the header's distance is."""
+
 DISTANCE_UNITS = {"m": 1.0, "meter": 1.0, "metre": 1.0, "cm": 0.01, "mm": 0.001, "um": 1e-6}
 """Metres per distance unit a header may name."""
 
@@ -187,15 +192,19 @@ DISTANCE_UNITS = {"m": 1.0, "meter": 1.0, "metre": 1.0, "cm": 0.01, "mm": 0.001,
 def geometry_hints(metadata: dict[str, Any], source: str | os.PathLike = "",
                    shape: tuple[int, int] | None = None) -> dict[str, float]:
     """Incidence angle and sample tilt stage (deg), distance (m), wavelength (A), pixel size (um) and beam
-    centre (px) found in a header, an incidence angle in the file name of ``source``, and, when all of
+    centre (px) found in a header, an incidence angle and a distance in the file name of ``source``, and, when all of
     distance, wavelength, pixel size and centre are there and the frame's ``shape`` is given, the smallest
     and largest q on the detector (1/A). Units are taken as the header names them (NeXus ``units``:
     ``rad``, ``mm``, ...); a bare distance above 20 is in mm."""
     hints: dict[str, float] = {}
     entries = _named_entries(metadata)
-    named = NAME_INCIDENCE.search(Path(source).name) if source else None
+    name = Path(source).name if source else ""
+    named = NAME_INCIDENCE.search(name)
     if named:
         hints["name_incidence_deg"] = float(named.group(1))
+    named = NAME_DISTANCE.search(name)
+    if named:
+        hints["name_distance_m"] = float(named.group(1)) * DISTANCE_UNITS[named.group(2)]
     for name, keys in (("incidence_deg", INCIDENCE_KEYS), ("stage_tilt_deg", STAGE_KEYS)):
         found = _find(entries, keys)
         if found:
@@ -222,7 +231,8 @@ HINT_WORDS: dict[str, tuple[str, str]] = {
     "incidence_deg": ("incidence angle", "deg"), "stage_tilt_deg": ("sample tilt stage", "deg"),
     "distance_m": ("distance", "m"), "wavelength_A": ("wavelength", "A"), "pixel_um": ("pixel size", "um"),
     "beam_x_px": ("beam centre x", "px"), "beam_y_px": ("y", "px"),
-    "name_incidence_deg": ("incidence angle in the file name", "deg")}
+    "name_incidence_deg": ("incidence angle in the file name", "deg"),
+    "name_distance_m": ("distance in the file name", "m")}
 """What each hint of :func:`geometry_hints` but the q range is called when shown, and its unit."""
 
 
@@ -234,7 +244,7 @@ def said(hints: dict[str, float]) -> str:
     return ", ".join(words)
 
 
-CHECKED_HINTS = ("incidence_deg", "name_incidence_deg", "distance_m", "q_min_inv_A", "q_max_inv_A")
+CHECKED_HINTS = ("incidence_deg", "name_incidence_deg", "distance_m", "name_distance_m", "q_min_inv_A", "q_max_inv_A")
 """The hints :func:`check_metadata` holds a prediction against (a tilt stage is not one of them)."""
 
 WEIGHED = "weighed: "
@@ -291,12 +301,13 @@ def _hint_claims(hints: dict[str, float]) -> list[Claim]:
         found.append((TRANSMISSION, "header incidence angle 0 suggests transmission", False))
     if "q_max_inv_A" in hints:
         found += _q_claims(hints["q_min_inv_A"], hints["q_max_inv_A"])
-    elif hints.get("distance_m") is not None:
-        distance = hints["distance_m"]
+    elif "distance_m" in hints or "name_distance_m" in hints:
+        where = "header" if "distance_m" in hints else "file name"
+        distance = hints.get("distance_m", hints.get("name_distance_m"))
         if distance < 0.5:
-            found.append((WIDE_ANGLE, f"header distance {distance:.3g} m suggests wide angle", False))
+            found.append((WIDE_ANGLE, f"{where} distance {distance:.3g} m suggests wide angle", False))
         elif distance > 1.5:
-            found.append((SMALL_ANGLE, f"header distance {distance:.3g} m suggests small angle", False))
+            found.append((SMALL_ANGLE, f"{where} distance {distance:.3g} m suggests small angle", False))
     return found
 
 

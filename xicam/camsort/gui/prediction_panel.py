@@ -133,13 +133,13 @@ class PredictionPanel(QWidget):
         if row is None or row.error:
             text, style = "", ""
         elif row.check:
-            text, style = f"⚠ The header disagrees: {row.check}.", "background: #fff3cd; color: #7a5a00; padding: 4px;"
+            text, style = f"⚠ The header or file name disagrees: {row.check}.", "background: #fff3cd; color: #7a5a00; padding: 4px;"
         elif weighed:
             text, style = "", "background: #e3f2fd; color: #0d47a1; padding: 4px;"
         elif hints:
-            text, style = f"✓ Consistent with the header ({said(hints)}).", "color: #2e7d32;"
+            text, style = f"✓ Consistent with the header and file name ({said(hints)}).", "color: #2e7d32;"
         else:
-            text, style = "The header holds no incidence angle or distance to check against.", "color: #666;"
+            text, style = "Header and file name hold no incidence angle or distance to check against.", "color: #666;"
         self.check.setText("<br>".join(filter(None, [weighed, text])))
         self.check.setStyleSheet(style)
 
