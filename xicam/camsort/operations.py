@@ -35,7 +35,7 @@ def operation(func: Callable) -> type:
     return xicam_operation(func)
 
 
-def choice(name: str, values: tuple[str, ...]):
+def choice(name: str, values: tuple[str, ...]) -> Callable[[Callable], Callable]:
     """Show a text input as a drop-down of the values it accepts."""
     return opts(name, type="list", limits=list(values))
 

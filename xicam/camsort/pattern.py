@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .metadata_check import Claim
 
 
 @dataclass
@@ -30,7 +33,7 @@ class Pattern:
         return tuple(self.data.shape)  # type: ignore[return-value]
 
     @cached_property
-    def claims(self) -> list[tuple[set[str], str, bool]]:
+    def claims(self) -> list[Claim]:
         """What the header and the file name say of the technique (:func:`.metadata_check.claims`), worked out
         once per frame: a decision weighs them and its note repeats them."""
         from .metadata_check import claims

@@ -28,4 +28,3 @@ def parameter(workflow: Workflow, name: str, default: Any = None) -> Any:
             value = operation.filled_values.get(name)
             return default if value is None or value == "" else value
     return default
-
