@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.camsort-installed
+# Test processes (pytest-xdist, one test file per process at a time): the suite is mostly single-threaded.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test install clean default-model
 
@@ -21,7 +23,7 @@ demo: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/camsort demo
 
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Rebuild the model shipped in xicam/camsort/default_model by its recipe: three members of 30-41 min each
 # on 2 cores; a stopped run resumes with the members it finished.

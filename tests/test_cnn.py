@@ -37,11 +37,16 @@ def patterns():
     return X, np.unique(y, return_inverse=True)[1]
 
 
+SCRATCH = ("vgg16", "vgg19")
+"""Trained from scratch here; the others are pretrained from an ImageNet-style file: building the training step
+of a network with batch normalisation (ResNet50, Xception, InceptionResNetV2) takes 80 s or more here, and the
+training code is the same for every network (it is tested on the VGGs and, fine-tuning, below)."""
+
+
 @pytest.mark.parametrize("arch", list(APPS))
 def test_app_features_shape_determinism_gradcam_and_round_trip(arch, patterns, tmp_path):
-    """Trained from scratch; InceptionResNetV2 (whose training step alone takes 80 s to build here) pretrained."""
     X, y = patterns
-    if arch == "inceptionresnetv2":
+    if arch not in SCRATCH:
         weights = tmp_path / "weights.h5"
         imagenet_style_weights(arch, SMALL[arch], weights)
         net = make_featurizer(arch, mode="pretrained", network_size=SMALL[arch], weights_path=str(weights))
@@ -54,8 +59,9 @@ def test_app_features_shape_determinism_gradcam_and_round_trip(arch, patterns, t
     assert F.shape == (6, WIDTH[arch]) and F.dtype == np.float32 and np.isfinite(F).all()
     np.testing.assert_array_equal(F, net.transform(X[:6]))
     assert len(net.get_feature_names_out()) == WIDTH[arch]
-    cams = [gradcam(net.model_, net.network_input(X[:2]), k) for k in range(len(CLASSES))]
-    assert all(c.shape == (2, 48, 48) and np.isfinite(c).all() for c in cams)
+    classes = np.repeat(np.arange(len(CLASSES)), 2)  # each class's map of the first two frames, in one pass
+    cams = gradcam(net.model_, net.network_input(np.tile(X[:2], (len(CLASSES), 1, 1))), classes).reshape(-1, 2, 48, 48)
+    assert np.isfinite(cams).all()
     assert any(c.max() > c.min() for c in cams)  # one class's evidence may be nowhere in a barely trained net
     spec = save_featurizer(net, tmp_path)
     assert spec["name"] == arch and spec["initial_weights"] == initial

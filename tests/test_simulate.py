@@ -79,8 +79,10 @@ def test_frames_look_like_detector_output():
 
 
 def test_every_technique_on_every_detector_kind():
+    """Binned read-outs (as training sets are simulated): the detector drawn is the same, in fewer pixels."""
     rng = np.random.default_rng(0)
-    seen = {t: {simulate(t, rng).metadata["detector"] for _ in range(40)} for t in TECHNIQUES}
+    seen = {t: {simulate(t, rng, long_side=128).metadata["detector"].split("/")[0] for _ in range(40)}
+            for t in TECHNIQUES}
     for t in TECHNIQUES:
         assert len(seen[t]) >= 5, (t, seen[t])
 
