@@ -103,17 +103,22 @@ def copy_rate(paths: list[Path], dest: Path) -> float:
     return len(paths) / (time.perf_counter() - t0)
 
 
-def _warm(model_dir: str | None, path: Path) -> None:
-    """What a worker's first task costs once (imports, building the sort workflow, loading the model and its
-    prediction function), paid before the clock starts: build the workflow, read ``path`` and decide it."""
+def decide_file(sorter: Any, path: Path) -> list[dict[str, Any]]:
+    """One frame from its file to its outcome (read, preprocess, decide): what the latency figure times."""
     from .io import read_pattern
     from .preprocess import preprocess
+
+    return sorter.decide(preprocess(read_pattern(path).data, sorter.size)[None])
+
+
+def _warm(model_dir: str | None, path: Path) -> None:
+    """What a worker's first task costs once (imports, building the sort workflow, loading the model and its
+    prediction function), paid before the clock starts: build the workflow, then decide ``path``."""
     from .sorter import load_cached
     from .workflows import load, to_workflow
 
     to_workflow(load("sort"))
-    sorter = load_cached(model_dir)
-    sorter.decide(preprocess(read_pattern(path).data, sorter.size)[None])
+    decide_file(load_cached(model_dir), path)
 
 
 def dask_sort_rates(folder: Path, out: Path, model_dir: str | None) -> tuple[float, float]:
@@ -126,14 +131,14 @@ def dask_sort_rates(folder: Path, out: Path, model_dir: str | None) -> tuple[flo
     from .runner import run_mapped
     from .workflows import load
 
-    rates = []
+    spec, rates = load("sort"), []
     with DaskExecutor.start("local", workers=1, threads=1) as executor:
         for workers in (1, 2):
             executor.cluster.scale(workers)
             executor.client.wait_for_workers(workers)
             executor.client.run(_warm, model_dir, next(folder.iterdir()))
             t0 = time.perf_counter()
-            summary = run_mapped(load("sort"), [str(folder)], out / f"dask{workers}", executor, model=model_dir,
+            summary = run_mapped(spec, [str(folder)], out / f"dask{workers}", executor, model=model_dir,
                                  mode="manifest-only", progress=False)
             rates.append(summary.sorted / (time.perf_counter() - t0))
     return rates[0], rates[1]
@@ -213,7 +218,7 @@ def run(quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
         results["scaling_frames"] = [n, 10 * n]
         results["sort_10x_manifest_only_per_s"] = sort_rate(large, Path(tmp) / "out-10", sorter, "manifest-only")
         results["scaling_time_ratio_10x"] = results["sort_manifest_only_per_s"] / results["sort_10x_manifest_only_per_s"] * 10
-        t = _best_of(lambda: sorter.decide(preprocess(read_pattern(paths[0]).data, sorter.size)[None]), 5)
+        t = _best_of(lambda: decide_file(sorter, paths[0]), 5)
         results["latency_ms"] = 1000 * t
         ref = camsortxs_style(sorter, paths[: min(n, 60)])
         results["camsortxs_style_per_s"] = ref
