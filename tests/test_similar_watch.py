@@ -1,6 +1,8 @@
-"""Similarity retrieval finds same-technique neighbours; watch sorts files once they stop growing."""
+"""Similarity retrieval finds same-technique neighbours; watch sorts files once they stop growing, and again
+when they are rewritten."""
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 
@@ -55,6 +57,16 @@ def test_watch_waits_for_files_to_settle(cnn_sorter, tmp_path):
         rows = manifest.read(out / "manifest.csv")
         assert sorted(k[0].rsplit("/", 1)[1] for k in rows) == ["first.tif", "second.tif"]
         assert all(r["error"] == "" for r in rows.values())
+        # a detector that reuses a file name: the new frame is sorted too, the earlier copy stays
+        first = manifest.key(str((inbox / "first.tif").resolve()), None)
+        earlier = rows[first]
+        write_tiff(inbox / "first.tif", simulate("SAXS", 3, long_side=256).data.astype(np.int32))
+        new_sha = hashlib.sha256((inbox / "first.tif").read_bytes()).hexdigest()
+        deadline = time.time() + 60
+        while time.time() < deadline and manifest.read(out / "manifest.csv")[first]["sha256"] != new_sha:
+            time.sleep(0.1)
+        assert manifest.read(out / "manifest.csv")[first]["sha256"] == new_sha
+        assert hashlib.sha256(open(earlier["output"], "rb").read()).hexdigest() == earlier["sha256"]
     finally:
         stop.set()
         thread.join(30)

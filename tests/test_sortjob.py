@@ -270,6 +270,87 @@ def test_rerun_does_only_missing_work_and_never_overwrites(tmp_path):
     assert third.calls == 1 and _outcomes(out)["late.tif"]["technique"] == "GISAXS"
 
 
+def test_a_file_rewritten_since_it_was_sorted_is_sorted_again_and_its_earlier_output_kept(tmp_path):
+    """Detectors and users reuse file names: a re-run (or ``watch``) sorts a rewritten file's new content, keeps
+    the copy of its earlier content and both rows; a file only touched is read again and recognised."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(0, seed=1))
+    tifffile.imwrite(src / "b.tif", _frame(3, seed=2))
+    tifffile.imwrite(src / "c.tif", _frame(2, seed=3))
+    sort_frames([src], out, ByQuadrantSorter(), progress=False)
+    earlier = _sha(src / "a.tif")
+    listing = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.tif"))
+    mtime = (src / "a.tif").stat().st_mtime_ns
+    tifffile.imwrite(src / "a.tif", _frame(1, seed=4))  # same name, a WAXS frame now
+    os.utime(src / "a.tif", ns=(mtime, mtime + 10**9))  # a clock that ticks coarser than the test
+    os.utime(src / "b.tif", ns=(mtime, mtime + 10**9))  # touched, same bytes
+    again = ByQuadrantSorter()
+    summary = sort_frames([src], out, again, progress=False)
+    assert again.calls == 2 and summary.changed == 2 and summary.skipped == 1
+    assert "2 file(s) changed since an earlier run sorted them: sorted again" in "\n".join(summary.lines())
+    assert _sha(out / "SAXS" / "a.tif") == earlier and _sha(out / "WAXS" / "a.tif") == _sha(src / "a.tif")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.tif")) == sorted(listing + ["WAXS/a.tif"])
+    rows = list(manifest._rows(out / "manifest.csv"))
+    assert [(Path(r["source"]).name, r["technique"], r["sha256"]) for r in rows if r["source"].endswith("a.tif")] \
+        == [("a.tif", "SAXS", earlier), ("a.tif", "WAXS", _sha(src / "a.tif"))]
+    assert len(rows) == 4 and all(manifest.recorded_signature(r) == manifest.signature(r["source"])
+                                  for r in rows if r["sha256"] == _sha(Path(r["source"])))
+    third = ByQuadrantSorter()
+    assert sort_frames([src], out, third, progress=False).changed == 0 and third.calls == 0
+
+
+def test_a_stack_that_grew_since_it_was_sorted_has_only_its_new_frames_sorted(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    frames = [_frame(q, seed=q) for q in (0, 1, 2)]
+    with h5py.File(src / "series.h5", "w") as fh:
+        fh.create_dataset("entry/data", data=np.stack(frames[:2]), maxshape=(None, 60, 50))
+    sort_frames([src], out, ByQuadrantSorter(), progress=False)
+    with h5py.File(src / "series.h5", "a") as fh:  # the detector writes a third frame
+        fh["entry/data"].resize(3, axis=0)
+        fh["entry/data"][2] = frames[2]
+    again = ByQuadrantSorter()
+    summary = sort_frames([src], out, again, progress=False)
+    assert again.calls == 1 and summary.changed == 0 and summary.counts == {"GISAXS": 1}
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.tif")) == [
+        "GISAXS/series_frame00002.tif", "SAXS/series_frame00000.tif", "WAXS/series_frame00001.tif"]
+
+
+def test_an_output_folder_with_a_manifest_camsort_did_not_write_is_refused_untouched(tmp_path):
+    from xicam.camsort.errors import CamsortError
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(0))
+    (out / "manifest.csv").write_text("sample,notes\nA,my notes\n")
+    sorter = ByQuadrantSorter()
+    with pytest.raises(CamsortError, match=f"{out / 'manifest.csv'}: not a camsort manifest"):
+        sort_frames([src], out, sorter, progress=False)
+    assert sorter.calls == 0 and [p.name for p in out.iterdir()] == ["manifest.csv"]
+    assert (out / "manifest.csv").read_text() == "sample,notes\nA,my notes\n"
+
+
+def test_a_folder_sorted_before_sizes_and_times_were_recorded_resumes(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(0))
+    sort_frames([src], out, ByQuadrantSorter(), progress=False)
+    rows = list(csv.DictReader(open(out / "manifest.csv", newline="")))
+    with open(out / "manifest.csv", "w", newline="") as fh:  # as camsort wrote it until 2026-12-03
+        writer = csv.DictWriter(fh, manifest.EARLIER_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    tifffile.imwrite(src / "b.tif", _frame(1))
+    again = ByQuadrantSorter()
+    summary = sort_frames([src], out, again, progress=False)
+    assert again.calls == 1 and summary.skipped == 1
+    assert open(out / "manifest.csv").readline().strip() == ",".join(manifest.COLUMNS)
+    assert {Path(k[0]).name: r["technique"] for k, r in manifest.read(out / "manifest.csv").items()} == {
+        "a.tif": "SAXS", "b.tif": "WAXS"}
+
+
 def test_a_folder_sorted_with_one_model_threshold_and_mode_refuses_a_run_with_another(tmp_path):
     """A re-run skips the frames the manifest holds; in the same folder with another model, threshold or mode
     it would leave two runs' outcomes side by side (or no copies after manifest-only), so it is refused

@@ -1,24 +1,37 @@
 """The sort manifest: one CSV row per frame, appended and flushed as work finishes.
 
 A crash loses at most the row being written (a torn last line is ignored on reading), a re-run
-reads the manifest to skip finished frames, and :func:`compact` rewrites it atomically at the end
-keeping the newest row per frame.
+reads the manifest to skip finished frames whose file is as it was when they were sorted, and
+:func:`compact` rewrites it atomically at the end, keeping the newest row per frame and the rows of
+a file's earlier contents (a file rewritten since: their outputs are still in the folder).
 """
 from __future__ import annotations
 
 import csv
 import io
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from . import CLASSES
+from .errors import CamsortError
+
+SOURCE_STAT: tuple[str, ...] = ("source_bytes", "source_mtime_ns")
+"""Size and modification time (ns) of the source file when its frame was read: a re-run sorts the frames of
+a file that has changed since again, and skips the rest unread."""
 
 COLUMNS: tuple[str, ...] = (
     "source", "frame", "output", "technique", *(f"p_{t}" for t in CLASSES), "confidence",
-    "sha256", "metadata_check", "error",
+    "sha256", "metadata_check", "error", *SOURCE_STAT,
 )
 """Manifest columns in order; ``p_<CLASS>`` are the calibrated class probabilities."""
+
+EARLIER_COLUMNS: tuple[str, ...] = COLUMNS[: -len(SOURCE_STAT)]
+"""The columns of manifests written before camsort recorded :data:`SOURCE_STAT` (until 2026-12-03): read,
+their frames taken as unchanged, and rewritten with :data:`COLUMNS` before a run appends to them."""
+
+Signature = tuple[int, int]
+"""A source file's (size in bytes, modification time in ns)."""
 
 
 def probability_columns(probabilities) -> dict[str, str]:
@@ -31,25 +44,88 @@ def key(source: str, frame: int | str | None) -> tuple[str, str]:
     return os.path.abspath(source), "" if frame in (None, "") else str(frame)
 
 
-def read(path: str | os.PathLike) -> dict[tuple[str, str], dict[str, str]]:
-    """Newest complete row per frame; torn or foreign lines are skipped."""
-    path = Path(path)
+def signature(path: str | os.PathLike) -> Signature:
+    """The (size, mtime in ns) of a file as it is now."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+def stat_cells(sig: Signature | None) -> dict[str, str]:
+    """The :data:`SOURCE_STAT` cells of a row whose source had signature ``sig`` when it was read."""
+    return dict(zip(SOURCE_STAT, ("", "") if sig is None else map(str, sig)))
+
+
+def recorded_signature(row: dict[str, str]) -> Signature | None:
+    """The signature a row recorded of its source; None for rows of manifests written before it was."""
+    try:
+        return int(row["source_bytes"]), int(row["source_mtime_ns"])
+    except ValueError:
+        return None
+
+
+def _header(path: Path) -> tuple[str, ...] | None:
+    """The first line's cells of an existing manifest; None for a missing or empty file."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        return tuple(next(csv.reader([fh.readline()]), ()))
+
+
+def check_ours(path: str | os.PathLike) -> None:
+    """Raise a :class:`CamsortError` when ``path`` exists and is not a manifest camsort wrote: a run would
+    append to and then rewrite someone else's file."""
+    header = _header(Path(path))
+    if header is not None and header not in (COLUMNS, EARLIER_COLUMNS):
+        raise CamsortError(f"{path}: not a camsort manifest (its first line is not camsort's header); camsort "
+                           "never writes over a file it did not make: sort into another folder or move the file")
+
+
+def _rows(path: Path) -> Iterator[dict[str, str]]:
+    """The complete rows of a manifest in the order written (empty for a foreign or missing file); a torn
+    last line is left out and rows of :data:`EARLIER_COLUMNS` get empty :data:`SOURCE_STAT` cells."""
     if not path.exists():
-        return {}
-    rows: dict[tuple[str, str], dict[str, str]] = {}
+        return
     with open(path, newline="", encoding="utf-8") as fh:
         text = fh.read()
     complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
     reader = csv.reader(io.StringIO(complete))
-    header = next(reader, None)
-    if header is None or tuple(header) != COLUMNS:
-        return {}
+    header = tuple(next(reader, ()))
+    if header not in (COLUMNS, EARLIER_COLUMNS):
+        return
     for values in reader:
-        if len(values) != len(COLUMNS):
+        if len(values) == len(header):
+            yield {**stat_cells(None), **dict(zip(header, values))}
+
+
+def read(path: str | os.PathLike) -> dict[tuple[str, str], dict[str, str]]:
+    """Newest complete row per frame; torn or foreign lines are skipped."""
+    return {key(row["source"], row["frame"]): row for row in _rows(Path(path))}
+
+
+def finished(rows: dict[tuple[str, str], dict[str, str]]) -> tuple[set[tuple[str, str]], set[str]]:
+    """The frames of ``rows`` (from :func:`read`) that a re-run skips, and the source files changed since their
+    rows were written, which it sorts again. A file sorted whole is finished when its row has no error and the
+    file has the size and modification time the row recorded (or is gone, or the row recorded none). A frame of
+    a file of many frames is finished when its row has no error: such a file changes as it grows (a series
+    written frame by frame), and its new frames are sorted without sorting the earlier ones twice."""
+    now: dict[str, Signature | None] = {}
+    done: set[tuple[str, str]] = set()
+    changed: set[str] = set()
+    for k, row in rows.items():
+        if row["error"]:
             continue
-        row = dict(zip(COLUMNS, values))
-        rows[key(row["source"], row["frame"])] = row
-    return rows
+        recorded = recorded_signature(row)
+        if recorded is not None and k[1] == "":
+            if k[0] not in now:
+                try:
+                    now[k[0]] = signature(k[0])
+                except OSError:
+                    now[k[0]] = None
+            if now[k[0]] not in (None, recorded):
+                changed.add(k[0])
+                continue
+        done.add(k)
+    return done, changed
 
 
 class Writer:
@@ -58,8 +134,11 @@ class Writer:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_ours(self.path)
         self._repair_torn_tail()
-        new = not self.path.exists() or self.path.stat().st_size == 0
+        if _header(self.path) == EARLIER_COLUMNS:
+            compact(self.path)  # rewritten with today's columns before rows of them are appended
+        new = _header(self.path) is None
         self._fh = open(self.path, "a", newline="", encoding="utf-8")
         self._csv = csv.writer(self._fh)
         if new:
@@ -96,19 +175,40 @@ class Writer:
         self.close()
 
 
+def _kept(rows: Iterable[dict[str, str]]) -> dict[tuple[str, str], list[dict[str, str]]]:
+    """Per frame, the rows :func:`compact` keeps, oldest first: the newest row, and before it the newest
+    successful row of each earlier content of the file (another sha256), whose output is still in the folder."""
+    newest: dict[tuple[str, str], dict[str, str]] = {}
+    contents: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+    for row in rows:
+        k = key(row["source"], row["frame"])
+        newest[k] = row
+        if not row["error"]:
+            versions = contents.setdefault(k, {})
+            versions.pop(row["sha256"], None)
+            versions[row["sha256"]] = row
+    kept = {}
+    for k, last in newest.items():
+        superseded = last["sha256"] if not last["error"] else None
+        kept[k] = [r for sha, r in contents.get(k, {}).items() if r is not last and sha != superseded] + [last]
+    return kept
+
+
 def compact(path: str | os.PathLike, order: Iterable[tuple[str, str]] | None = None) -> None:
-    """Rewrite the manifest with the newest row per frame (atomically: temp file + rename)."""
+    """Rewrite the manifest with the rows :func:`_kept` keeps, frames of ``order`` first (atomically:
+    temp file + rename)."""
     path = Path(path)
-    rows = read(path)
-    keys = list(dict.fromkeys(k for k in (order or []) if k in rows))
+    kept = _kept(_rows(path))
+    keys = list(dict.fromkeys(k for k in (order or []) if k in kept))
     listed = set(keys)
-    keys += [k for k in rows if k not in listed]
+    keys += [k for k in kept if k not in listed]
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for k in keys:
-            writer.writerow([rows[k][c] for c in COLUMNS])
+            for row in kept[k]:
+                writer.writerow([row[c] for c in COLUMNS])
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)

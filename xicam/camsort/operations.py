@@ -192,7 +192,7 @@ def place_frames(items: list = (), decisions: list = (), out: str = "", mode: st
 def gradcam_frames(items: list = (), images: np.ndarray = None, model_dir: str = "", out: str = "") -> list:
     """Write one Grad-CAM overlay PNG per frame and report where."""
     from .gradcam import explain_images
-    from .manifest import probability_columns
+    from .manifest import probability_columns, stat_cells
     from .sorter import load_cached
 
     readable = [it for it in items if it.pattern is not None]
@@ -203,7 +203,7 @@ def gradcam_frames(items: list = (), images: np.ndarray = None, model_dir: str =
     for it, png, outcome in zip(readable, pngs, outcomes):
         rows.append({"source": it.source, "frame": it.frame, "output": str(png), "technique": outcome["label"],
                      "confidence": outcome["confidence"], "sha256": it.sha256,
-                     **probability_columns(outcome["probabilities"])})
+                     **probability_columns(outcome["probabilities"]), **stat_cells(it.signature)})
     return rows + [{"source": it.source, "frame": it.frame, "technique": "ERROR", "error": it.error}
                    for it in items if it.error]
 

@@ -3,7 +3,8 @@
 Originals are only ever read. Each output is written under a temporary name and linked into place
 with ``os.link`` (atomic, and it refuses to replace an existing file), so ``OUT`` never holds a
 half-copied frame and nothing already there is overwritten. The manifest is appended as frames
-finish; a re-run skips frames whose manifest row succeeded and retries the ones that failed.
+finish; a re-run skips frames whose manifest row succeeded and whose file is as it was then (size and
+modification time), retries the ones that failed and sorts the frames of a file rewritten since again.
 """
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ class SortSummary:
     """The most probable class of each frame this run set aside as UNSURE."""
     weighed: int = 0
     """Frames whose header or file name was weighed in the decision (``metadata_check`` says what)."""
+    changed: int = 0
+    """Files sorted by an earlier run and rewritten since, whose frames this run sorted again."""
 
     @property
     def sorted(self) -> int:
@@ -74,6 +77,9 @@ class SortSummary:
             if self.counts.get(label):
                 guesses = ", ".join(f"{t} {n}" for t, n in self.best_guesses.most_common()) if label == UNSURE else ""
                 out.append(f"  {label:<15}{self.counts[label]}" + (f" (best guesses: {guesses})" if guesses else ""))
+        if self.changed:
+            out.append(f"{self.changed} file(s) changed since an earlier run sorted them: sorted again (the earlier "
+                       "outputs stay, with their rows in the manifest)")
         if self.weighed:
             out.append(f"headers or file names weighed in {self.weighed} decision(s) (metadata_check in the manifest)")
         if self.other_detectors:
@@ -101,6 +107,8 @@ class Item:
     error: str = ""
     dataset: str | None = None
     """Another detector's image dataset of an HDF5 file (``--all-detectors``); None for the file's own frames."""
+    signature: manifest.Signature | None = None
+    """The source file's (size, mtime) taken before it was read: the manifest records it."""
 
     @property
     def key(self) -> int | str | None:
@@ -160,13 +168,15 @@ class SortJob:
         self.out = Path(out).resolve()
         self.out.mkdir(parents=True, exist_ok=True)
         self.manifest = self.out / "manifest.csv"
+        manifest.check_ours(self.manifest)
         rows = manifest.read(self.manifest)
         if settings is not None:  # model, threshold and mode: as the folder's earlier runs had them, or refused
             hold_to(self.out, settings, sorted_before=bool(rows))
         self.files = [p for p in frame_paths(list(inputs), recursive=recursive) if self.out not in p.resolve().parents]
         _remove_stale_parts(self.out)
-        self.done = {k for k, row in rows.items() if not row["error"]}
-        self.summary = SortSummary(manifest=self.manifest)
+        self.done, changed = manifest.finished(rows)
+        self.summary = SortSummary(manifest=self.manifest,
+                                   changed=len(changed.intersection(str(p.resolve()) for p in self.files)))
         self.all_detectors = all_detectors
         self._order: list[tuple[str, str]] = []
         self._writer: manifest.Writer | None = None
@@ -365,7 +375,7 @@ def batch_rows(items: list[Item], decisions: list[dict], out: str | os.PathLike,
             rows.append(_place(it, next(results), Path(out), mode))
         elif it.error:
             rows.append({"source": it.source, "frame": it.key, "technique": "ERROR", "sha256": it.sha256,
-                         "error": it.error})
+                         "error": it.error, **manifest.stat_cells(it.signature)})
     return rows
 
 
@@ -387,34 +397,37 @@ class _Loader:
             parts = stack_parts(path, self.all_detectors) if _may_be_long(path) else None
             if parts:
                 return _Split(parts)
+            sig = manifest.signature(source)  # before reading: a file rewritten meanwhile is sorted again later
             digest = sha256_file(source)
-            items, others = self._frames(source, digest, None)
+            items, others = self._frames(source, (digest, sig), None)
         except (PatternReadError, OSError) as exc:
             return [Item(source, None, error=_reason(exc))]
         for name in others if self.all_detectors else ():
             try:
-                items += self._frames(source, digest, name)[0]
+                items += self._frames(source, (digest, sig), name)[0]
             except (PatternReadError, OSError) as exc:
-                items.append(Item(source, None, sha256=digest, error=_reason(exc), dataset=name))
+                items.append(Item(source, None, sha256=digest, error=_reason(exc), dataset=name, signature=sig))
         return items
 
     def _part(self, part: _Part) -> list[Item]:
         source = str(part.path.resolve())
         try:
-            return self._frames(source, stack_digest(source), part.dataset, part.start, part.stop)[0]
+            sig = manifest.signature(source)
+            return self._frames(source, (stack_digest(source), sig), part.dataset, part.start, part.stop)[0]
         except (PatternReadError, OSError) as exc:
             return [Item(source, part.start, error=_reason(exc), dataset=part.dataset)]
 
-    def _frames(self, source: str, digest: str, dataset: str | None, start: int = 0,
+    def _frames(self, source: str, read_as: tuple[str, manifest.Signature], dataset: str | None, start: int = 0,
                 stop: int | None = None) -> tuple[list[Item], list[str]]:
         """The items of frames ``start`` to ``stop`` of one image dataset (None: the file's own frames) and
-        the file's other detectors' datasets. A finished frame is not read; a frame of a stack that cannot be
-        read becomes an error item, and the others are read."""
+        the file's other detectors' datasets; ``read_as`` is the file's (sha256, signature). A finished frame
+        is not read; a frame of a stack that cannot be read becomes an error item, and the others are read."""
+        digest, sig = read_as
         items = []
         with open_frames(source, dataset=dataset) as frames:
             others = frames.metadata.get("hdf5_other_images", [])
             for i in range(start, frames.nframes if stop is None else min(stop, frames.nframes)):
-                item = Item(source, i if frames.nframes > 1 else None, sha256=digest, dataset=dataset)
+                item = Item(source, i if frames.nframes > 1 else None, sha256=digest, dataset=dataset, signature=sig)
                 if manifest.key(source, item.key) not in self.done:
                     try:
                         item.pattern = frames.get(i)
@@ -454,7 +467,7 @@ def _place(item: Item, result: dict, out: Path, mode: str) -> dict[str, object]:
     row: dict[str, object] = {
         "source": item.source, "frame": item.key, "technique": label, "sha256": item.sha256,
         "confidence": result["confidence"], "metadata_check": metadata_note(result, item.pattern.claims),
-        **manifest.probability_columns(result["probabilities"]),
+        **manifest.probability_columns(result["probabilities"]), **manifest.stat_cells(item.signature),
     }
     if mode == "manifest-only":
         return row
