@@ -332,6 +332,60 @@ def test_an_output_folder_with_a_manifest_camsort_did_not_write_is_refused_untou
     assert (out / "manifest.csv").read_text() == "sample,notes\nA,my notes\n"
 
 
+def test_a_file_named_twice_or_reached_twice_is_sorted_once(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(0))
+    (src / "link.tif").symlink_to(src / "a.tif")
+    sorter = ByQuadrantSorter()
+    summary = sort_frames([src / "a.tif", src / "a.tif", src], out, sorter, progress=False)
+    assert sorter.calls == 1 and summary.sorted == 1 and len(manifest.read(out / "manifest.csv")) == 1
+
+
+def test_an_output_that_is_a_file_is_refused_with_a_clear_error(tmp_path):
+    from xicam.camsort.errors import CamsortError
+
+    tifffile.imwrite(tmp_path / "a.tif", _frame(0))
+    (tmp_path / "out").write_bytes(b"mine")
+    with pytest.raises(CamsortError, match="out: exists and is not a folder"):
+        sort_frames([tmp_path / "a.tif"], tmp_path / "out", ByQuadrantSorter(), progress=False)
+    assert (tmp_path / "out").read_bytes() == b"mine"
+
+
+def test_one_run_at_a_time_writes_into_a_folder_and_watch_waits_for_its_turn(tmp_path):
+    """Two runs into one folder would interleave their manifests and lose rows when one compacts it."""
+    import threading
+    import time
+
+    from xicam.camsort.folder_lock import FolderBusy
+    from xicam.camsort.watch import watch
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(0))
+    with SortJob([src], out):
+        sorter = ByQuadrantSorter()
+        with pytest.raises(FolderBusy, match=rf"{out} is being sorted by another camsort run \(pid {os.getpid()} on "):
+            sort_frames([src], out, sorter, progress=False)
+        assert sorter.calls == 0
+        told, stop = [], threading.Event()
+        thread = threading.Thread(target=watch, args=([src], out, ByQuadrantSorter()),
+                                  kwargs={"settle": 0.1, "interval": 0.05, "stop": stop.is_set, "on_busy": told.append})
+        thread.start()
+        time.sleep(1.0)
+        assert len(told) == 1 and "is being sorted by another camsort run" in told[0]
+        assert not manifest.read(out / "manifest.csv")
+    try:  # the first run is over: watch sorts the file at its next poll
+        deadline = time.time() + 30
+        while time.time() < deadline and not manifest.read(out / "manifest.csv"):
+            time.sleep(0.05)
+        assert [Path(k[0]).name for k in manifest.read(out / "manifest.csv")] == ["a.tif"]
+    finally:
+        stop.set()
+        thread.join(30)
+    assert sort_frames([src], out, ByQuadrantSorter(), progress=False).skipped == 1
+
+
 def test_a_folder_sorted_before_sizes_and_times_were_recorded_resumes(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()

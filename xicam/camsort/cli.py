@@ -500,13 +500,18 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     from .watch import watch
 
     def report(summary) -> None:
-        print("; ".join(summary.lines()[:1] + [f"{k} {v}" for k, v in sorted(summary.counts.items())]), flush=True)
+        rewritten = [f"{summary.changed} rewritten since sorted, sorted again"] if summary.changed else []
+        print("; ".join(summary.lines()[:1] + [f"{k} {v}" for k, v in sorted(summary.counts.items())] + rewritten),
+              flush=True)
         for error in summary.errors:
             print(f"camsort: error: {error}", file=sys.stderr)
 
+    def waiting(reason: str) -> None:
+        print(f"camsort: waiting: {reason}", file=sys.stderr, flush=True)
+
     print(f"watching {', '.join(args.inputs)} -> {args.out} (Ctrl-C to stop)", flush=True)
     watch(args.inputs, args.out, _load_model(args), settle=args.settle, interval=args.interval,
-          recursive=args.recursive, all_detectors=args.all_detectors, on_pass=report)
+          recursive=args.recursive, all_detectors=args.all_detectors, on_pass=report, on_busy=waiting)
     return EXIT_OK
 
 

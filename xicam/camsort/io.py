@@ -951,7 +951,8 @@ def _unlinked(files: list[Path]) -> list[Path]:
 def frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> list[Path]:
     """Expand files and folders into a sorted list of frame files (folders scanned by extension, leaving
     files that another file of the folder links to, as an Eiger master its data files, to that file);
-    files named explicitly are kept as given."""
+    files named explicitly are kept as given. A file reached twice (named and in a folder named, or through
+    a link) is listed once, where it was first reached."""
     out: list[Path] = []
     for item in inputs:
         p = Path(item)
@@ -960,4 +961,7 @@ def frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> lis
             out.extend(_unlinked(sorted(f for f in it if f.is_file() and is_frame_file(f))))
         else:
             out.append(p)
-    return out
+    unique: dict[Path, Path] = {}
+    for p in out:
+        unique.setdefault(p.resolve(), p)
+    return list(unique.values())

@@ -43,17 +43,18 @@ def run_mapped(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, 
                                             for node in spec["operations"].values())
     job = SortJob(inputs, out, mode=mode, recursive=recursive, all_detectors=all_detectors,
                   settings=run_settings(for_run(load_cached(model), weigh_metadata=weigh_metadata), mode))
-    common = {**run_kwargs(job.out, model, mode), "all_detectors": all_detectors, "weigh_metadata": weigh_metadata}
-    done_by_source: dict[str, list[list[str]]] = {}
-    for source, frame in job.done:  # frames finished inside files that still have work
-        done_by_source.setdefault(source, []).append([source, frame])
-    kwargs_list = []
-    for batch in _batches(work_units(job.pending(), all_detectors), batch_size):
-        sources = dict.fromkeys(str(Path(u["path"] if isinstance(u, dict) else u).resolve()) for u in batch)
-        done = [k for source in sources for k in done_by_source.get(source, [])]
-        job.summary.skipped += sum(len(done_by_source.pop(s, [])) for s in sources)  # once per file
-        kwargs_list.append({**common, spec["input"]: batch, "done": done})
-    with job:
+    with job:  # the folder's lock is held from here to the end
+        common = {**run_kwargs(job.out, model, mode), "all_detectors": all_detectors,
+                  "weigh_metadata": weigh_metadata}
+        done_by_source: dict[str, list[list[str]]] = {}
+        for source, frame in job.done:  # frames finished inside files that still have work
+            done_by_source.setdefault(source, []).append([source, frame])
+        kwargs_list = []
+        for batch in _batches(work_units(job.pending(), all_detectors), batch_size):
+            sources = dict.fromkeys(str(Path(u["path"] if isinstance(u, dict) else u).resolve()) for u in batch)
+            done = [k for source in sources for k in done_by_source.get(source, [])]
+            job.summary.skipped += sum(len(done_by_source.pop(s, [])) for s in sources)  # once per file
+            kwargs_list.append({**common, spec["input"]: batch, "done": done})
         for result in executor.map_ordered(spec, kwargs_list, progress, desc="batch"):
             rows = [row for outputs in result.values() for row in outputs.get("rows", [])]
             job.record([{k: v for k, v in row.items() if k in manifest.COLUMNS} for row in rows])

@@ -25,6 +25,7 @@ import numpy as np
 from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
 from .filecopy import copy_file
+from .folder_lock import lock_folder
 from .io import HDF5_EXTENSIONS, count_frames, frame_paths, open_frames, write_tiff
 from .metadata_check import WEIGHED, metadata_note, patterns_odds
 from .pattern import Pattern
@@ -166,9 +167,23 @@ class SortJob:
         if mode not in MODES:
             raise CamsortError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.out = Path(out).resolve()
+        if self.out.exists() and not self.out.is_dir():
+            raise CamsortError(f"{self.out}: exists and is not a folder; --out names the folder to sort into")
         self.out.mkdir(parents=True, exist_ok=True)
         self.manifest = self.out / "manifest.csv"
         manifest.check_ours(self.manifest)
+        self._lock = lock_folder(self.out)  # held until __exit__
+        try:
+            self._start(inputs, recursive, settings)
+        except BaseException:
+            self._lock.close()
+            raise
+        self.all_detectors = all_detectors
+        self._order: list[tuple[str, str]] = []
+        self._writer: manifest.Writer | None = None
+
+    def _start(self, inputs: Iterable[str | os.PathLike], recursive: bool, settings: dict | None) -> None:
+        """Under the folder's lock: hold to the folder's settings, list the input files, find what is done."""
         rows = manifest.read(self.manifest)
         if settings is not None:  # model, threshold and mode: as the folder's earlier runs had them, or refused
             hold_to(self.out, settings, sorted_before=bool(rows))
@@ -177,9 +192,6 @@ class SortJob:
         self.done, changed = manifest.finished(rows)
         self.summary = SortSummary(manifest=self.manifest,
                                    changed=len(changed.intersection(str(p.resolve()) for p in self.files)))
-        self.all_detectors = all_detectors
-        self._order: list[tuple[str, str]] = []
-        self._writer: manifest.Writer | None = None
 
     def pending(self) -> list[Path]:
         """Files with at least one frame still to sort (a whole finished file is counted as skipped)."""
@@ -206,8 +218,11 @@ class SortJob:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._writer.close()
-        manifest.compact(self.manifest, self._order)
+        try:
+            self._writer.close()
+            manifest.compact(self.manifest, self._order)
+        finally:
+            self._lock.close()
 
 
 def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sorter, *, mode: str = "copy",
@@ -228,8 +243,8 @@ def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sor
 
     job = SortJob(inputs, out, mode=mode, recursive=recursive, all_detectors=all_detectors,
                   settings=run_settings(sorter, mode))
-    bar = tqdm(total=len(job.files), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     with job, ThreadPoolExecutor(max(1, workers)) as pool, ThreadPoolExecutor(1) as writer:
+        bar = tqdm(total=len(job.files), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
         loader = _Loader(job.done, sorter.size, all_detectors)
         delivering = None
         for batch in _batches(_read_ahead(pool, loader, job.files, 4 * batch_size), batch_size):

@@ -2,8 +2,9 @@
 
 Polling (not inotify) so that it works on the network file systems beamlines write to. A file is
 taken when its size and modification time are unchanged over ``settle`` seconds, and taken again
-only if it changes later (a failed read is retried once the file is rewritten); the sort job's
-manifest makes every pass skip what is already done, so the guarantees of ``camsort sort`` hold.
+only if it changes later (a failed read is retried, a rewritten frame sorted again); the sort job's
+manifest makes every pass skip what is already done, so the guarantees of ``camsort sort`` hold. While
+another run holds the output folder, passes wait for it.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .folder_lock import FolderBusy
 from .io import frame_paths
 from .sortjob import SortSummary, sort_frames
 
@@ -36,20 +38,30 @@ def settled_files(inputs: list[str | os.PathLike], seen: dict[Path, tuple[int, f
 
 def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, settle: float = 2.0,
           interval: float = 1.0, recursive: bool = False, mode: str = "copy", all_detectors: bool = False,
-          stop: Callable[[], bool] = lambda: False, on_pass: Callable[[SortSummary], None] | None = None) -> int:
-    """Poll ``inputs`` until ``stop()`` is true, sorting settled new files; returns frames sorted."""
+          stop: Callable[[], bool] = lambda: False, on_pass: Callable[[SortSummary], None] | None = None,
+          on_busy: Callable[[str], None] | None = None) -> int:
+    """Poll ``inputs`` until ``stop()`` is true, sorting settled new files; returns frames sorted. While another
+    run holds ``out`` the files wait for the next poll (``on_busy`` is told why, once each time)."""
     seen: dict[Path, tuple[int, float, float]] = {}
     processed: dict[Path, tuple[int, float]] = {}  # what each file looked like when it was sorted
     out_resolved = Path(out).resolve()
     total = 0
+    busy = False
     while not stop():
         ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic())
                  if processed.get(p) != seen[p][:2] and out_resolved not in p.resolve().parents]
         if ready:
-            summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors)
-            processed.update({p: seen[p][:2] for p in ready})
-            total += summary.sorted
-            if on_pass:
-                on_pass(summary)
+            try:
+                summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors)
+            except FolderBusy as exc:
+                if on_busy and not busy:
+                    on_busy(str(exc))
+                busy = True
+            else:
+                busy = False
+                processed.update({p: seen[p][:2] for p in ready})
+                total += summary.sorted
+                if on_pass:
+                    on_pass(summary)
         time.sleep(interval)
     return total
