@@ -96,9 +96,13 @@ def test_a_frame_is_finished_while_its_file_is_as_its_row_recorded(tmp_path):
         w.write(_row(str(tmp_path / "earlier.tif")))  # a row written before signatures were recorded
     os.utime(same, ns=(0, same.stat().st_mtime_ns))
     os.utime(rewritten, ns=(0, same.stat().st_mtime_ns + 10**9))
-    done, changed = manifest.finished(manifest.read(path))
+    rows = manifest.read(path)
+    done, changed = manifest.finished(rows, {str(f) for f in (same, rewritten, gone, failed)})
     assert {Path(k[0]).name for k in done} == {"same.tif", "gone.tif", "earlier.tif"}
     assert changed == {str(rewritten)}
+    done, changed = manifest.finished(rows, {str(same)})  # a run over other files looks at none of these
+    assert {Path(k[0]).name for k in done} == {"same.tif", "rewritten.tif", "gone.tif", "earlier.tif"}
+    assert changed == set()
 
 
 def test_a_manifest_of_the_earlier_columns_is_read_and_upgraded_before_rows_are_appended(tmp_path):

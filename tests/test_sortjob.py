@@ -268,6 +268,12 @@ def test_rerun_does_only_missing_work_and_never_overwrites(tmp_path):
     third = ByQuadrantSorter()
     sort_frames([src], out, third, progress=False)
     assert third.calls == 1 and _outcomes(out)["late.tif"]["technique"] == "GISAXS"
+    # a run that only adds frames (a pass of watch) appends their rows: a long manifest is not rewritten
+    tifffile.imwrite(src / "later.tif", _frame(3, seed=43))
+    before, inode = (out / "manifest.csv").read_bytes(), (out / "manifest.csv").stat().st_ino
+    sort_frames([src / "later.tif"], out, ByQuadrantSorter(), progress=False)
+    assert _outcomes(out)["later.tif"]["technique"] == "GIWAXS"
+    assert (out / "manifest.csv").stat().st_ino == inode and (out / "manifest.csv").read_bytes().startswith(before)
 
 
 def test_a_file_rewritten_since_it_was_sorted_is_sorted_again_and_its_earlier_output_kept(tmp_path):

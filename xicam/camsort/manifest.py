@@ -2,8 +2,9 @@
 
 A crash loses at most the row being written (a torn last line is ignored on reading), a re-run
 reads the manifest to skip finished frames whose file is as it was when they were sorted, and
-:func:`compact` rewrites it atomically at the end, keeping the newest row per frame and the rows of
-a file's earlier contents (a file rewritten since: their outputs are still in the folder).
+:func:`compact` rewrites it atomically at the end of a run that wrote a frame's row again, keeping the
+newest row per frame and the rows of a file's earlier contents (a file rewritten since: their outputs are
+still in the folder).
 """
 from __future__ import annotations
 
@@ -102,9 +103,10 @@ def read(path: str | os.PathLike) -> dict[tuple[str, str], dict[str, str]]:
     return {key(row["source"], row["frame"]): row for row in _rows(Path(path))}
 
 
-def finished(rows: dict[tuple[str, str], dict[str, str]]) -> tuple[set[tuple[str, str]], set[str]]:
-    """The frames of ``rows`` (from :func:`read`) that a re-run skips, and the source files changed since their
-    rows were written, which it sorts again. A file sorted whole is finished when its row has no error and the
+def finished(rows: dict[tuple[str, str], dict[str, str]], among: set[str]) -> tuple[set[tuple[str, str]], set[str]]:
+    """The frames of ``rows`` (from :func:`read`) that a re-run of the files ``among`` (absolute paths) skips, and
+    those files changed since their rows were written, which it sorts again (only they are looked at: a pass of
+    ``watch`` over a few new files does not stat a whole beamtime's). A file sorted whole is finished when its row has no error and the
     file has the size and modification time the row recorded (or is gone, or the row recorded none). A frame of
     a file of many frames is finished when its row has no error: such a file changes as it grows (a series
     written frame by frame), and its new frames are sorted without sorting the earlier ones twice."""
@@ -115,7 +117,7 @@ def finished(rows: dict[tuple[str, str], dict[str, str]]) -> tuple[set[tuple[str
         if row["error"]:
             continue
         recorded = recorded_signature(row)
-        if recorded is not None and k[1] == "":
+        if recorded is not None and k[1] == "" and k[0] in among:
             if k[0] not in now:
                 try:
                     now[k[0]] = signature(k[0])

@@ -189,9 +189,9 @@ class SortJob:
             hold_to(self.out, settings, sorted_before=bool(rows))
         self.files = [p for p in frame_paths(list(inputs), recursive=recursive) if self.out not in p.resolve().parents]
         _remove_stale_parts(self.out)
-        self.done, changed = manifest.finished(rows)
-        self.summary = SortSummary(manifest=self.manifest,
-                                   changed=len(changed.intersection(str(p.resolve()) for p in self.files)))
+        self.done, changed = manifest.finished(rows, {str(p.resolve()) for p in self.files})
+        self.summary = SortSummary(manifest=self.manifest, changed=len(changed))
+        self._listed = set(rows)
 
     def pending(self) -> list[Path]:
         """Files with at least one frame still to sort (a whole finished file is counted as skipped)."""
@@ -213,6 +213,11 @@ class SortJob:
                 self.summary.weighed += str(row.get("metadata_check", "")).startswith(WEIGHED)
         self._writer.sync()
 
+    def _wrote_again(self) -> bool:
+        """Whether this run wrote a row for a frame that had one (a retry, a rewritten file): only then does the
+        manifest hold rows to drop, so a pass of ``watch`` that only adds frames does not rewrite a long one."""
+        return len(set(self._order)) < len(self._order) or not self._listed.isdisjoint(self._order)
+
     def __enter__(self) -> "SortJob":
         self._writer = manifest.Writer(self.manifest)
         return self
@@ -220,7 +225,8 @@ class SortJob:
     def __exit__(self, *exc: object) -> None:
         try:
             self._writer.close()
-            manifest.compact(self.manifest, self._order)
+            if self._wrote_again():
+                manifest.compact(self.manifest, self._order)
         finally:
             self._lock.close()
 
