@@ -358,6 +358,26 @@ def test_an_output_that_is_a_file_is_refused_with_a_clear_error(tmp_path):
     assert (tmp_path / "out").read_bytes() == b"mine"
 
 
+def test_link_mode_across_file_systems_is_refused_before_it_starts(tmp_path):
+    """Hard links cannot cross file systems: one clear refusal instead of an error for every frame."""
+    import errno
+    import tempfile
+
+    from xicam.camsort.errors import CamsortError
+
+    assert "hard links cannot cross file systems" in sortjob.write_error(OSError(errno.EXDEV, "Invalid cross-device link"))
+    if not Path("/dev/shm").is_dir() or os.stat("/dev/shm").st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second file system (/dev/shm)")
+    tifffile.imwrite(tmp_path / "a.tif", _frame(0))
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as elsewhere:
+        out = Path(elsewhere) / "out"
+        sorter = ByQuadrantSorter()
+        with pytest.raises(CamsortError, match=r"--mode link: .*a\.tif is on another file system than .*--mode copy"):
+            sort_frames([tmp_path / "a.tif"], out, sorter, mode="link", progress=False)
+        assert sorter.calls == 0 and not (out / "manifest.csv").exists() and not (out / "sort_settings.json").exists()
+        assert sort_frames([tmp_path / "a.tif"], out, sorter, mode="symlink", progress=False).sorted == 1
+
+
 def test_one_run_at_a_time_writes_into_a_folder_and_watch_waits_for_its_turn(tmp_path):
     """Two runs into one folder would interleave their manifests and lose rows when one compacts it."""
     import threading

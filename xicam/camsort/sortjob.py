@@ -174,7 +174,7 @@ class SortJob:
         manifest.check_ours(self.manifest)
         self._lock = lock_folder(self.out)  # held until __exit__
         try:
-            self._start(inputs, recursive, settings)
+            self._start(inputs, recursive, mode, settings)
         except BaseException:
             self._lock.close()
             raise
@@ -182,12 +182,14 @@ class SortJob:
         self._order: list[tuple[str, str]] = []
         self._writer: manifest.Writer | None = None
 
-    def _start(self, inputs: Iterable[str | os.PathLike], recursive: bool, settings: dict | None) -> None:
-        """Under the folder's lock: hold to the folder's settings, list the input files, find what is done."""
+    def _start(self, inputs: Iterable[str | os.PathLike], recursive: bool, mode: str, settings: dict | None) -> None:
+        """Under the folder's lock: list the input files, hold to the folder's settings, find what is done."""
+        self.files = [p for p in frame_paths(list(inputs), recursive=recursive) if self.out not in p.resolve().parents]
+        if mode == "link":
+            _refuse_links_across(self.files, self.out)
         rows = manifest.read(self.manifest)
         if settings is not None:  # model, threshold and mode: as the folder's earlier runs had them, or refused
             hold_to(self.out, settings, sorted_before=bool(rows))
-        self.files = [p for p in frame_paths(list(inputs), recursive=recursive) if self.out not in p.resolve().parents]
         _remove_stale_parts(self.out)
         self.done, changed = manifest.finished(rows, {str(p.resolve()) for p in self.files})
         self.summary = SortSummary(manifest=self.manifest, changed=len(changed))
@@ -515,7 +517,24 @@ def deliver(item: Item, folder: Path, mode: str) -> tuple[Path, str]:
 
 def write_error(exc: OSError) -> str:
     """The one-line reason an output could not be written."""
+    if exc.errno == errno.EXDEV:
+        return "cannot write output: hard links cannot cross file systems (sort with --mode copy or symlink)"
     return f"cannot write output: {exc.strerror or exc}"
+
+
+def _refuse_links_across(files: list[Path], out: Path) -> None:
+    """Refuse a ``link`` run whose input lies on another file system than ``out`` before it starts, rather
+    than fail every frame: hard links cannot cross file systems."""
+    device = out.stat().st_dev
+    for path in files:
+        try:
+            elsewhere = path.stat().st_dev != device
+        except OSError:  # reading it names the error
+            continue
+        if elsewhere:
+            raise CamsortError(f"--mode link: {path} is on another file system than {out}, and hard links cannot "
+                               "cross file systems; sort with --mode copy or --mode symlink, or into a folder on "
+                               "the same file system")
 
 
 def _deliver(item: Item, folder: Path, mode: str) -> Path:
