@@ -191,6 +191,22 @@ def test_cli_predict_reads_the_dataset_asked_for(tmp_path, capsys):
     assert "no dataset 'data/nope'" in capsys.readouterr().err
 
 
+def test_cli_predict_takes_folders_as_sort_does(tmp_path, capsys):
+    from xicam.camsort.io import write_tiff
+
+    (tmp_path / "run" / "sub").mkdir(parents=True)
+    write_tiff(tmp_path / "run" / "a.tif", simulate("SAXS", 3, long_side=128).data.astype(np.int32))
+    write_tiff(tmp_path / "run" / "sub" / "b.tif", simulate("WAXS", 3, long_side=128).data.astype(np.int32))
+    (tmp_path / "run" / "notes.txt").write_text("not a frame")
+    assert main(["predict", "--json", str(tmp_path / "run")]) == 0
+    assert [Path(json.loads(line)["path"]).name for line in capsys.readouterr().out.splitlines()] == ["a.tif"]
+    assert main(["predict", "--json", "-r", str(tmp_path / "run"), str(tmp_path / "run" / "a.tif")]) == 0
+    assert [Path(json.loads(line)["path"]).name for line in capsys.readouterr().out.splitlines()] == ["a.tif", "b.tif"]
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(tmp_path / "empty")]) == 1
+    assert f"no frame files in {tmp_path / 'empty'} (-r for sub-folders)" in capsys.readouterr().err
+
+
 def test_cli_predict_decides_a_long_stack_a_part_at_a_time(tmp_path, capsys, monkeypatch):
     """``camsort predict`` on a series of 40 frames decides 32, then 8, never holding the series whole, and
     prints every frame in order with what deciding them at once gives."""

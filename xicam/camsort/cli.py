@@ -269,7 +269,8 @@ def _cmd_sort(args: argparse.Namespace) -> int:
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="print the technique and class probabilities of frames")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="frame files, or folders of them")
+    p.add_argument("--recursive", "-r", action="store_true", help="also the frames in sub-folders of a folder")
     _model_option(p, threshold=True)
     _frame_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
@@ -281,14 +282,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from itertools import islice
 
     from . import CLASSES
-    from .io import iter_patterns
+    from .io import frame_paths, iter_patterns
     from .sortjob import STACK_PART
 
     sorter = _load_model(args)
+    paths = frame_paths(args.files, recursive=args.recursive)
+    if not paths:
+        raise CamsortError(f"no frame files in {', '.join(args.files)}" + ("" if args.recursive else " (-r for sub-folders)"))
     failed = 0
     if not args.json:
         print(f"{'file':<40} {'technique':<15}" + "".join(f"{c[:8]:>9}" for c in CLASSES))
-    for path in args.files:
+    for path in paths:
         try:  # a long stack a few dozen frames at a time, never whole
             frames = iter_patterns(path, dataset=args.dataset, shape=args.shape)
             while patterns := list(islice(frames, STACK_PART)):
@@ -298,7 +302,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             failed += 1
     if failed == 0:
         return EXIT_OK
-    return EXIT_ERROR if failed == len(args.files) else EXIT_PARTIAL
+    return EXIT_ERROR if failed == len(paths) else EXIT_PARTIAL
 
 
 def _predict_frames(sorter: Any, patterns: list, args: argparse.Namespace) -> None:
