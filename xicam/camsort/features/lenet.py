@@ -128,7 +128,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
 
         keras.utils.set_random_seed(self.seed)
         self.input_size_ = self.input_size or X.shape[1]
-        self._features_model = None
+        self._features_model, self._steps = None, {}
         self.model_ = self.build(self.input_size_)
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "LeNetFeatures":
@@ -143,7 +143,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         import keras
 
         keras.utils.set_random_seed(self.seed)
-        self._features_model = None
+        self._features_model, self._steps = None, {}
         self.history_ = train_classifier(self.model_, self.network_input(X), np.asarray(y, dtype=np.int32), self)
         return self
 
@@ -159,15 +159,28 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         return X[..., None].astype(np.float32)
 
     def _predict(self, model, X: np.ndarray) -> np.ndarray:
-        """Batched inference through Keras' compiled predict step (the same numbers as calling the model
+        """Batched inference through a compiled step (:meth:`_step`: the same numbers as calling the model
         eagerly, 1.5× as fast on CPU); a progress bar when it takes many batches (the big networks on CPU)."""
         from tqdm.auto import tqdm
 
         X = self.network_input(X)
+        step = self._step(model)
         starts = range(0, len(X), self.inference_batch)
-        out = [model.predict_on_batch(X[i:i + self.inference_batch])
+        out = [step(X[i:i + self.inference_batch])
                for i in tqdm(starts, desc=f"{self.arch} features", unit="batch", disable=len(starts) < 8 or None)]
         return np.concatenate([np.asarray(o) for o in out]) if out else np.zeros((0, model.output_shape[-1]))
+
+    def _step(self, model):
+        """``model`` as one function traced once for every batch size. Keras' own predict step is traced again
+        for the second batch size it meets (a quarter second per network here, and TensorFlow's retracing
+        warnings where batch sizes vary, as in ``watch`` and the GUI); the numbers are the same."""
+        import tensorflow as tf
+
+        steps = self.__dict__.setdefault("_steps", {})
+        if id(model) not in steps:  # the model is kept with its step, so its id is not reused
+            spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
+            steps[id(model)] = (model, tf.function(lambda x: model(x, training=False), input_signature=[spec]))
+        return steps[id(model)][1]
 
     @property
     def features_model(self):
@@ -211,5 +224,5 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         except Exception as exc:
             raise CamsortError(f"{path}: not a loadable Keras model ({type(exc).__name__}: {exc})") from None
         self.input_size_ = int(self.model_.input_shape[1])
-        self._features_model = None
+        self._features_model, self._steps = None, {}
         return self
