@@ -836,8 +836,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``camsort`` script; returns the process exit code."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # each network's compiled predict step traces once per batch size, and TensorFlow warns of "retracing"
-    # when several networks do so in one run: expected here, and noise in a user's terminal
+    # TensorFlow's Python logger warns of tracing and of its own deprecations: noise in a user's terminal
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     args = build_parser().parse_args(argv)
     try:
