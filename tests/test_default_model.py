@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -205,6 +206,9 @@ def test_cli_predict_takes_folders_as_sort_does(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["predict", str(tmp_path / "empty")]) == 1
     assert f"no frame files in {tmp_path / 'empty'} (-r for sub-folders)" in capsys.readouterr().err
+    latin1 = os.fsdecode(os.fsencode(tmp_path / "run") + b"/caf\xe9.tif")  # a name that is not UTF-8
+    os.rename(tmp_path / "run" / "a.tif", latin1)
+    assert main(["predict", latin1]) == 0 and "caf\\udce9.tif" in capsys.readouterr().out  # printed escaped
 
 
 def test_cli_predict_decides_a_long_stack_a_part_at_a_time(tmp_path, capsys, monkeypatch):

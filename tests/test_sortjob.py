@@ -348,6 +348,24 @@ def test_a_file_named_twice_or_reached_twice_is_sorted_once(tmp_path):
     assert sorter.calls == 1 and summary.sorted == 1 and len(manifest.read(out / "manifest.csv")) == 1
 
 
+def test_file_names_that_are_not_utf8_or_hold_commas_quotes_and_newlines_are_sorted_and_resumed(tmp_path):
+    """A Latin-1 name from an old share (bytes that are not UTF-8) crashed the run at its manifest row."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    latin1 = Path(os.fsdecode(os.fsencode(src) + b"/caf\xe9_frame.tif"))
+    odd = src / 'a,"b"\nc.tif'
+    tifffile.imwrite(latin1, _frame(0))
+    tifffile.imwrite(odd, _frame(1))
+    summary = sort_frames([src], out, ByQuadrantSorter(), progress=False)
+    assert summary.sorted == 2 and not summary.errors
+    rows = manifest.read(out / "manifest.csv")
+    assert {Path(k[0]).name for k in rows} == {latin1.name, odd.name}
+    assert _sha(out / "SAXS" / latin1.name) == _sha(latin1) and _sha(out / "WAXS" / odd.name) == _sha(odd)
+    assert b"caf\xe9_frame.tif" in (out / "manifest.csv").read_bytes()  # the very bytes of the name
+    again = ByQuadrantSorter()
+    assert sort_frames([src], out, again, progress=False).skipped == 2 and again.calls == 0
+
+
 def test_an_output_that_is_a_file_is_refused_with_a_clear_error(tmp_path):
     from xicam.camsort.errors import CamsortError
 

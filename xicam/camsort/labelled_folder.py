@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import CLASSES
+from . import CLASSES, manifest
 from .errors import CamsortError, PatternReadError
 from .io import read_pattern
 from .sidecar import sidecar_path
@@ -99,7 +99,7 @@ def read_record(out: str | os.PathLike) -> dict[tuple[str, str, str], dict[str, 
     path = Path(out) / RECORD
     if not path.is_file():
         return {}
-    with open(path, newline="") as fh:
+    with open(path, **manifest.TEXT) as fh:
         return {(row["source"], row["dataset"], row["frame"]): row for row in csv.DictReader(fh)}
 
 
@@ -139,7 +139,7 @@ def _remove_copy(out: Path, output: str, with_header: bool) -> None:
 
 def _write_record(out: Path, record: dict[tuple[str, str, str], dict[str, str]]) -> None:
     tmp = out / f".{RECORD}.{os.getpid()}.tmp"
-    with open(tmp, "w", newline="") as fh:
+    with open(tmp, "w", **manifest.TEXT) as fh:
         writer = csv.DictWriter(fh, COLUMNS)
         writer.writeheader()
         writer.writerows(record.values())

@@ -31,6 +31,10 @@ EARLIER_COLUMNS: tuple[str, ...] = COLUMNS[: -len(SOURCE_STAT)]
 """The columns of manifests written before camsort recorded :data:`SOURCE_STAT` (until 2026-12-03): read,
 their frames taken as unchanged, and rewritten with :data:`COLUMNS` before a run appends to them."""
 
+TEXT = {"encoding": "utf-8", "errors": "surrogateescape", "newline": ""}
+"""How the manifest is read and written: UTF-8, with a file name that is not UTF-8 (Latin-1 bytes from an old
+share) kept byte for byte, so that its row names the very file and a re-run finds it."""
+
 Signature = tuple[int, int]
 """A source file's (size in bytes, modification time in ns)."""
 
@@ -86,7 +90,7 @@ def _rows(path: Path) -> Iterator[dict[str, str]]:
     last line is left out and rows of :data:`EARLIER_COLUMNS` get empty :data:`SOURCE_STAT` cells."""
     if not path.exists():
         return
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, **TEXT) as fh:
         text = fh.read()
     complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
     reader = csv.reader(io.StringIO(complete))
@@ -141,7 +145,7 @@ class Writer:
         if _header(self.path) == EARLIER_COLUMNS:
             compact(self.path)  # rewritten with today's columns before rows of them are appended
         new = _header(self.path) is None
-        self._fh = open(self.path, "a", newline="", encoding="utf-8")
+        self._fh = open(self.path, "a", **TEXT)
         self._csv = csv.writer(self._fh)
         if new:
             self._csv.writerow(COLUMNS)
@@ -205,7 +209,7 @@ def compact(path: str | os.PathLike, order: Iterable[tuple[str, str]] | None = N
     listed = set(keys)
     keys += [k for k in kept if k not in listed]
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with open(tmp, "w", **TEXT) as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for k in keys:
