@@ -366,6 +366,22 @@ def test_file_names_that_are_not_utf8_or_hold_commas_quotes_and_newlines_are_sor
     assert sort_frames([src], out, again, progress=False).skipped == 2 and again.calls == 0
 
 
+def test_files_whose_names_are_near_the_length_limit_are_sorted(tmp_path):
+    """A 250-byte name (the limit is 255) failed: the temporary ``.NAME.PID.part`` beside the output was too long."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    whole, stack = src / ("é" * 123 + ".tif"), src / ("s" * 247 + ".h5")  # 250 bytes each
+    tifffile.imwrite(whole, _frame(0))
+    with h5py.File(stack, "w") as fh:
+        fh["entry/data"] = np.stack([_frame(2, seed=5), _frame(3, seed=6)])
+    summary = sort_frames([src], out, ByQuadrantSorter(), progress=False)
+    assert summary.sorted == 3 and not summary.errors
+    assert _sha(out / "SAXS" / whole.name) == _sha(whole)
+    frames = sorted(p.name for p in out.rglob("*_frame*.tif"))
+    assert [n[-15:] for n in frames] == ["_frame00000.tif", "_frame00001.tif"]
+    assert all(len(os.fsencode(n)) <= 255 - len("_9999") for n in frames) and not list(out.rglob("*.part"))
+
+
 def test_an_output_that_is_a_file_is_refused_with_a_clear_error(tmp_path):
     from xicam.camsort.errors import CamsortError
 

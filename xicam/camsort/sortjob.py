@@ -546,7 +546,8 @@ def _deliver(item: Item, folder: Path, mode: str) -> Path:
         same = item.sha256
     else:
         detector = "" if item.dataset is None else f"_{item.dataset.rsplit('/', 1)[-1]}"
-        name = f"{src.stem}{detector}_frame{item.frame or 0:05d}.tif"
+        tail = f"{detector}_frame{item.frame or 0:05d}.tif"
+        name = _clipped(src.stem, NAME_MAX - len(os.fsencode(tail)) - len("_9999")) + tail
         data = item.pattern.stored  # the frame as its file holds it: dtype and the detector's own values
         make, same = (lambda tmp: write_tiff(tmp, data)), None
     return _link_unique(folder, name, make, same)
@@ -596,9 +597,20 @@ def _remove_stale_parts(out: Path) -> None:
             continue
 
 
+NAME_MAX = 255
+"""Bytes a file name may hold on the file systems beamlines use (ext4, XFS, GPFS, NFS)."""
+
+
+def _clipped(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes as the file system stores it (a cut character stays bytes)."""
+    return os.fsdecode(os.fsencode(text)[:limit])
+
+
 def _part_path(folder: Path, name: str) -> Path:
-    """Where this process writes ``name`` before linking it into place: ``.NAME.PID.part``."""
-    return folder / f".{name}.{os.getpid()}.part"
+    """Where this process writes ``name`` before linking it into place: ``.NAME.TAG.PID.part``, with NAME cut so
+    that a file whose own name is near the length limit can still be written (TAG tells cut names apart)."""
+    tag = hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
+    return folder / f".{_clipped(name, 160)}.{tag}.{os.getpid()}.part"
 
 
 def _part_owner(part: Path) -> int | None:
