@@ -326,6 +326,28 @@ def test_eiger_master_file_reads_the_linked_frames_with_the_pixel_mask(tmp_path)
     assert [p.frame for p in iter_patterns(tmp_path / "series_master.h5")] == [0, 1, 2, 3]
 
 
+def test_an_eiger_master_file_copied_without_its_data_files_names_them(tmp_path):
+    """The most common mistake with Eiger series: the master file copied alone. The error names the missing
+    data files, not 'no image dataset'."""
+    with h5py.File(tmp_path / "series_master.h5", "w") as fh:
+        for i in range(1, 6):
+            fh[f"entry/data/data_{i:06d}"] = h5py.ExternalLink(f"series_data_{i:06d}.h5", "/entry/data/data")
+        fh.create_dataset("entry/instrument/detector/detectorSpecific/pixel_mask", data=np.zeros(FRAME.shape, np.uint32))
+    with pytest.raises(PatternReadError, match=r"series_master\.h5: its frames are in series_data_000001\.h5, "
+                                               r"series_data_000002\.h5, series_data_000003\.h5 and 2 more \(external "
+                                               r"links.*not found beside it: copy them with this file"):
+        read_pattern(tmp_path / "series_master.h5")
+
+
+def test_a_tiff_with_a_thumbnail_before_its_frame_reads_the_frame(tmp_path):
+    with tifffile.TiffWriter(tmp_path / "thumb.tif") as tw:
+        tw.write(np.zeros((8, 6), np.uint8))
+        tw.write(FRAME)
+    pattern = read_pattern(tmp_path / "thumb.tif")
+    assert pattern.data.shape == FRAME.shape and pattern.metadata["ImageLength"] == 40  # the frame's own tags
+    np.testing.assert_array_equal(pattern.data[FRAME >= 0], FRAME[FRAME >= 0])
+
+
 def test_npy_and_multiframe_npy(tmp_path):
     np.save(tmp_path / "one.npy", FRAME)
     np.save(tmp_path / "stack.npy", np.stack([FRAME, FRAME]))

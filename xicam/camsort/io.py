@@ -272,7 +272,8 @@ def _read_tiff(path: str, *, frame: int | None = None, lazy: bool = False, **_: 
 
     tif = tifffile.TiffFile(path)
     try:
-        meta = _tiff_tags(tif.pages[0])
+        main = _main_series(tif)
+        meta = _tiff_tags(main.keyframe)
         pages = _frame_pages(tif) or []
         if pages and lazy:  # frames read when asked for
             lazy_frames = _Frames(path, _TiffPages(path, tif, pages), meta, "tiff", total=len(pages))
@@ -280,12 +281,18 @@ def _read_tiff(path: str, *, frame: int | None = None, lazy: bool = False, **_: 
             return lazy_frames
         if frame is not None and 0 <= frame < len(pages):  # that page alone
             return _Frames(path, pages[frame].asarray(), meta, "tiff", first=frame, total=len(pages))
-        data = np.stack([page.asarray() for page in pages]) if pages else tif.series[0].asarray()
+        data = np.stack([page.asarray() for page in pages]) if pages else main.asarray()
     finally:
         if tif is not None:
             tif.close()
     data = _squeeze_to_frames(path, data)
     return _Frames(path, data, meta, "tiff")
+
+
+def _main_series(tif: Any) -> Any:
+    """The series that holds the frame: the first, unless a later one is larger (a thumbnail or preview
+    image written before the frame)."""
+    return max(tif.series, key=lambda series: series.size)
 
 
 def _frame_pages(tif: Any) -> list[Any] | None:
@@ -329,7 +336,12 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     images, header = _hdf5_layout(fh, path)
     name = dataset or _first_image_dataset(fh, images)
     if name is None:
+        missing = _missing_link_files(fh)
         fh.close()
+        if missing:
+            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            raise PatternReadError(path, f"its frames are in {shown} (external links, as an Eiger master file keeps "
+                                         "its data files), not found beside it: copy them with this file")
         raise PatternReadError(path, "no numeric image dataset (2-D, or stacked 2-D frames) in this HDF5 file")
     if name not in fh:
         fh.close()
@@ -567,6 +579,29 @@ def _image_datasets(fh: Any) -> tuple[list[tuple[str, Any]], bool]:
 
     walk(fh, 0)
     return found, contained
+
+
+def _missing_link_files(fh: Any) -> list[str]:
+    """The files named by the external links of ``fh`` that cannot be opened (an Eiger master file copied
+    without its data files), in the order met; the error names them instead of 'no image dataset'."""
+    import h5py
+
+    missing: list[str] = []
+
+    def walk(group: Any, depth: int) -> None:
+        for key in sorted(group.keys()):
+            link = group.get(key, getlink=True)
+            try:
+                obj = group[key]
+            except (KeyError, OSError):
+                if isinstance(link, h5py.ExternalLink) and link.filename not in missing:
+                    missing.append(link.filename)
+                continue
+            if isinstance(link, h5py.HardLink) and isinstance(obj, h5py.Group) and depth < 8:
+                walk(obj, depth + 1)
+
+    walk(fh, 0)
+    return missing
 
 
 _LAYOUTS: dict[tuple[str, int, int], tuple[tuple[str, ...], dict[str, Any]]] = {}
