@@ -382,13 +382,15 @@ def test_files_whose_names_are_near_the_length_limit_are_sorted(tmp_path):
     assert all(len(os.fsencode(n)) <= 255 - len("_9999") for n in frames) and not list(out.rglob("*.part"))
 
 
-def test_an_output_that_is_a_file_is_refused_with_a_clear_error(tmp_path):
+def test_an_output_that_is_a_file_or_cannot_be_made_is_refused_with_a_clear_error(tmp_path):
     from xicam.camsort.errors import CamsortError
 
     tifffile.imwrite(tmp_path / "a.tif", _frame(0))
     (tmp_path / "out").write_bytes(b"mine")
     with pytest.raises(CamsortError, match="out: exists and is not a folder"):
         sort_frames([tmp_path / "a.tif"], tmp_path / "out", ByQuadrantSorter(), progress=False)
+    with pytest.raises(CamsortError, match="out/sorted: cannot sort into it \\(Not a directory\\)"):
+        sort_frames([tmp_path / "a.tif"], tmp_path / "out" / "sorted", ByQuadrantSorter(), progress=False)
     assert (tmp_path / "out").read_bytes() == b"mine"
 
 

@@ -108,26 +108,27 @@ def read(path: str | os.PathLike) -> dict[tuple[str, str], dict[str, str]]:
 
 
 def finished(rows: dict[tuple[str, str], dict[str, str]], among: set[str]) -> tuple[set[tuple[str, str]], set[str]]:
-    """The frames of ``rows`` (from :func:`read`) that a re-run of the files ``among`` (absolute paths) skips, and
-    those files changed since their rows were written, which it sorts again (only they are looked at: a pass of
-    ``watch`` over a few new files does not stat a whole beamtime's). A file sorted whole is finished when its row has no error and the
-    file has the size and modification time the row recorded (or is gone, or the row recorded none). A frame of
-    a file of many frames is finished when its row has no error: such a file changes as it grows (a series
-    written frame by frame), and its new frames are sorted without sorting the earlier ones twice."""
-    now: dict[str, Signature | None] = {}
+    """The frames of ``rows`` (from :func:`read`) that a run over the files ``among`` (absolute paths) skips, and
+    those of its files changed since their rows were written, which it sorts again; files outside ``among`` are
+    not looked at (a pass of ``watch`` over a few new files does not stat a whole beamtime's).
+
+    A file sorted whole is finished when its row has no error and the file has the size and modification time
+    the row recorded (or is gone, or the row recorded none). A frame of a file of many frames is finished when
+    its row has no error: such a file changes as it grows (a series written frame by frame), and its new frames
+    are sorted without sorting the earlier ones twice.
+    """
     done: set[tuple[str, str]] = set()
     changed: set[str] = set()
     for k, row in rows.items():
         if row["error"]:
             continue
         recorded = recorded_signature(row)
-        if recorded is not None and k[1] == "" and k[0] in among:
-            if k[0] not in now:
-                try:
-                    now[k[0]] = signature(k[0])
-                except OSError:
-                    now[k[0]] = None
-            if now[k[0]] not in (None, recorded):
+        if recorded is not None and k[1] == "" and k[0] in among:  # a file sorted whole: one row
+            try:
+                now = signature(k[0])
+            except OSError:
+                now = recorded
+            if now != recorded:
                 changed.add(k[0])
                 continue
         done.add(k)

@@ -169,10 +169,13 @@ class SortJob:
         self.out = Path(out).resolve()
         if self.out.exists() and not self.out.is_dir():
             raise CamsortError(f"{self.out}: exists and is not a folder; --out names the folder to sort into")
-        self.out.mkdir(parents=True, exist_ok=True)
         self.manifest = self.out / "manifest.csv"
-        manifest.check_ours(self.manifest)
-        self._lock = lock_folder(self.out)  # held until __exit__
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            manifest.check_ours(self.manifest)
+            self._lock = lock_folder(self.out)  # held until __exit__
+        except OSError as exc:
+            raise CamsortError(f"{self.out}: cannot sort into it ({exc.strerror or exc})") from None
         try:
             self._start(inputs, recursive, mode, settings)
         except BaseException:
