@@ -496,3 +496,26 @@ def test_all_detectors_of_read_frames_shows_and_exports_the_other_detectors_fram
                                       read_pattern(path, frame=1, dataset=waxs).data)
     finally:
         stage.workflow.fill_kwargs(all_detectors=False)
+
+
+def test_raw_shape_of_read_frames_reads_headerless_frames_of_any_detector(stage, qtbot, tmp_path):
+    """A headerless .raw whose size names no known detector is an error row until Read frames' raw_shape gives
+    its shape; then it is predicted and exported, and a malformed shape stops with a one-line reason."""
+    raw = tmp_path / "odd.raw"
+    simulate("SAXS", 4, long_side=256).data[:70, :50].astype("<i4").tofile(raw)  # no detector is 70x50
+    rows = _load(stage, qtbot, [raw])
+    assert "matches no known detector shape" in rows[0].error
+    try:
+        for text, stops in (("70 by 50", True), ("70x50", False)):
+            stage.workflow.fill_kwargs(raw_shape=text)
+            stage.editor.workflow_widget.run_button.click()
+            qtbot.waitUntil(lambda: not stage.busy, timeout=WAIT_MS)
+            said = stage.loader.status.text()
+            assert ("Read frames' raw_shape: shape must look like ROWSxCOLS" in said) == stops, said
+        [row] = stage.results.rows
+        assert not row.error and row.shape == (70, 50)
+        with qtbot.waitSignal(stage.sigExported, timeout=WAIT_MS) as exported:
+            stage.export_to(str(tmp_path / "sorted"))
+        assert exported.args[0].sorted == 1 and not exported.args[0].errors
+    finally:
+        stage.workflow.fill_kwargs(raw_shape="")

@@ -382,6 +382,24 @@ def test_files_whose_names_are_near_the_length_limit_are_sorted(tmp_path):
     assert all(len(os.fsencode(n)) <= 255 - len("_9999") for n in frames) and not list(out.rglob("*.part"))
 
 
+def test_headerless_raw_frames_of_a_shape_their_size_does_not_tell_are_sorted_with_the_shape_given(tmp_path):
+    from xicam.camsort.errors import CamsortError
+    from xicam.camsort.operations import read_frames
+
+    src = tmp_path / "in"
+    src.mkdir()
+    _frame(2, shape=(70, 50)).astype("<i4").tofile(src / "odd.raw")  # no detector is 70x50
+    summary = sort_frames([src], tmp_path / "out", ByQuadrantSorter(), progress=False)
+    assert summary.sorted == 0 and "odd.raw: headerless .raw of 14000 bytes matches no known detector" in summary.errors[0]
+    summary = sort_frames([src], tmp_path / "out", ByQuadrantSorter(), progress=False, shape=(70, 50))
+    assert summary.counts == {"GISAXS": 1}  # the failed frame is retried, with the shape
+    read = read_frames()._func  # the Read frames operation of camsort run sort, given --shape as text
+    items = read([str(src / "odd.raw")], raw_shape="70x50")
+    assert items[0].pattern.data.shape == (70, 50) and not items[0].error
+    with pytest.raises(CamsortError, match="raw_shape: shape must look like ROWSxCOLS"):
+        read([str(src / "odd.raw")], raw_shape="70 by 50")
+
+
 def test_an_output_that_is_a_file_or_cannot_be_made_is_refused_with_a_clear_error(tmp_path):
     from xicam.camsort.errors import CamsortError
 

@@ -103,7 +103,7 @@ def test_the_editor_shows_each_input_by_its_type_and_hides_linked_ones():
     def controls(name):
         return {p["name"]: (p["type"], p.get("limits"), p["value"]) for p in OPERATIONS[name]().as_parameter()}
 
-    assert controls("read_frames") == {"all_detectors": ("bool", None, False)}
+    assert controls("read_frames") == {"all_detectors": ("bool", None, False), "raw_shape": ("str", None, "")}
     assert controls("preprocess_frames") == {"size": ("int", [16, 1024], 256)}
     assert controls("classify_frames") == {"model_dir": ("str", None, ""), "weigh_metadata": ("bool", None, True)}
     assert controls("place_frames") == {"out": ("str", None, ""),

@@ -21,11 +21,12 @@ EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
 
 
 def _shape(text: str) -> tuple[int, int]:
-    rows, _, cols = text.lower().partition("x")
+    from .io import parse_shape
+
     try:
-        return int(rows), int(cols)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"shape must look like ROWSxCOLS, e.g. 1043x981, not {text!r}")
+        return parse_shape(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _model_option(p: argparse.ArgumentParser, threshold: bool = False) -> None:
@@ -81,7 +82,11 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 def _frame_options(p: argparse.ArgumentParser) -> None:
     """Options saying how to read a file: which HDF5/.npz dataset, which shape for a headerless .raw."""
     p.add_argument("--dataset", help="HDF5 dataset path or .npz array name (default: NeXus signal or largest image)")
-    p.add_argument("--shape", type=_shape, help="ROWSxCOLS for headerless .raw files")
+    _shape_option(p)
+
+
+def _shape_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shape", type=_shape, help="ROWSxCOLS of headerless .raw files whose size does not tell it")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -243,6 +248,7 @@ def _add_sort(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=MODES, default="copy")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     _all_detectors_option(p)
+    _shape_option(p)
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="reader threads")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_sort)
@@ -259,7 +265,7 @@ def _cmd_sort(args: argparse.Namespace) -> int:
 
     summary = sort_frames(args.inputs, args.out, _load_model(args), mode=args.mode,
                           recursive=args.recursive, workers=args.workers, progress=not args.quiet,
-                          all_detectors=args.all_detectors)
+                          all_detectors=args.all_detectors, shape=args.shape)
     for line in summary.lines():
         print(line)
     for error in summary.errors:
@@ -497,6 +503,7 @@ def _add_watch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     p.add_argument("--recursive", "-r", action="store_true")
     _all_detectors_option(p)
+    _shape_option(p)
     p.set_defaults(func=_cmd_watch)
 
 
@@ -515,7 +522,8 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
     print(f"watching {', '.join(args.inputs)} -> {args.out} (Ctrl-C to stop)", flush=True)
     watch(args.inputs, args.out, _load_model(args), settle=args.settle, interval=args.interval,
-          recursive=args.recursive, all_detectors=args.all_detectors, on_pass=report, on_busy=waiting)
+          recursive=args.recursive, all_detectors=args.all_detectors, shape=args.shape, on_pass=report,
+          on_busy=waiting)
     return EXIT_OK
 
 
@@ -574,6 +582,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.add_argument("--batch-size", type=int, default=32, help="files per task")
     _all_detectors_option(p)
+    _shape_option(p)
     _ignore_metadata_option(p)
     p.add_argument("--set", dest="assignments", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="override an operation parameter (repeatable)")
@@ -599,7 +608,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             return EXIT_OK
         summary = run_mapped(spec, args.input, args.out, executor, model=args.model, mode=args.mode,
                              recursive=args.recursive, batch_size=args.batch_size, progress=not args.quiet,
-                             all_detectors=args.all_detectors, weigh_metadata=not args.ignore_metadata)
+                             all_detectors=args.all_detectors, weigh_metadata=not args.ignore_metadata,
+                             shape=args.shape)
     for line in summary.lines():
         print(line)
     return EXIT_PARTIAL if summary.errors else EXIT_OK

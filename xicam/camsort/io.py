@@ -70,6 +70,18 @@ _MAGIC = (
 )
 
 
+def parse_shape(text: str) -> tuple[int, int]:
+    """A frame shape written ROWSxCOLS (``1043x981``), as ``--shape`` and Read frames' ``raw_shape`` take it."""
+    rows, _, cols = text.lower().partition("x")
+    try:
+        shape = int(rows), int(cols)
+    except ValueError:
+        shape = (0, 0)
+    if min(shape) < 1:
+        raise ValueError(f"shape must look like ROWSxCOLS, e.g. 1043x981, not {text!r}")
+    return shape
+
+
 def is_frame_file(path: str | os.PathLike) -> bool:
     """True when the file name ends like a detector frame camsort can read, or like one compressed
     with gzip or bzip2 (not HDF5, whose compression is inside the file), or when a file whose name
@@ -748,7 +760,8 @@ def _read_raw(path: str, *, shape: tuple[int, int] | None = None, size: int = 0,
                    or [s for s in RAW_CCD_SHAPES if s[0] * s[1] * 2 == size])
         if not matches:
             raise PatternReadError(path, f"headerless .raw of {size} bytes matches no known detector "
-                                         "shape; give the shape (--shape ROWSxCOLS)")
+                                         "shape; give the shape (--shape ROWSxCOLS; in the GUI, Read frames' "
+                                         "raw_shape)")
         if len(matches) > 1:  # one pixel count, two layouts: a Pilatus 300K-W lying or standing
             flat = np.fromfile(path, dtype="<i4" if matches[0] in RAW_SHAPES else "<u2")
             matches.sort(key=lambda s: _vertical_step(flat.reshape(s)))

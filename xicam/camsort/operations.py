@@ -108,13 +108,24 @@ def gradcam_map(image: np.ndarray, model_dir: str = "") -> np.ndarray:
                          "unreadable ones become error items, not exceptions")
 @describe_input("done", "(source, frame) keys already finished by an earlier run: skipped")
 @describe_input("all_detectors", "Also read the other detectors' image datasets of an HDF5 file")
+@describe_input("raw_shape", "ROWSxCOLS of headerless .raw files whose size does not tell it (empty: by size)")
 @describe_output("items", "One item per frame: source, frame index, pattern, checksum, or the error")
 @categories(("CamSort", "Read"))
-def read_frames(paths: list = (), done: list = (), all_detectors: bool = False) -> list:
+def read_frames(paths: list = (), done: list = (), all_detectors: bool = False, raw_shape: str = "") -> list:
     """Read and checksum every frame of a batch of files or parts of stacks."""
     from .sortjob import load_items
 
-    return load_items(paths, done, all_detectors=all_detectors)
+    return load_items(paths, done, all_detectors=all_detectors, shape=shape_of(raw_shape))
+
+
+def shape_of(raw_shape: str) -> tuple[int, int] | None:
+    """Read frames' ``raw_shape`` as a shape (None when empty), or a one-line error naming the parameter."""
+    from .errors import CamsortError
+
+    try:
+        return _io.parse_shape(raw_shape) if raw_shape else None
+    except ValueError as exc:
+        raise CamsortError(f"Read frames' raw_shape: {exc}") from None
 
 
 @operation

@@ -31,10 +31,12 @@ def run_kwargs(out: str | os.PathLike, model: str | None, mode: str) -> dict[str
 
 def run_mapped(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, executor: DaskExecutor, *,
                model: str | None = None, mode: str = "copy", recursive: bool = False, batch_size: int = 32,
-               progress: bool = True, all_detectors: bool = False, weigh_metadata: bool = True) -> SortSummary:
+               progress: bool = True, all_detectors: bool = False, weigh_metadata: bool = True,
+               shape: tuple[int, int] | None = None) -> SortSummary:
     """Map a ``map: true`` workflow over batches of the pending files; rows go to the manifest in input order.
-    ``all_detectors`` reaches the read operation as in ``camsort sort --all-detectors``, ``weigh_metadata`` the
-    classify operation (off: ``--ignore-metadata``; also off where the workflow sets it off)."""
+    ``all_detectors`` and ``shape`` (its ``raw_shape``) reach the read operation as in ``camsort sort``,
+    ``weigh_metadata`` the classify operation (off: ``--ignore-metadata``; also off where the workflow sets it
+    off)."""
     from . import manifest
     from .sort_settings import run_settings
     from .sorter import for_run, load_cached
@@ -45,7 +47,7 @@ def run_mapped(spec: dict[str, Any], inputs: list[str], out: str | os.PathLike, 
                   settings=run_settings(for_run(load_cached(model), weigh_metadata=weigh_metadata), mode))
     with job:  # the folder's lock is held from here to the end
         common = {**run_kwargs(job.out, model, mode), "all_detectors": all_detectors,
-                  "weigh_metadata": weigh_metadata}
+                  "weigh_metadata": weigh_metadata, "raw_shape": "x".join(map(str, shape)) if shape else ""}
         done_by_source: dict[str, list[list[str]]] = {}
         for source, frame in job.done:  # frames finished inside files that still have work
             done_by_source.setdefault(source, []).append([source, frame])

@@ -238,12 +238,14 @@ class SortJob:
 
 def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sorter, *, mode: str = "copy",
                 recursive: bool = False, workers: int = 2, batch_size: int = 32,
-                progress: bool = True, all_detectors: bool = False) -> SortSummary:
+                progress: bool = True, all_detectors: bool = False, shape: tuple[int, int] | None = None
+                ) -> SortSummary:
     """Predict every frame under ``inputs`` and place it in ``out/<LABEL>/``; returns the summary.
 
     An HDF5 file is sorted by its frames (the NeXus default signal or the largest image dataset);
     ``all_detectors`` also sorts the frames of its other detectors' image datasets (a SAXS and a WAXS
-    detector written into one file), each written out as a TIFF into its own technique's folder.
+    detector written into one file), each written out as a TIFF into its own technique's folder. ``shape``
+    (rows, cols) reads headerless ``.raw`` files of a detector whose shape their size does not tell.
 
     Three stages overlap: ``workers`` threads read, hash and preprocess a bounded window of frames
     ahead (long stacks in parts of :data:`STACK_PART` frames); the calling thread classifies a
@@ -256,7 +258,7 @@ def sort_frames(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, sor
                   settings=run_settings(sorter, mode))
     with job, ThreadPoolExecutor(max(1, workers)) as pool, ThreadPoolExecutor(1) as writer:
         bar = tqdm(total=len(job.files), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-        loader = _Loader(job.done, sorter.size, all_detectors)
+        loader = _Loader(job.done, sorter.size, all_detectors, shape)
         delivering = None
         for batch in _batches(_read_ahead(pool, loader, job.files, 4 * batch_size), batch_size):
             job.summary.skipped += sum(1 for it in batch if it.pattern is None and not it.error)
@@ -362,16 +364,18 @@ class _Split:
 
 
 def load_items(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (), size: int | None = None,
-               all_detectors: bool = False) -> list[Item]:
-    """Read (and, given ``size``, preprocess) the frames of ``paths`` not in ``done``; errors become items."""
-    return [item for part in iter_item_parts(paths, done, size, all_detectors) for item in part]
+               all_detectors: bool = False, shape: tuple[int, int] | None = None) -> list[Item]:
+    """Read (and, given ``size``, preprocess) the frames of ``paths`` not in ``done``; errors become items;
+    ``shape`` for headerless ``.raw`` files."""
+    return [item for part in iter_item_parts(paths, done, size, all_detectors, shape) for item in part]
 
 
 def iter_item_parts(paths: Iterable[str | os.PathLike], done: Iterable[tuple[str, str]] = (),
-                    size: int | None = None, all_detectors: bool = False) -> Iterator[list[Item]]:
+                    size: int | None = None, all_detectors: bool = False,
+                    shape: tuple[int, int] | None = None) -> Iterator[list[Item]]:
     """:func:`load_items` a piece of work at a time (a file, or a part of a long stack), for callers
     that need not hold a long stack's frames at once."""
-    loader = _Loader({tuple(k) for k in done}, size, all_detectors)
+    loader = _Loader({tuple(k) for k in done}, size, all_detectors, shape)
     for target in paths:  # a path, or a part of a stack as :meth:`_Part.as_dict` gives it
         result = loader(_Part(Path(target["path"]), target["dataset"], target["start"], target["stop"])
                         if isinstance(target, dict) else Path(target))
@@ -409,8 +413,9 @@ class _Loader:
     """Read, checksum and (given a size) preprocess the frames of one file, or of one :class:`_Part` of a
     stack; runs in a thread or a worker."""
 
-    def __init__(self, done: set[tuple[str, str]], size: int | None, all_detectors: bool = False):
-        self.done, self.size, self.all_detectors = done, size, all_detectors
+    def __init__(self, done: set[tuple[str, str]], size: int | None, all_detectors: bool = False,
+                 shape: tuple[int, int] | None = None):
+        self.done, self.size, self.all_detectors, self.shape = done, size, all_detectors, shape
 
     def __call__(self, target: Path | _Part) -> list[Item] | _Split:
         if isinstance(target, _Part):
@@ -450,7 +455,7 @@ class _Loader:
         is not read; a frame of a stack that cannot be read becomes an error item, and the others are read."""
         digest, sig = read_as
         items = []
-        with open_frames(source, dataset=dataset) as frames:
+        with open_frames(source, dataset=dataset, shape=self.shape) as frames:
             others = frames.metadata.get("hdf5_other_images", [])
             for i in range(start, frames.nframes if stop is None else min(stop, frames.nframes)):
                 item = Item(source, i if frames.nframes > 1 else None, sha256=digest, dataset=dataset, signature=sig)

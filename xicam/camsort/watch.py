@@ -38,6 +38,7 @@ def settled_files(inputs: list[str | os.PathLike], seen: dict[Path, tuple[int, f
 
 def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, settle: float = 2.0,
           interval: float = 1.0, recursive: bool = False, mode: str = "copy", all_detectors: bool = False,
+          shape: tuple[int, int] | None = None,
           stop: Callable[[], bool] = lambda: False, on_pass: Callable[[SortSummary], None] | None = None,
           on_busy: Callable[[str], None] | None = None) -> int:
     """Poll ``inputs`` until ``stop()`` is true, sorting settled new files; returns frames sorted. While another
@@ -52,7 +53,8 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
                  if processed.get(p) != seen[p][:2] and out_resolved not in p.resolve().parents]
         if ready:
             try:
-                summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors)
+                summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors,
+                                      shape=shape)
             except FolderBusy as exc:
                 if on_busy and not busy:
                     on_busy(str(exc))

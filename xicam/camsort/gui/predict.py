@@ -28,16 +28,17 @@ def cam_model(sorter: Any) -> Any | None:
 
 
 def predict_files(sorter: Any, paths: Iterable[str | os.PathLike], model: Any | None = None,
-                  all_detectors: bool = False) -> list[FrameResult]:
+                  all_detectors: bool = False, shape: tuple[int, int] | None = None) -> list[FrameResult]:
     """One row per frame of ``paths`` (one error row per unreadable file), in file order.
 
     ``model`` is the sorter's CNN (see :func:`cam_model`): given, each row carries the Grad-CAM
-    of its most probable class. ``all_detectors`` adds the frames of an HDF5 file's other detectors.
+    of its most probable class. ``all_detectors`` adds the frames of an HDF5 file's other detectors; ``shape``
+    reads headerless ``.raw`` files (Read frames' ``raw_shape``).
     Frames are read and decided a few dozen at a time, so a long HDF5 stack is never held whole.
     """
     rows: list[FrameResult] = []
     items: list[Item] = []
-    for part in iter_item_parts(paths, size=sorter.size, all_detectors=all_detectors):
+    for part in iter_item_parts(paths, size=sorter.size, all_detectors=all_detectors, shape=shape):
         items += part
         if len(items) >= STACK_PART:
             rows += _rows(sorter, model, items)
@@ -69,13 +70,13 @@ def _rows(sorter: Any, model: Any | None, items: list[Item]) -> list[FrameResult
 
 
 def predict_batch(model_dir: str | None, paths: list[str], all_detectors: bool = False,
-                  weigh_metadata: bool = True) -> list[FrameResult]:
+                  weigh_metadata: bool = True, shape: tuple[int, int] | None = None) -> list[FrameResult]:
     """:func:`predict_files` with the (cached) model of ``model_dir``, weighing headers and file names or not:
     the task a dask worker runs."""
     from ..sorter import for_run, load_cached
 
     sorter = for_run(load_cached(model_dir), weigh_metadata=weigh_metadata)
-    return predict_files(sorter, paths, cam_model(sorter), all_detectors)
+    return predict_files(sorter, paths, cam_model(sorter), all_detectors, shape)
 
 
 def _cams(sorter: Any, model: Any | None, images: np.ndarray, decisions: list[dict]) -> list[np.ndarray | None]:

@@ -163,7 +163,8 @@ class SortStage(QObject):
             return
         self._predicted = len({row.source for row in self.results.rows})
         worker = PredictionWorker(self._queue, parameter(self.workflow, "model_dir"), executor=self.executor,
-                                  all_detectors=self.all_detectors, weigh_metadata=self.weigh_metadata)
+                                  all_detectors=self.all_detectors, weigh_metadata=self.weigh_metadata,
+                                  raw_shape=self.raw_shape)
         self._queue = []
         worker.sigModel.connect(self._on_model)  # bound slots of this GUI-thread object: queued, run here
         worker.sigResults.connect(self._on_results)
@@ -225,6 +226,11 @@ class SortStage(QObject):
         return parameter(self.workflow, "all_detectors", False)
 
     @property
+    def raw_shape(self) -> str:
+        """Read frames' ``raw_shape`` (ROWSxCOLS of headerless .raw files; empty: by their size)."""
+        return str(parameter(self.workflow, "raw_shape", ""))
+
+    @property
     def weigh_metadata(self) -> bool:
         """Whether the workflow's Classify frames weighs what headers and file names say (off: the images alone)."""
         return parameter(self.workflow, "weigh_metadata", True)
@@ -271,7 +277,8 @@ class SortStage(QObject):
             return
         self.workflow.fill_kwargs(out=str(folder))
         exporter = ExportWorker(self.files, folder, parameter(self.workflow, "model_dir"),
-                                parameter(self.workflow, "mode", "copy"), self.all_detectors, self.weigh_metadata)
+                                parameter(self.workflow, "mode", "copy"), self.all_detectors, self.weigh_metadata,
+                                self.raw_shape)
         exporter.finished.connect(self._on_exported)
         self._exporter = exporter
         self.loader.export.setEnabled(False)

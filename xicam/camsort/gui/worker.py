@@ -20,6 +20,7 @@ from ..adapt import adapt, base_name
 from ..executors import DaskExecutor
 from ..io import read_pattern
 from ..labelled_folder import SaveSummary, as_labelled, save_labelled_frames
+from ..operations import shape_of
 from ..preprocess import preprocess_batch
 from ..sorter import for_run, load_cached
 from ..sortjob import SortSummary, sort_frames
@@ -45,11 +46,14 @@ class PredictionWorker(QThread):
     """Files done, files in total."""
 
     def __init__(self, paths: Iterable[str | os.PathLike], model_dir: str | None, batch_size: int = 8,
-                 executor: DaskExecutor | None = None, all_detectors: bool = False, weigh_metadata: bool = True):
+                 executor: DaskExecutor | None = None, all_detectors: bool = False, weigh_metadata: bool = True,
+                 raw_shape: str = ""):
         super().__init__()
         self.paths = [str(p) for p in paths]
         self.model_dir, self.batch_size, self.executor = model_dir, batch_size, executor
-        self.all_detectors, self.weigh_metadata = all_detectors, weigh_metadata
+        self.all_detectors, self.weigh_metadata, self.raw_shape = all_detectors, weigh_metadata, raw_shape
+        self.shape: tuple[int, int] | None = None
+        """``raw_shape`` read as a shape when the worker starts."""
         self.error: str | None = None
         """Why the worker stopped early (a model folder that is not a camsort model, ...)."""
         self._cancel = threading.Event()
@@ -64,6 +68,7 @@ class PredictionWorker(QThread):
 
     def run(self) -> None:
         try:
+            self.shape = shape_of(self.raw_shape)
             sorter = for_run(load_cached(self.model_dir), weigh_metadata=self.weigh_metadata)
             self.sigModel.emit(sorter)
             batches = [self.paths[i:i + self.batch_size] for i in range(0, len(self.paths), self.batch_size)]
@@ -83,14 +88,15 @@ class PredictionWorker(QThread):
         client = self.executor.client if self.executor is not None else None
         futures = client.map(predict_batch, [self.model_dir] * len(batches), batches,
                              [self.all_detectors] * len(batches), [self.weigh_metadata] * len(batches),
-                             pure=False) if client else None
+                             [self.shape] * len(batches), pure=False) if client else None
         model = None if client else cam_model(sorter)
         try:
             for i, batch in enumerate(batches):
                 if self.cancelled:
                     return
                 try:
-                    yield futures[i].result() if client else predict_files(sorter, batch, model, self.all_detectors)
+                    yield futures[i].result() if client else predict_files(sorter, batch, model, self.all_detectors,
+                                                                           self.shape)
                 except Exception as exc:  # a model that fails on some input: those rows are errors, go on
                     yield [FrameResult(path, error=f"prediction failed ({type(exc).__name__}: {exc})")
                            for path in batch]
@@ -106,18 +112,19 @@ class ExportWorker(QThread):
     """
 
     def __init__(self, paths: Iterable[str | os.PathLike], out: str | os.PathLike, model_dir: str | None,
-                 mode: str = "copy", all_detectors: bool = False, weigh_metadata: bool = True):
+                 mode: str = "copy", all_detectors: bool = False, weigh_metadata: bool = True, raw_shape: str = ""):
         super().__init__()
         self.paths, self.out, self.model_dir, self.mode = [str(p) for p in paths], Path(out), model_dir, mode
-        self.all_detectors, self.weigh_metadata = all_detectors, weigh_metadata
+        self.all_detectors, self.weigh_metadata, self.raw_shape = all_detectors, weigh_metadata, raw_shape
         self.summary: SortSummary | None = None
         self.error: str | None = None
 
     def run(self) -> None:
         try:
+            shape = shape_of(self.raw_shape)
             sorter = for_run(load_cached(self.model_dir), weigh_metadata=self.weigh_metadata)
             self.summary = sort_frames(self.paths, self.out, sorter, mode=self.mode, progress=False,
-                                       all_detectors=self.all_detectors)
+                                       all_detectors=self.all_detectors, shape=shape)
         except Exception as exc:  # an unwritable folder or a broken model must not take the GUI down
             self.error = str(exc)
 
