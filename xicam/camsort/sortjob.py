@@ -187,20 +187,22 @@ class SortJob:
 
     def _start(self, inputs: Iterable[str | os.PathLike], recursive: bool, mode: str, settings: dict | None) -> None:
         """Under the folder's lock: list the input files, hold to the folder's settings, find what is done."""
-        self.files = [p for p in frame_paths(list(inputs), recursive=recursive) if self.out not in p.resolve().parents]
+        resolved = {p: p.resolve() for p in frame_paths(list(inputs), recursive=recursive)}  # once: slow on NFS
+        self._sources = {p: str(r) for p, r in resolved.items() if self.out not in r.parents}
+        self.files = list(self._sources)
         if mode == "link":
             _refuse_links_across(self.files, self.out)
         rows = manifest.read(self.manifest)
         if settings is not None:  # model, threshold and mode: as the folder's earlier runs had them, or refused
             hold_to(self.out, settings, sorted_before=bool(rows))
         _remove_stale_parts(self.out)
-        self.done, changed = manifest.finished(rows, {str(p.resolve()) for p in self.files})
+        self.done, changed = manifest.finished(rows, set(self._sources.values()))
         self.summary = SortSummary(manifest=self.manifest, changed=len(changed))
         self._listed = set(rows)
 
     def pending(self) -> list[Path]:
         """Files with at least one frame still to sort (a whole finished file is counted as skipped)."""
-        todo = [p for p in self.files if not _finished(str(p.resolve()), self.done, self.all_detectors)]
+        todo = [p for p in self.files if not _finished(self._sources[p], self.done, self.all_detectors)]
         self.summary.skipped += len(self.files) - len(todo)
         return todo
 
