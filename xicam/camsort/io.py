@@ -345,10 +345,9 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     import hdf5plugin  # noqa: F401  registers the filters Eiger files are compressed with (bitshuffle-LZ4)
 
     fh = h5py.File(path, "r", locking=False)  # never keeps a detector's file writer from the file
-    images, header = _hdf5_layout(fh, path)
+    images, header, missing = _hdf5_layout(fh, path)
     name = dataset or _first_image_dataset(fh, images)
     if name is None:
-        missing = _missing_link_files(fh)
         fh.close()
         if missing:
             shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
@@ -559,15 +558,16 @@ def _auxiliary_names(group: Any) -> set[str]:
     return found
 
 
-def _image_datasets(fh: Any) -> tuple[list[tuple[str, Any]], bool]:
+def _image_datasets(fh: Any) -> tuple[list[tuple[str, Any]], bool, list[str]]:
     """Every numeric dataset of 2-D frames (a frame, or a stack of frames on leading axes), following soft
     and external links (visititems does not follow external links, where an Eiger master file keeps its
     frames); a broken link is skipped, and so are masks (boolean) and an NXdata group's axes and
     uncertainties (:func:`_auxiliary_names`). Also whether the file is self-contained: no link led to
-    another file or nowhere (an Eiger series' data file not written yet)."""
+    another file or nowhere (an Eiger series' data file not written yet); and the files that broken
+    external links name, in the order met (a master file copied without its data files)."""
     import h5py
 
-    found, seen = [], set()
+    found, seen, missing = [], set(), []
     contained = True
 
     def walk(group: Any, depth: int) -> None:
@@ -578,6 +578,9 @@ def _image_datasets(fh: Any) -> tuple[list[tuple[str, Any]], bool]:
                 obj = group[key]
             except (KeyError, OSError):  # an external link to a missing file
                 contained = False
+                link = group.get(key, getlink=True)
+                if isinstance(link, h5py.ExternalLink) and link.filename not in missing:
+                    missing.append(link.filename)
                 continue
             contained = contained and obj.file.filename == fh.filename
             ident = (obj.file.filename, obj.name)
@@ -590,30 +593,7 @@ def _image_datasets(fh: Any) -> tuple[list[tuple[str, Any]], bool]:
                 found.append((f"{group.name.rstrip('/')}/{key}".lstrip("/"), obj))
 
     walk(fh, 0)
-    return found, contained
-
-
-def _missing_link_files(fh: Any) -> list[str]:
-    """The files named by the external links of ``fh`` that cannot be opened (an Eiger master file copied
-    without its data files), in the order met; the error names them instead of 'no image dataset'."""
-    import h5py
-
-    missing: list[str] = []
-
-    def walk(group: Any, depth: int) -> None:
-        for key in sorted(group.keys()):
-            link = group.get(key, getlink=True)
-            try:
-                obj = group[key]
-            except (KeyError, OSError):
-                if isinstance(link, h5py.ExternalLink) and link.filename not in missing:
-                    missing.append(link.filename)
-                continue
-            if isinstance(link, h5py.HardLink) and isinstance(obj, h5py.Group) and depth < 8:
-                walk(obj, depth + 1)
-
-    walk(fh, 0)
-    return missing
+    return found, contained, missing
 
 
 _LAYOUTS: dict[tuple[str, int, int], tuple[tuple[str, ...], dict[str, Any]]] = {}
@@ -621,9 +601,9 @@ _LAYOUTS_KEPT = 16
 _LAYOUTS_LOCK = threading.Lock()
 
 
-def _hdf5_layout(fh: Any, path: str) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
-    """The file's image datasets (:func:`_image_datasets`) and a fresh copy of its header
-    (:func:`_header_scalars`), worked out once per version of a self-contained file (path, modification
+def _hdf5_layout(fh: Any, path: str) -> tuple[list[tuple[str, Any]], dict[str, Any], list[str]]:
+    """The file's image datasets (:func:`_image_datasets`), a fresh copy of its header (:func:`_header_scalars`)
+    and the files its broken external links name, worked out once per version of a self-contained file (path, modification
     time, size): reading its other detectors' datasets one by one (``--all-detectors``) walks its tree
     once, not once per dataset. The last :data:`_LAYOUTS_KEPT` files are remembered; a file with
     external links is walked every time, since the files it links to change on their own."""
@@ -633,17 +613,17 @@ def _hdf5_layout(fh: Any, path: str) -> tuple[list[tuple[str, Any]], dict[str, A
         known = _LAYOUTS.get(key)
     if known is not None:
         try:
-            return [(name, fh[name]) for name in known[0]], dict(known[1])
+            return [(name, fh[name]) for name in known[0]], dict(known[1]), []  # self-contained: no links
         except (KeyError, OSError):  # a link that no longer resolves the same way: walk again
             pass
-    images, contained = _image_datasets(fh)
+    images, contained, missing = _image_datasets(fh)
     header = _header_scalars(fh)
     if contained:
         with _LAYOUTS_LOCK:
             if len(_LAYOUTS) >= _LAYOUTS_KEPT:
                 del _LAYOUTS[next(iter(_LAYOUTS))]
             _LAYOUTS[key] = (tuple(name for name, _ in images), header)
-    return images, dict(header)
+    return images, dict(header), missing
 
 
 def _first_image_dataset(fh: Any, images: list[tuple[str, Any]]) -> str | None:
@@ -1001,6 +981,12 @@ def frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> lis
     files that another file of the folder links to, as an Eiger master its data files, to that file);
     files named explicitly are kept as given. A file reached twice (named and in a folder named, or through
     a link) is listed once, where it was first reached."""
+    return list(resolved_frame_paths(inputs, recursive))
+
+
+def resolved_frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> dict[Path, Path]:
+    """:func:`frame_paths`, each with its resolved path (which tells a file reached twice): for callers that
+    need both, as resolving stats every component of a path, a round trip each on NFS."""
     out: list[Path] = []
     for item in inputs:
         p = Path(item)
@@ -1012,4 +998,4 @@ def frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> lis
     unique: dict[Path, Path] = {}
     for p in out:
         unique.setdefault(p.resolve(), p)
-    return list(unique.values())
+    return {p: resolved for resolved, p in unique.items()}

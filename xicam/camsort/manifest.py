@@ -143,12 +143,12 @@ class Writer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         check_ours(self.path)
         self._repair_torn_tail()
-        if _header(self.path) == EARLIER_COLUMNS:
+        header = _header(self.path)
+        if header == EARLIER_COLUMNS:
             compact(self.path)  # rewritten with today's columns before rows of them are appended
-        new = _header(self.path) is None
         self._fh = open(self.path, "a", **TEXT)
         self._csv = csv.writer(self._fh)
-        if new:
+        if header is None:
             self._csv.writerow(COLUMNS)
             self._fh.flush()
 
@@ -197,7 +197,7 @@ def _kept(rows: Iterable[dict[str, str]]) -> dict[tuple[str, str], list[dict[str
     kept = {}
     for k, last in newest.items():
         superseded = last["sha256"] if not last["error"] else None
-        kept[k] = [r for sha, r in contents.get(k, {}).items() if r is not last and sha != superseded] + [last]
+        kept[k] = [r for sha, r in contents.get(k, {}).items() if sha != superseded] + [last]
     return kept
 
 

@@ -26,7 +26,7 @@ from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
 from .filecopy import copy_file
 from .folder_lock import lock_folder
-from .io import HDF5_EXTENSIONS, count_frames, frame_paths, open_frames, write_tiff
+from .io import HDF5_EXTENSIONS, count_frames, open_frames, resolved_frame_paths, write_tiff
 from .metadata_check import WEIGHED, metadata_note, patterns_odds
 from .pattern import Pattern
 from .preprocess import preprocess
@@ -187,8 +187,8 @@ class SortJob:
 
     def _start(self, inputs: Iterable[str | os.PathLike], recursive: bool, mode: str, settings: dict | None) -> None:
         """Under the folder's lock: list the input files, hold to the folder's settings, find what is done."""
-        resolved = {p: p.resolve() for p in frame_paths(list(inputs), recursive=recursive)}  # once: slow on NFS
-        self._sources = {p: str(r) for p, r in resolved.items() if self.out not in r.parents}
+        self._sources = {p: str(r) for p, r in resolved_frame_paths(list(inputs), recursive=recursive).items()
+                         if self.out not in r.parents}
         self.files = list(self._sources)
         if mode == "link":
             _refuse_links_across(self.files, self.out)
@@ -432,12 +432,12 @@ class _Loader:
                 return _Split(parts)
             sig = manifest.signature(source)  # before reading: a file rewritten meanwhile is sorted again later
             digest = sha256_file(source)
-            items, others = self._frames(source, (digest, sig), None)
+            items, others = self._frames(source, digest, sig, None)
         except (PatternReadError, OSError) as exc:
             return [Item(source, None, error=_reason(exc))]
         for name in others if self.all_detectors else ():
             try:
-                items += self._frames(source, (digest, sig), name)[0]
+                items += self._frames(source, digest, sig, name)[0]
             except (PatternReadError, OSError) as exc:
                 items.append(Item(source, None, sha256=digest, error=_reason(exc), dataset=name, signature=sig))
         return items
@@ -446,16 +446,16 @@ class _Loader:
         source = str(part.path.resolve())
         try:
             sig = manifest.signature(source)
-            return self._frames(source, (stack_digest(source), sig), part.dataset, part.start, part.stop)[0]
+            return self._frames(source, stack_digest(source), sig, part.dataset, part.start, part.stop)[0]
         except (PatternReadError, OSError) as exc:
             return [Item(source, part.start, error=_reason(exc), dataset=part.dataset)]
 
-    def _frames(self, source: str, read_as: tuple[str, manifest.Signature], dataset: str | None, start: int = 0,
+    def _frames(self, source: str, digest: str, sig: manifest.Signature, dataset: str | None, start: int = 0,
                 stop: int | None = None) -> tuple[list[Item], list[str]]:
         """The items of frames ``start`` to ``stop`` of one image dataset (None: the file's own frames) and
-        the file's other detectors' datasets; ``read_as`` is the file's (sha256, signature). A finished frame
-        is not read; a frame of a stack that cannot be read becomes an error item, and the others are read."""
-        digest, sig = read_as
+        the file's other detectors' datasets; ``digest`` and ``sig`` are the file's sha256 and signature. A
+        finished frame is not read; a frame of a stack that cannot be read becomes an error item, and the others
+        are read."""
         items = []
         with open_frames(source, dataset=dataset, shape=self.shape) as frames:
             others = frames.metadata.get("hdf5_other_images", [])

@@ -14,7 +14,7 @@ from xicam.plugins.guiplugin import GUILayout, PanelState
 
 from ..errors import CamsortError
 from ..executors import DaskExecutor
-from ..io import frame_paths, read_pattern
+from ..io import read_pattern, resolved_frame_paths
 from ..labelled_folder import recorded_labels
 from ..model_files import check_model_dir
 from ..sorter import DEFAULT_MODEL_DIR
@@ -97,7 +97,7 @@ class SortStage(QObject):
             recorded.update(recorded_labels(folder))
         self.labels.update({(path, None, None): label for path, label in recorded.items()})
         self._update_label_buttons()
-        new = list(dict.fromkeys([*(str(p.resolve()) for p in frame_paths(paths)), *recorded]))
+        new = list(dict.fromkeys([*map(str, resolved_frame_paths(paths).values()), *recorded]))
         new = [p for p in new if p not in self.files]
         self.files += new
         self._queue += new
