@@ -391,6 +391,19 @@ def test_raw_ccd_and_float_frames_read_by_size_and_values(tmp_path):
         read_pattern(tmp_path / "small16.raw", shape=(41, 30))
 
 
+@pytest.mark.parametrize("shape, dtype", [((1043, 981), "<u2"), ((1062, 1028), "<i4"), ((700, 700), "<i4"),
+                                          ((600, 600), "<u2")])
+def test_raw_of_a_known_detector_at_the_other_depth_or_of_a_square_detector_reads_without_a_shape(
+        tmp_path, shape, dtype):
+    """A 16-bit Pilatus 1M read-out, an Eiger2 1M frame, and square frames of no listed detector are read by
+    their size alone; a size neither known nor square still asks for the shape (above)."""
+    frame = RNG.poisson(40, size=shape).astype(dtype)
+    frame.tofile(tmp_path / "frame.raw")
+    pattern = read_pattern(tmp_path / "frame.raw")
+    np.testing.assert_array_equal(pattern.data, frame)
+    assert pattern.metadata["raw_shape"] == list(shape)
+
+
 def _bad_inputs(tmp_path):
     (tmp_path / "empty.tif").write_bytes(b"")
     (tmp_path / "text.tif").write_text("this is not an image\n")

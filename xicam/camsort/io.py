@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import re
 import threading
@@ -50,15 +51,20 @@ HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5")
 
 RAW_SHAPES: tuple[tuple[int, int], ...] = (
     (1043, 981), (1679, 1475), (195, 487), (195, 1475), (1475, 195), (619, 487), (407, 487),
-    (2527, 2463), (3269, 3110), (1065, 1030), (2167, 2070), (514, 1030), (1024, 1024),
-    (2048, 2048),
+    (2527, 2463), (3269, 3110), (1065, 1030), (2167, 2070), (4371, 4150), (514, 1030), (1062, 1028),
+    (2162, 2068), (3262, 3108), (4362, 4148), (512, 1028), (1024, 1024), (2048, 2048),
 )
-"""Pilatus/Eiger frame shapes (rows, cols) tried for a headerless 4-byte ``.raw`` file by its size."""
+"""Pilatus, Eiger and Eiger2 frame shapes (rows, cols) tried for a headerless ``.raw`` file by its size (4 bytes
+per pixel first)."""
 
 RAW_CCD_SHAPES: tuple[tuple[int, int], ...] = (
     (1024, 1024), (2048, 2048), (4096, 4096), (960, 960), (1536, 1536), (3072, 3072), (2880, 2880),
+    (3840, 3840),
 )
-"""CCD and flat-panel frame shapes tried for a headerless 16-bit ``.raw`` file by its size."""
+"""CCD and flat-panel frame shapes tried for a headerless ``.raw`` file by its size (2 bytes per pixel first)."""
+
+MIN_RAW_SIDE = 64
+"""Smallest side of a square frame guessed for a headerless ``.raw`` of no known detector's size."""
 
 FLOAT_BITS = 2**26
 """A 4-byte ``.raw`` whose typical value read as int32 exceeds this holds float32: counts never
@@ -736,14 +742,13 @@ def _read_raw(path: str, *, shape: tuple[int, int] | None = None, size: int = 0,
     """A headerless frame: little-endian int32 (or float32) of a photon-counting detector, or
     uint16 of a CCD, told apart by the file size and, for 4 bytes per pixel, by the values."""
     if shape is None:
-        matches = ([s for s in RAW_SHAPES if s[0] * s[1] * 4 == size]
-                   or [s for s in RAW_CCD_SHAPES if s[0] * s[1] * 2 == size])
+        matches = _raw_shapes_of_size(size)
         if not matches:
             raise PatternReadError(path, f"headerless .raw of {size} bytes matches no known detector "
                                          "shape; give the shape (--shape ROWSxCOLS; in the GUI, Read frames' "
                                          "raw_shape)")
         if len(matches) > 1:  # one pixel count, two layouts: a Pilatus 300K-W lying or standing
-            flat = np.fromfile(path, dtype="<i4" if matches[0] in RAW_SHAPES else "<u2")
+            flat = np.fromfile(path, dtype="<u2" if size == matches[0][0] * matches[0][1] * 2 else "<i4")
             matches.sort(key=lambda s: _vertical_step(flat.reshape(s)))
         shape = matches[0]
     rows, cols = shape
@@ -754,6 +759,21 @@ def _read_raw(path: str, *, shape: tuple[int, int] | None = None, size: int = 0,
     if data.dtype.itemsize == 4 and np.median(np.abs(data[::7, ::7].astype(np.int64))) > FLOAT_BITS:
         data = data.view("<f4")
     return _Frames(path, data, {"raw_shape": [rows, cols]}, "raw")
+
+
+def _raw_shapes_of_size(size: int) -> list[tuple[int, int]]:
+    """Frame shapes a headerless file of ``size`` bytes may hold: a known detector at its usual depth (4 bytes
+    for counting detectors, 2 for CCDs), then at the other, then a square frame of either depth (most CCDs
+    and image plates are square); empty if none fits."""
+    for shapes, depth in ((RAW_SHAPES, 4), (RAW_CCD_SHAPES, 2), (RAW_SHAPES, 2), (RAW_CCD_SHAPES, 4)):
+        matches = [s for s in shapes if s[0] * s[1] * depth == size]
+        if matches:
+            return matches
+    for depth in (4, 2):
+        side = math.isqrt(size // depth)
+        if side >= MIN_RAW_SIDE and side * side * depth == size:
+            return [(side, side)]
+    return []
 
 
 def _vertical_step(frame: np.ndarray) -> float:
