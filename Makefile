@@ -6,7 +6,7 @@ STAMP := $(VENV)/.camsort-installed
 # Test processes (pytest-xdist, one test file per process at a time): the suite is mostly single-threaded.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test install clean default-model
+.PHONY: demo test lint install clean default-model
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The linter tests/test_style.py runs in `make test` (ruff.toml).
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
 
 # Rebuild the model shipped in xicam/camsort/default_model by its recipe: three members of 30-41 min each
 # on 2 cores; a stopped run resumes with the members it finished.

@@ -53,7 +53,7 @@ EXTRAS = {
     # qtpy>=2.4 breaks its main window; it still imports pkg_resources (gone in setuptools 81).
     "gui": ["xicam==2.4.6", "qtpy<2.4", "PyQt5>=5.15", "setuptools<81"],
     "hpc": ["dask[distributed]>=2024.1", "distributed>=2024.1", "dask-jobqueue>=0.8"],
-    "test": ["pytest>=8", "pytest-qt>=4.4", "pytest-xdist>=3.5", "fabio>=2023.10"],
+    "test": ["pytest>=8", "pytest-qt>=4.4", "pytest-xdist>=3.5", "fabio>=2023.10", "ruff>=0.6"],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 

@@ -114,7 +114,8 @@ def real_files(cache: Path, folders: list[str]) -> list[tuple[str, list[np.ndarr
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="NAME=MODEL_DIR, as many as to compare")
-    parser.add_argument("--real", action="append", default=[], help="a labelled folder of real frames DIR/<TECHNIQUE>/…")
+    parser.add_argument("--real", action="append", default=[],
+                        help="a labelled folder of real frames DIR/<TECHNIQUE>/…")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "camsort" / "compare"))
     args = parser.parse_args()
     models = {spec.split("=", 1)[0]: Sorter.load(spec.split("=", 1)[1]) for spec in args.models}
@@ -136,7 +137,8 @@ def main() -> None:
             top = Counter(CLASSES[i] for i in proba.argmax(1)).most_common(1)[0][0]
             right += top == technique
             p_truth.append(float(proba[:, CLASSES.index(technique)].mean()))
-        print(f"{label}: real files right {right} of {len(files)}, mean probability of the truth {np.mean(p_truth):.3f}")
+        print(f"{label}: real files right {right} of {len(files)}, "
+              f"mean probability of the truth {np.mean(p_truth):.3f}")
 
 
 if __name__ == "__main__":

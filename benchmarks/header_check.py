@@ -82,7 +82,8 @@ def main() -> None:
         fixed = [i for i in wrong if weighed[i] == labels[i]]
         broken = [i for i, y in enumerate(labels) if tops[i] == y != weighed[i]]
         print(f"decided with the header weighed: top-1 {np.mean(np.array(tops) == labels):.1%} -> "
-              f"{np.mean(np.array(weighed) == labels):.1%} ({len(fixed)} wrong made right, {len(broken)} right made wrong)")
+              f"{np.mean(np.array(weighed) == labels):.1%} "
+              f"({len(fixed)} wrong made right, {len(broken)} right made wrong)")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from xicam.camsort.calibration import shown
 from xicam.camsort.errors import CamsortError
 from xicam.camsort.io import iter_patterns
@@ -39,7 +37,8 @@ DISTRIBUTIONS = {
     "py4xs-2023.1.23.0.tar.gz": "9953b015426595844df0ff92cf5083be4f1966f0039b554e964a49b3a62c66f3",
     "pysaxs-3.291-py3-none-any.whl": "0207b44cd977e98bec3ceb6a36aa3cddd53deaa4c20dab5af11457ac237e9369",
     "mcsas3-1.0.6.tar.gz": "395c9ec113b25861f77bc0802b1eadeb49d13c503aaf717cf32a10c30e090f23",
-    "healing_scattering_image-0.1.1-py3-none-any.whl": "e6583f940f8a2093433f5f1745f06eb3c7111301ff73087313dfa88fdb09d8c0",
+    "healing_scattering_image-0.1.1-py3-none-any.whl":
+        "e6583f940f8a2093433f5f1745f06eb3c7111301ff73087313dfa88fdb09d8c0",
     "diffpy_srxplanar-1.0.1.tar.gz": "12dea9eba1ac23b58c94872b8b0b5966dd11d57044ffc9ae1c62b298ceec8a65",
     "xrpd_toolbox-0.1.6.4.tar.gz": "b20982e0bc8655cf8f9089036d8ac386961a6638693634656e6e1238b5cd0089",
     "giwaxs_gui-0.3.5.1.tar.gz": "e769e878be7b8059ad3c0bd5bc62e335855abb347ca403499066b59334d02bce",

@@ -10,7 +10,8 @@ from xicam.camsort import bench
 from xicam.camsort.cli import main
 
 KEYS = ("gemm_gflops", "read_per_s", "preprocess_per_s", "featurize_per_s", "featurizer_gflop_per_pattern",
-        "efficiency", "copy_only_per_s", "sort_per_s", "sort_vs_copy_only", "sort_manifest_only_per_s", "sort_10x_manifest_only_per_s",
+        "efficiency", "copy_only_per_s", "sort_per_s", "sort_vs_copy_only", "sort_manifest_only_per_s",
+        "sort_10x_manifest_only_per_s",
         "scaling_time_ratio_10x", "latency_ms", "camsortxs_style_per_s", "speedup", "dask_1_worker_per_s",
         "dask_2_worker_per_s", "dask_speedup_2_workers", "lenet_epoch_s", "lenet_best_val_accuracy")
 

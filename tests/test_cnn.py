@@ -94,7 +94,8 @@ def test_pretrained_and_finetune_start_from_a_users_imagenet_style_weights_file(
     tuned = make_featurizer("vgg16", mode="finetune", network_size=32, weights_path=str(weights_file), epochs=1,
                             batch_size=8).fit(X, y)
     assert tuned.initial_weights_ == f"file {weights_file}"
-    assert not np.array_equal(tuned.model_.get_layer("fc2").get_weights()[0], reference.get_layer("fc2").get_weights()[0])
+    assert not np.array_equal(tuned.model_.get_layer("fc2").get_weights()[0],
+                              reference.get_layer("fc2").get_weights()[0])
     fallback = make_featurizer("vgg16", mode="finetune", network_size=32, epochs=1, batch_size=8).fit(X, y)
     assert fallback.initial_weights_ == "random"
 

@@ -70,7 +70,8 @@ def test_frames_in_other_units_than_counts_sort_as_their_counts(sorter):
              "flat field, absolute": [np.where(f >= 0, f * 2e-4 * rng.uniform(0.9, 1.1, f.shape), -1).astype(np.float32)
                                       for f in frames]}
     outcomes = {name: sorter.decide(preprocess_batch(fs, sorter.size)) for name, fs in units.items()}
-    tops, labels = ({name: np.array([o[key] for o in out]) for name, out in outcomes.items()} for key in ("top", "label"))
+    tops, labels = ({name: np.array([o[key] for o in out]) for name, out in outcomes.items()}
+                    for key in ("top", "label"))
     assert (tops["per monitor"] == tops["counts"]).all()  # the technique read never changes with the unit
     # where a frame lands (its technique folder, or UNSURE) can: a CCD frame with a dark pedestal, divided
     # by a monitor, reads as if one photon were its pedestal, so its probabilities move across the threshold
@@ -158,21 +159,24 @@ def test_a_grazing_angle_in_the_file_name_weighs_the_decision_of_predict_and_sor
     write_tiff(plain, data)
     write_tiff(named, data)
     rows = {}
-    for name, extra in (("plain", [str(plain)]), ("named", [str(named)]), ("image only", [str(named), "--ignore-metadata"])):
+    for name, extra in (("plain", [str(plain)]), ("named", [str(named)]),
+                        ("image only", [str(named), "--ignore-metadata"])):
         assert main(["predict", "--json", *extra]) == 0
         rows[name] = json.loads(capsys.readouterr().out)
     image = np.array([rows["plain"]["probabilities"][c] for c in CLASSES])
     odds = np.array([EVIDENCE_ODDS if c in ("GISAXS", "GIWAXS") else 1 for c in CLASSES])
-    np.testing.assert_allclose([rows["named"]["probabilities"][c] for c in CLASSES], image * odds / (image * odds).sum(),
-                               rtol=1e-6)
+    np.testing.assert_allclose([rows["named"]["probabilities"][c] for c in CLASSES],
+                               image * odds / (image * odds).sum(), rtol=1e-6)
     assert rows["named"]["metadata_check"].startswith("weighed: file name incidence angle 0.2 deg suggests grazing")
-    assert rows["image only"]["probabilities"] == rows["plain"]["probabilities"] and rows["plain"]["metadata_check"] == ""
+    assert (rows["image only"]["probabilities"] == rows["plain"]["probabilities"]
+            and rows["plain"]["metadata_check"] == "")
     assert main(["sort", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--mode", "manifest-only", "-q"]) == 0
     assert "headers or file names weighed in 1 decision(s)" in capsys.readouterr().out
     by_file = {Path(src).name: row for (src, _), row in manifest.read(tmp_path / "out" / "manifest.csv").items()}
     assert by_file["film_th0.200_5s.tif"]["metadata_check"] == rows["named"]["metadata_check"]
     assert by_file["film_th0.200_5s.tif"]["technique"] == rows["named"]["technique"]
-    assert by_file["film.tif"]["metadata_check"] == "" and by_file["film.tif"]["technique"] == rows["plain"]["technique"]
+    assert (by_file["film.tif"]["metadata_check"] == ""
+            and by_file["film.tif"]["technique"] == rows["plain"]["technique"])
 
 
 def test_cli_predict_reads_the_dataset_asked_for(tmp_path, capsys):

@@ -15,8 +15,8 @@ from xicam.camsort.errors import CamsortError
 from xicam.camsort.model_files import write_checksums
 from xicam.camsort.preprocess import structure_index
 from xicam.camsort.sorter import NOISE_STRUCTURE, Sorter, calibration_split, label_indices
-from xicam.camsort.training import (DEFAULT_RECIPE, _held_out_frames, held_out_set, member_calibration_set, member_recipe,
-                                    pooled_calibration_set, simulated_set, train_default)
+from xicam.camsort.training import (DEFAULT_RECIPE, _held_out_frames, held_out_set, member_calibration_set,
+                                    member_recipe, pooled_calibration_set, simulated_set, train_default)
 
 RECIPE = {"per_class": 40, "seed": 31, "negatives": 20, "featurizer": "glcm", "featurizer_params": {},
           "classifier": "et", "n_components": 8, "size": 64, "held_out_per_class": 8, "members": 2}
@@ -192,7 +192,8 @@ def test_a_damaged_kept_member_is_trained_again(trained, tmp_path, monkeypatch):
     (kept / "reducer.skops").write_bytes(b"half-written")
     seeds = []
     real_train_member = training.train_member
-    monkeypatch.setattr(training, "train_member", lambda recipe: seeds.append(recipe["seed"]) or real_train_member(recipe))
+    monkeypatch.setattr(training, "train_member",
+                        lambda recipe: seeds.append(recipe["seed"]) or real_train_member(recipe))
     train_default(tmp_path / "model", **RECIPE)
     assert seeds == [31, 32]
 
@@ -206,7 +207,8 @@ def test_members_trained_apart_are_assembled_without_training_them_again(tmp_pat
     assert member.info["seed"] == 32 and (tmp_path / ".model.members" / "member-2" / "config.json").is_file()
     seeds = []
     real_train_member = training.train_member
-    monkeypatch.setattr(training, "train_member", lambda recipe: seeds.append(recipe["seed"]) or real_train_member(recipe))
+    monkeypatch.setattr(training, "train_member",
+                        lambda recipe: seeds.append(recipe["seed"]) or real_train_member(recipe))
     model, _ = train_default(tmp_path / "model", **RECIPE)
     assert seeds == [31] and [m.info["seed"] for m in model.members] == [31, 32]
     with pytest.raises(CamsortError, match="member 3 does not exist: the recipe has members 1 to 2"):

@@ -176,7 +176,8 @@ def test_batch_with_a_corrupt_file_gets_an_error_row_not_a_crash(stage, qtbot, b
 
 def test_what_the_header_weighed_or_contradicts_is_shown(stage, qtbot, batch):
     rows = _load(stage, qtbot, batch[:2])  # the first frame's header has an incidence angle: weighed, and said so
-    assert rows[0].weighed.startswith("weighed: header incidence angle 0.3 deg suggests grazing incidence (image alone:")
+    assert rows[0].weighed.startswith("weighed: header incidence angle 0.3 deg suggests grazing incidence "
+                                      "(image alone:")
     assert rows[0].check == ""
     assert (rows[0].label in ("SAXS", "WAXS")) == rows[0].weighed.endswith("the image outweighed it")
     stage.select(0)

@@ -63,7 +63,7 @@ AIs: 27
 Beam Current: 500.700830
 slit1 top current: NaN
 Xtal2 Pico 1: NaN
-!0 
+!0\x20
 Alpha_scan_positions=
 """
 """The layout of ALS 7.3.3's header text file beside an EDF (shortened from Xi-cam 1.2.26's AgB_5s_hi_2m.txt)."""
@@ -249,7 +249,7 @@ def test_eiger_frames_compressed_with_bitshuffle_lz4_read_in_a_fresh_process(tmp
     with h5py.File(tmp_path / "eiger_data_000001.h5", "w") as fh:
         fh.create_dataset("entry/data/data", data=stack, chunks=(1, *FRAME.shape), **hdf5plugin.Bitshuffle(cname="lz4"))
     code = ("import numpy, sys; from xicam.camsort.io import read_pattern; "
-            f"print(int(read_pattern(sys.argv[1], frame=1).data.sum()))")
+            "print(int(read_pattern(sys.argv[1], frame=1).data.sum()))")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "eiger_data_000001.h5")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -332,7 +332,8 @@ def test_an_eiger_master_file_copied_without_its_data_files_names_them(tmp_path)
     with h5py.File(tmp_path / "series_master.h5", "w") as fh:
         for i in range(1, 6):
             fh[f"entry/data/data_{i:06d}"] = h5py.ExternalLink(f"series_data_{i:06d}.h5", "/entry/data/data")
-        fh.create_dataset("entry/instrument/detector/detectorSpecific/pixel_mask", data=np.zeros(FRAME.shape, np.uint32))
+        fh.create_dataset("entry/instrument/detector/detectorSpecific/pixel_mask",
+                          data=np.zeros(FRAME.shape, np.uint32))
     with pytest.raises(PatternReadError, match=r"series_master\.h5: its frames are in series_data_000001\.h5, "
                                                r"series_data_000002\.h5, series_data_000003\.h5 and 2 more \(external "
                                                r"links.*not found beside it: copy them with this file"):
@@ -504,7 +505,8 @@ def test_a_folder_lists_frames_compressed_with_gzip_or_bzip2_and_they_read_as_wr
     fabio.cbfimage.CbfImage(data=FRAME).write(str(tmp_path / "b.cbf"))
     tifffile.imwrite(tmp_path / "c.tiff", FRAME)
     for name, packer in (("a.edf", bz2), ("b.cbf", gzip), ("c.tiff", bz2)):
-        (tmp_path / f"{name}.{'bz2' if packer is bz2 else 'gz'}").write_bytes(packer.compress((tmp_path / name).read_bytes()))
+        (tmp_path / f"{name}.{'bz2' if packer is bz2 else 'gz'}").write_bytes(
+            packer.compress((tmp_path / name).read_bytes()))
         (tmp_path / name).unlink()
     for name in ("d.h5.gz", "notes.txt.gz", "e.mar2400"):
         (tmp_path / name).write_bytes(b"x")

@@ -92,7 +92,8 @@ def test_an_incidence_angle_in_the_file_name_says_grazing_incidence_and_only_tha
                  "AgB_5s_hi_2m.edf", "Sol-b_000018_WAXS1.cbf"):  # no angle, a zero, or no decimal point
         assert "incidence" not in check_metadata({}, "SAXS", name), name
     assert check_metadata({}, "GISAXS", "x_th0.000_10s.tif") == ""  # a 0 in a name is no evidence
-    assert check_metadata({"alpha_i": "0.2"}, "SAXS", pbi2) == "header incidence angle 0.2 deg suggests grazing incidence"
+    assert (check_metadata({"alpha_i": "0.2"}, "SAXS", pbi2)
+            == "header incidence angle 0.2 deg suggests grazing incidence")
 
 
 def test_the_q_range_from_header_geometry_equals_the_simulators(tmp_path):
@@ -192,14 +193,16 @@ def test_a_sorter_reconsiders_its_outcomes_with_the_odds_and_keeps_the_images_ow
     sorter = Sorter(None, None, None, "none", threshold=0.6)
     unsure = {"label": "UNSURE", "probabilities": [0.56, 0.004, 0.004, 0.432, 0.0], "confidence": "low", "top": "SAXS",
               "members": [("SAXS", 0.6)]}
-    blank = {"label": "NOT_SCATTERING", "probabilities": [0, 0, 0, 0, 1.0], "confidence": "high", "top": "NOT_SCATTERING"}
+    blank = {"label": "NOT_SCATTERING", "probabilities": [0, 0, 0, 0, 1.0], "confidence": "high",
+             "top": "NOT_SCATTERING"}
     grazing = np.array([1, 1, 5, 5, 1.0])
     weighed, still_blank, untouched = sorter.reconsider([unsure, blank, unsure], [grazing, grazing, None])
     expected = np.array(unsure["probabilities"]) * grazing / (np.array(unsure["probabilities"]) * grazing).sum()
     assert weighed["label"] == weighed["top"] == "GIWAXS" and weighed["confidence"] == "medium"
     np.testing.assert_allclose(weighed["probabilities"], expected)
     assert weighed["image_probabilities"] == unsure["probabilities"] and weighed["members"] == unsure["members"]
-    assert still_blank["label"] == "NOT_SCATTERING" and still_blank["probabilities"][CLASSES.index("NOT_SCATTERING")] == 1
+    assert (still_blank["label"] == "NOT_SCATTERING"
+            and still_blank["probabilities"][CLASSES.index("NOT_SCATTERING")] == 1)
     assert untouched is unsure
     sorter.weigh_metadata = False
     assert sorter.reconsider([unsure], [grazing]) == [unsure]

@@ -31,7 +31,8 @@ def test_compat_restores_aliases_xicam_needs():
 
 
 def test_xicam_imports_in_a_fresh_interpreter_only_through_compat():
-    code = "import xicam.camsort.compat, xicam.plugins, pyqtgraph; from xicam.core.execution import Workflow; print('ok')"
+    code = ("import xicam.camsort.compat, xicam.plugins, pyqtgraph; from xicam.core.execution import Workflow; "
+            "print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.strip().endswith("ok"), out.stderr[-2000:]
 

@@ -390,7 +390,8 @@ def test_headerless_raw_frames_of_a_shape_their_size_does_not_tell_are_sorted_wi
     src.mkdir()
     _frame(2, shape=(70, 50)).astype("<i4").tofile(src / "odd.raw")  # no detector is 70x50
     summary = sort_frames([src], tmp_path / "out", ByQuadrantSorter(), progress=False)
-    assert summary.sorted == 0 and "odd.raw: headerless .raw of 14000 bytes matches no known detector" in summary.errors[0]
+    assert (summary.sorted == 0
+            and "odd.raw: headerless .raw of 14000 bytes matches no known detector" in summary.errors[0])
     summary = sort_frames([src], tmp_path / "out", ByQuadrantSorter(), progress=False, shape=(70, 50))
     assert summary.counts == {"GISAXS": 1}  # the failed frame is retried, with the shape
     read = read_frames()._func  # the Read frames operation of camsort run sort, given --shape as text
@@ -419,7 +420,8 @@ def test_link_mode_across_file_systems_is_refused_before_it_starts(tmp_path):
 
     from xicam.camsort.errors import CamsortError
 
-    assert "hard links cannot cross file systems" in sortjob.write_error(OSError(errno.EXDEV, "Invalid cross-device link"))
+    assert "hard links cannot cross file systems" in sortjob.write_error(
+        OSError(errno.EXDEV, "Invalid cross-device link"))
     if not Path("/dev/shm").is_dir() or os.stat("/dev/shm").st_dev == tmp_path.stat().st_dev:
         pytest.skip("needs a second file system (/dev/shm)")
     tifffile.imwrite(tmp_path / "a.tif", _frame(0))
@@ -659,7 +661,8 @@ def test_interrupted_run_resumes_exactly(tmp_path):
 
 
 def test_dead_process_parts_are_cleared_live_ones_kept(tmp_path):
-    """A ``.part`` left by a process that no longer exists is removed when a job starts; one of a live process is not."""
+    """A ``.part`` left by a process that no longer exists is removed when a job starts; one of a live process
+    is not."""
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     folder = tmp_path / "out" / "SAXS"
     folder.mkdir(parents=True)
@@ -719,7 +722,8 @@ def test_a_long_stack_is_read_in_parts_and_a_frame_that_cannot_be_read_is_named_
     out = tmp_path / "out"
     summary = sort_frames([src], out, ByQuadrantSorter(), progress=False)
     rows = _outcomes(out)
-    assert summary.sorted == 99 and summary.errors == [f"{src / 'series.h5'}: frame 37 unreadable (OSError: can't read data)"]
+    assert summary.sorted == 99 and summary.errors == [f"{src / 'series.h5'}: frame 37 unreadable "
+                                                       "(OSError: can't read data)"]
     assert rows["series.h5#37"]["technique"] == "ERROR" and "frame 37 unreadable" in rows["series.h5#37"]["error"]
     assert [rows[f"series.h5#{i}"]["technique"] for i in range(100) if i != 37] == \
         [TECHNIQUES[q] for i, q in enumerate(quadrants) if i != 37]

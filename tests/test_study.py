@@ -87,7 +87,8 @@ def test_pretrained_lenet_is_the_shipped_network_frozen(tmp_path):
 
 
 def test_finetuned_lenet_starts_from_the_shipped_network_and_leaves_it_unchanged(tmp_path):
-    """``lenet-finetuned`` trains a copy of the shipped network on the study's half; the shipped model stays as it was."""
+    """``lenet-finetuned`` trains a copy of the shipped network on the study's half; the shipped model stays as
+    it was."""
     from xicam.camsort.sorter import load_cached
 
     write_dataset(tmp_path / "data", 24, seed=4, size=128)

@@ -217,7 +217,8 @@ def run(quick: bool = False, model_dir: str | None = None) -> dict[str, Any]:
         _write_frames(large, 10 * n)
         results["scaling_frames"] = [n, 10 * n]
         results["sort_10x_manifest_only_per_s"] = sort_rate(large, Path(tmp) / "out-10", sorter, "manifest-only")
-        results["scaling_time_ratio_10x"] = results["sort_manifest_only_per_s"] / results["sort_10x_manifest_only_per_s"] * 10
+        results["scaling_time_ratio_10x"] = (results["sort_manifest_only_per_s"]
+                                             / results["sort_10x_manifest_only_per_s"] * 10)
         t = _best_of(lambda: decide_file(sorter, paths[0]), 5)
         results["latency_ms"] = 1000 * t
         ref = camsortxs_style(sorter, paths[: min(n, 60)])

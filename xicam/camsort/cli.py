@@ -51,7 +51,8 @@ def _probability(text: str, low_inclusive: bool = False) -> float:
     except ValueError:
         value = float("nan")
     if not (0 <= value <= 1 if low_inclusive else 0 < value <= 1):
-        raise argparse.ArgumentTypeError(f"a probability in {'[' if low_inclusive else '('}0, 1] is needed, not {text!r}")
+        raise argparse.ArgumentTypeError(f"a probability in {'[' if low_inclusive else '('}0, 1] is needed, "
+                                         f"not {text!r}")
     return value
 
 
@@ -120,8 +121,8 @@ def _print_info(info: dict) -> None:
     rng = "no valid pixel" if info["min"] is None else f"{info['min']:g} .. {info['max']:g} (mean {info['mean']:.4g})"
     keys = info["metadata_keys"]
     shown = ", ".join(keys[:12]) + (f", ... ({len(keys)} keys)" if len(keys) > 12 else "")
-    units = "" if info["count_scale"] == 1 else (f"\n  not photon counts: one photon reads about {info['count_scale']:.3g}"
-                                                 " (camsort divides by it before the log)")
+    units = "" if info["count_scale"] == 1 else ("\n  not photon counts: one photon reads about "
+                                                 f"{info['count_scale']:.3g} (camsort divides by it before the log)")
     hints = info["geometry_hints"]
     geometry = "\n  header geometry: " + said(hints) if hints else ""
     if info["weighed"]:
@@ -133,7 +134,8 @@ def _print_info(info: dict) -> None:
         more = f", ... ({len(others)} datasets)" if len(others) > 6 else ""
         geometry += f"\n  other image datasets in the file (--dataset NAME): {', '.join(others[:6])}{more}"
     print(f"{name}\n  format {info['format']}, shape {info['shape'][0]}x{info['shape'][1]}, dtype {info['dtype']}"
-          f"\n  values {rng}, invalid pixels {info['invalid_pixels']}{units}{geometry}\n  metadata: {shown or '(none)'}")
+          f"\n  values {rng}, invalid pixels {info['invalid_pixels']}{units}{geometry}"
+          f"\n  metadata: {shown or '(none)'}")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -158,7 +160,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="share of simulated frames cut to a region of interest (with --simulate), for users whose "
                         "frames are crops")
     p.add_argument("--negatives-on-detectors", type=_share, default=DEFAULT_RECIPE["negatives_on_detectors"],
-                   metavar="P", help="share of the NOT_SCATTERING examples laid out on detector layouts with module gaps")
+                   metavar="P",
+                   help="share of the NOT_SCATTERING examples laid out on detector layouts with module gaps")
     p.add_argument("--threshold", type=float, default=DEFAULT_RECIPE["threshold"],
                    help="calibrated probability below which a frame is UNSURE")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=DEFAULT_RECIPE["mirror"],
@@ -233,7 +236,8 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
     adapted.save(args.out)
     members = getattr(adapted, "members", [adapted])
     print(json.dumps({"model": str(args.out), "frames": dict(Counter(y)), "skipped_files": len(skipped),
-                      "calibration_accuracy": [round(m.info["calibration"]["calibration_accuracy"], 4) for m in members]},
+                      "calibration_accuracy": [round(m.info["calibration"]["calibration_accuracy"], 4)
+                                               for m in members]},
                      indent=1))
     return EXIT_PARTIAL if skipped else EXIT_OK
 
@@ -294,7 +298,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     sorter = _load_model(args)
     paths = frame_paths(args.files, recursive=args.recursive)
     if not paths:
-        raise CamsortError(f"no frame files in {', '.join(args.files)}" + ("" if args.recursive else " (-r for sub-folders)"))
+        raise CamsortError(f"no frame files in {', '.join(args.files)}"
+                           + ("" if args.recursive else " (-r for sub-folders)"))
     failed = 0
     if not args.json:
         print(f"{'file':<40} {'technique':<15}" + "".join(f"{c[:8]:>9}" for c in CLASSES))
@@ -409,7 +414,8 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     from .simulate.beamlines import BEAMLINES
     from .simulate.detector import KNOWN_DETECTORS, UNSEEN_DETECTORS
 
-    p = sub.add_parser("simulate", help="write a labelled dataset of simulated frames (OUT/<TECHNIQUE>/*.tif + labels.csv)")
+    p = sub.add_parser("simulate",
+                       help="write a labelled dataset of simulated frames (OUT/<TECHNIQUE>/*.tif + labels.csv)")
     p.add_argument("--out", required=True)
     p.add_argument("--per-class", type=int, default=100, help="frames per technique (BL); total for UB")
     p.add_argument("--dataset", choices=("BL", "UB"), default="BL",
@@ -598,10 +604,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = workflows.with_params(workflows.load(args.workflow), args.assignments)
     if args.dry_run:
         nodes = ", ".join(f"{n} ({e['op']})" for n, e in spec["operations"].items())
-        return _dry_run(args, [f"workflow {spec['name']}: {nodes}", *(f"  {link}" for link in spec["links"]),
-                               f"inputs: {' '.join(args.input)} -> {spec['input']} "
-                               f"({'batches of ' + str(args.batch_size) + ' files' if spec['map'] else 'one execution'})",
-                               f"executor: {args.executor} with {args.workers} worker(s)"])
+        return _dry_run(args, [
+            f"workflow {spec['name']}: {nodes}", *(f"  {link}" for link in spec["links"]),
+            f"inputs: {' '.join(args.input)} -> {spec['input']} "
+            f"({'batches of ' + str(args.batch_size) + ' files' if spec['map'] else 'one execution'})",
+            f"executor: {args.executor} with {args.workers} worker(s)"])
     with DaskExecutor.start(args.executor, args.workers, args.threads, args.config) as executor:
         if not spec["map"]:
             print(run_single(spec, args.input, args.out, executor, model=args.model, progress=not args.quiet))
@@ -622,9 +629,9 @@ def _add_study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="results folder (re-running resumes)")
     p.add_argument("--featurizers", nargs="+", default=["hist", "glcm", "lenet-fast"],
                    help="featurize methods, trained on the other half of the frames; lenet-pretrained is the "
-                        "shipped model's network, frozen, lenet-finetuned the same network fine-tuned there (on the frames "
-                        "as recorded; BLA's with flips and turns), and lenet-ensemble-finetuned each of the shipped "
-                        "ensemble's networks fine-tuned there, side by side")
+                        "shipped model's network, frozen, lenet-finetuned the same network fine-tuned there (on the "
+                        "frames as recorded; BLA's with flips and turns), and lenet-ensemble-finetuned each of the "
+                        "shipped ensemble's networks fine-tuned there, side by side")
     p.add_argument("--classifiers", nargs="+", default=list(CLASSIFIERS), choices=CLASSIFIERS)
     p.add_argument("--variants", nargs="+", default=["UB", "BL", "BLA"], choices=["UB", "BL", "BLA"])
     p.add_argument("--folds", type=int, default=5)
@@ -676,7 +683,8 @@ def _add_train_cnn(sub: argparse._SubParsersAction) -> None:
     from .features.cnn import APPS, MODES
     from .features.lenet import ARCHS
 
-    p = sub.add_parser("train-cnn", help="train a LeNet or a keras.applications CNN on a labelled folder, save as .keras")
+    p = sub.add_parser("train-cnn",
+                       help="train a LeNet or a keras.applications CNN on a labelled folder, save as .keras")
     p.add_argument("--arch", choices=ARCHS + tuple(APPS), default="lenet-fast")
     p.add_argument("--mode", choices=MODES, default="finetune",
                    help="keras.applications networks: from ImageNet weights (finetune), frozen ImageNet features "

@@ -42,7 +42,8 @@ def contact_sheet(root: str | os.PathLike, out_png: str | os.PathLike, per_class
                 pattern = read_pattern(cells[c][1])
                 ax.imshow(_log_image(pattern.data), cmap="inferno", interpolation="nearest")
                 meta = pattern.metadata
-                sub = f"{meta.get('detector', '')} {meta.get('shape', '')}" if "detector" in meta else "x".join(map(str, pattern.shape))
+                sub = (f"{meta.get('detector', '')} {meta.get('shape', '')}" if "detector" in meta
+                       else "x".join(map(str, pattern.shape)))
                 ax.set_title(f"{cells[c][0]}\n{sub}", fontsize=6)
                 if cells[c][0].startswith("REAL"):
                     for spine in ax.spines.values():

@@ -609,9 +609,9 @@ _LAYOUTS_LOCK = threading.Lock()
 
 def _hdf5_layout(fh: Any, path: str) -> tuple[list[tuple[str, Any]], dict[str, Any], list[str]]:
     """The file's image datasets (:func:`_image_datasets`), a fresh copy of its header (:func:`_header_scalars`)
-    and the files its broken external links name, worked out once per version of a self-contained file (path, modification
-    time, size): reading its other detectors' datasets one by one (``--all-detectors``) walks its tree
-    once, not once per dataset. The last :data:`_LAYOUTS_KEPT` files are remembered; a file with
+    and the files its broken external links name, worked out once per version of a self-contained file (path,
+    modification time, size): reading its other detectors' datasets one by one (``--all-detectors``) walks its
+    tree once, not once per dataset. The last :data:`_LAYOUTS_KEPT` files are remembered; a file with
     external links is walked every time, since the files it links to change on their own."""
     stat = os.stat(path)
     key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)

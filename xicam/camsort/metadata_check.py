@@ -169,7 +169,8 @@ def q_range(wavelength_a: float, distance_m: float, pixel_m: float, beam_xy: tup
     return float(q[0]), float(q[1])
 
 
-NAME_INCIDENCE = re.compile(r"(?:^|[_\-. ])(?:s?th|ai|alphai|alpha_i|incidence|incident)[_=]?(\d*\.\d+)(?=deg|[_\-. ]|$)",
+NAME_INCIDENCE = re.compile(r"(?:^|[_\-. ])(?:s?th|ai|alphai|alpha_i|incidence|incident)"
+                            r"[_=]?(\d*\.\d+)(?=deg|[_\-. ]|$)",
                             re.IGNORECASE)
 """An incidence angle written into a file name, as grazing-incidence beamlines name frames: NSLS-II
 SMI/CMS ``..._th0.300_0.49s_..._maxs.tiff``, CFN ``...-sth0.60.60s_WAXS`` (a decimal point is needed,

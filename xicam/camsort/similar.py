@@ -63,7 +63,8 @@ def query(sorter, index: str | os.PathLike, image: np.ndarray, top: int = 10) ->
     return [(str(paths[i]), float(d)) for i, d in zip(idx[0], distances[0])]
 
 
-def save_strip(query_image: np.ndarray, matches: list[tuple[str, float]], out_png: str | os.PathLike, size: int) -> Path:
+def save_strip(query_image: np.ndarray, matches: list[tuple[str, float]], out_png: str | os.PathLike,
+               size: int) -> Path:
     """A PNG strip: the query then its matches (log-scaled, normalised), with distances."""
     from .figures import save_figure, subplots
     from .io import read_pattern

@@ -94,7 +94,8 @@ class Sorter:
     def fit_head(cls, featurizer: Any, X: np.ndarray, y_idx: np.ndarray, tr: np.ndarray, cal: np.ndarray, *,
                  classifier: str, n_components: int, size: int, threshold: float, seed: int, mirror: bool = False,
                  info: dict[str, Any]) -> "Sorter":
-        """Fit reducer and classifier on the fitted featurizer's features of images ``X[tr]``; calibrate on ``X[cal]``."""
+        """Fit reducer and classifier on the fitted featurizer's features of images ``X[tr]``; calibrate on
+        ``X[cal]``."""
         from .classify import make_classifier
         from .reduce import make_reducer
 

@@ -200,7 +200,8 @@ def from_workflow(workflow) -> dict[str, Any]:
 
 def with_params(spec: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
     """A copy of ``spec`` with ``node.param=value`` assignments applied (values parsed as YAML scalars)."""
-    spec = {**spec, "operations": {k: {**v, "params": dict(v.get("params", {}))} for k, v in spec["operations"].items()}}
+    spec = {**spec, "operations": {k: {**v, "params": dict(v.get("params", {}))}
+                                   for k, v in spec["operations"].items()}}
     for assignment in assignments:
         target, sep, value = assignment.partition("=")
         node, dot, param = target.partition(".")

@@ -24,7 +24,6 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -164,7 +163,8 @@ class KerasAppFeatures(LeNetFeatures):
 
         self.new_network(X)
         features = self.transform(X)
-        head = keras.Sequential([keras.Input(features.shape[1:]), keras.layers.Dense(len(CLASSES), activation="softmax")])
+        head = keras.Sequential([keras.Input(features.shape[1:]),
+                                 keras.layers.Dense(len(CLASSES), activation="softmax")])
         head.compile(keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         history = head.fit(features, np.asarray(y, np.int32), epochs=max(self.epochs, 50), batch_size=64,
                            verbose=self.verbose)

@@ -8,7 +8,8 @@ hundreds of frames per second on a laptop. Training: ``optimizer="sgd"`` is the 
 1e-3, inverse-time decay 1e-4; with Nesterov momentum 0.9), the default ``"adam"`` (same lr and
 decay) converges in far fewer epochs on 2 cores; batch 64, early stopping on a validation split,
 flips/quarter-turn augmentation (detectors are mounted rotated and images stored flipped), and
-batch-norm momentum 0.9 so that validation statistics settle within short epochs. Saved as ``.keras`` and loaded with ``safe_mode=True``.
+batch-norm momentum 0.9 so that validation statistics settle within short epochs. Saved as
+``.keras`` and loaded with ``safe_mode=True``.
 """
 from __future__ import annotations
 

@@ -128,12 +128,14 @@ class PredictionPanel(QWidget):
         return f"{row.confidence.capitalize()} confidence: p = {shown(row.p_top, 2):.2f}{members}"
 
     def _show_check(self, row: FrameResult | None) -> None:
-        hints = {} if row is None else {k: v for k, v in geometry_hints(row.metadata, row.source, row.shape).items() if k in CHECKED_HINTS}
+        hints = {} if row is None else {k: v for k, v in geometry_hints(row.metadata, row.source, row.shape).items()
+                                        if k in CHECKED_HINTS}
         weighed = f"⚖ {row.weighed[0].upper()}{row.weighed[1:]}." if row is not None and row.weighed else ""
         if row is None or row.error:
             text, style = "", ""
         elif row.check:
-            text, style = f"⚠ The header or file name disagrees: {row.check}.", "background: #fff3cd; color: #7a5a00; padding: 4px;"
+            text, style = (f"⚠ The header or file name disagrees: {row.check}.",
+                           "background: #fff3cd; color: #7a5a00; padding: 4px;")
         elif weighed:
             text, style = "", "background: #e3f2fd; color: #0d47a1; padding: 4px;"
         elif hints:

@@ -91,7 +91,8 @@ def _text(row: FrameResult, column: int) -> Any:
     if column == PREDICTION:
         return row.label
     if column == CONFIDENCE:
-        return "" if row.error else f"{shown(row.p_top, 2):.0%}" + (f" ({row.confidence})" if row.confidence != "high" else "")
+        return "" if row.error else (f"{shown(row.p_top, 2):.0%}"
+                                     + (f" ({row.confidence})" if row.confidence != "high" else ""))
     if column == LABEL:
         return row.truth or ""
     if row.error:

@@ -160,8 +160,9 @@ class AdaptWorker(QThread):
 
 
 class SaveLabelsWorker(QThread):
-    """Save the frames the user labelled into a labelled folder (:func:`~xicam.camsort.labelled_folder.save_labelled_frames`);
-    when ``finished``, ``summary`` says what was saved, or ``error`` why nothing was."""
+    """Save the frames the user labelled into a labelled folder
+    (:func:`~xicam.camsort.labelled_folder.save_labelled_frames`); when ``finished``, ``summary`` says what
+    was saved, or ``error`` why nothing was."""
 
     def __init__(self, labels: dict[tuple, str], out: str | os.PathLike):
         super().__init__()

@@ -147,7 +147,8 @@ def simulate(technique: str, rng: np.random.Generator | int | None = None, **ove
     sample = image.ravel()[::11]
     scale = float(np.percentile(sample, 99.9)) or 1.0
     image = image / scale
-    image += _background(q_map, rng, technique, float(np.median(sample[sample > 0])) / scale if (sample > 0).any() else 1e-3)
+    image += _background(q_map, rng, technique,
+                         float(np.median(sample[sample > 0])) / scale if (sample > 0).any() else 1e-3)
     image *= cos2t * cos2t * cos2t  # solid angle of flat-detector pixels
     if technique in ("WAXS", "GIWAXS"):
         image *= _stops_wide(det, geo, rng, grazing, meta)
@@ -191,7 +192,8 @@ def _stops_small(det: Detector, geo: Geometry, rng: np.random.Generator, grazing
     if kind == "rod":
         return rod_stop(det.shape, geo.beam_col, specular_row - rng.uniform(0, 15), rng)
     if kind == "spots":
-        return spot_stop(det.shape, specular_row, geo.beam_col, rng) * spot_stop(det.shape, geo.beam_row, geo.beam_col, rng)
+        return (spot_stop(det.shape, specular_row, geo.beam_col, rng)
+                * spot_stop(det.shape, geo.beam_row, geo.beam_col, rng))
     return holder_stop(det.shape, geo.beam_row, geo.beam_col, rng, radius=rng.uniform(0.01, 0.03) * max(rows, cols))
 
 

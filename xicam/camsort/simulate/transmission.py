@@ -38,7 +38,8 @@ def saxs_profile(rng: np.random.Generator, q_max: float) -> tuple[np.ndarray, np
         peaks = P.peak_series(q, q1, n, rng.uniform(0.0008, 0.003) * (1 + 0.02 * n.mean()), 1.0 / n**1.2)
         params.update(q1=q1)
     elif model in ("mesophase", "lamellar"):
-        order = "lamellar" if model == "lamellar" else str(rng.choice(["hexagonal", "bcc", "fcc", "gyroid", "lamellar"]))
+        order = ("lamellar" if model == "lamellar"
+                 else str(rng.choice(["hexagonal", "bcc", "fcc", "gyroid", "lamellar"])))
         q1 = rng.uniform(0.12, 0.6) * q_max
         ratios = P.ORDER_RATIOS[order]
         n_orders = int(rng.integers(1, len(ratios) + 1))
@@ -72,7 +73,8 @@ def azimuthal_texture(chi: np.ndarray, rng: np.random.Generator, sharpness: floa
     return (0.5 + 0.5 * np.cos(2 * (chi - chi0))) ** sharpness
 
 
-def saxs_map(q_map: np.ndarray, chi: np.ndarray, rng: np.random.Generator, q_max: float) -> tuple[np.ndarray, dict[str, Any]]:
+def saxs_map(q_map: np.ndarray, chi: np.ndarray, rng: np.random.Generator,
+             q_max: float) -> tuple[np.ndarray, dict[str, Any]]:
     """2-D SAXS intensity: isotropic or oriented diffuse scattering plus correlation peaks."""
     q, diffuse, peaks, params = saxs_profile(rng, q_max)
     image = np.interp(q_map, q, diffuse).astype(np.float32)
@@ -88,7 +90,8 @@ def saxs_map(q_map: np.ndarray, chi: np.ndarray, rng: np.random.Generator, q_max
     return image, params
 
 
-def waxs_map(q_map: np.ndarray, chi: np.ndarray, rng: np.random.Generator, q_max: float) -> tuple[np.ndarray, dict[str, Any]]:
+def waxs_map(q_map: np.ndarray, chi: np.ndarray, rng: np.random.Generator,
+             q_max: float) -> tuple[np.ndarray, dict[str, Any]]:
     """2-D WAXS intensity: Debye-Scherrer rings (smooth, textured or spotty) over a halo background."""
     q, rings, background, params = waxs_profile(rng, q_max, float(q_map.min()))
     image = np.interp(q_map, q, background).astype(np.float32)
