@@ -5,6 +5,7 @@ import gzip
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import fabio
 import h5py
@@ -13,7 +14,8 @@ import pytest
 import tifffile
 
 from xicam.camsort.errors import PatternReadError
-from xicam.camsort.io import count_frames, describe, frame_paths, iter_patterns, read_pattern, write_tiff
+from xicam.camsort.io import (count_frames, describe, frame_paths, iter_patterns, read_pattern, resolved_frame_paths,
+                              write_tiff)
 
 RNG = np.random.default_rng(0)
 FRAME = RNG.poisson(20, size=(40, 30)).astype(np.int32)
@@ -460,6 +462,29 @@ def test_frame_paths_filters_by_extension(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     assert [p.name for p in frame_paths([tmp_path])] == ["a.tif", "b.edf", "d.osc"]
     assert [p.name for p in frame_paths([tmp_path], recursive=True)] == ["a.tif", "b.edf", "d.osc", "c.cbf"]
+
+
+def test_a_folder_is_listed_by_one_read_with_links_resolved_and_linked_folders_not_entered(tmp_path, monkeypatch):
+    """A folder's frames come from its listing: only links are resolved one by one (a folder of 100,000
+    frames, polled by ``camsort watch``, is not resolved file by file); a link to a frame of the folder is
+    that frame, a broken link and a link to a folder are not frames, and a recursive scan does not follow
+    links into folders (which could loop)."""
+    (tmp_path / "data" / "sub").mkdir(parents=True)
+    for name in ("data/b.tif", "data/a.tif", "data/sub/c.tif", "elsewhere.tif"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "data" / "z_same_as_a.tif").symlink_to(tmp_path / "data" / "a.tif")
+    (tmp_path / "data" / "outside.tif").symlink_to(tmp_path / "elsewhere.tif")
+    (tmp_path / "data" / "broken.tif").symlink_to(tmp_path / "gone.tif")
+    (tmp_path / "data" / "loop").symlink_to(tmp_path / "data", target_is_directory=True)
+    resolves = []
+    real_resolve = Path.resolve
+    monkeypatch.setattr(Path, "resolve", lambda self, *a, **k: resolves.append(self) or real_resolve(self, *a, **k))
+    listed = resolved_frame_paths([tmp_path / "data"], recursive=True)
+    assert [str(p.relative_to(tmp_path)) for p in listed] == ["data/a.tif", "data/b.tif", "data/outside.tif",
+                                                              "data/sub/c.tif"]
+    assert listed[tmp_path / "data" / "outside.tif"] == real_resolve(tmp_path / "elsewhere.tif")
+    assert listed[tmp_path / "data" / "sub" / "c.tif"] == real_resolve(tmp_path / "data" / "sub" / "c.tif")
+    assert sorted(p.name for p in resolves) == ["data", "outside.tif", "z_same_as_a.tif"]
 
 
 def test_a_folder_lists_frames_saved_without_an_ending_by_their_first_bytes(tmp_path):

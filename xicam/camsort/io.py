@@ -982,9 +982,10 @@ def _linked_files(path: Path, signature: tuple[int, int]) -> frozenset[Path]:
     return frozenset(found)
 
 
-def _unlinked(files: list[Path]) -> list[Path]:
-    """``files`` without those another of them links to: a master or NeXus file reads them (in series
-    order, with the pixel mask), so reading them as well would give every frame twice."""
+def _unlinked(files: dict[Path, Path]) -> dict[Path, Path]:
+    """``files`` (each with its resolved path) without those another of them links to: a master or NeXus
+    file reads them (in series order, with the pixel mask), so reading them as well would give every frame
+    twice."""
     linked: set[Path] = set()
     for f in files:
         if f.suffix.lower() in HDF5_EXTENSIONS:
@@ -993,7 +994,34 @@ def _unlinked(files: list[Path]) -> list[Path]:
             except OSError:
                 continue
             linked |= _linked_files(f, (st.st_size, st.st_mtime_ns))
-    return [f for f in files if f.resolve() not in linked] if linked else files
+    return {f: r for f, r in files.items() if r not in linked} if linked else files
+
+
+def _folder_files(folder: Path, recursive: bool) -> dict[Path, Path]:
+    """Frame files in ``folder`` (and, ``recursive``, its subfolders, not through links to folders), each
+    with its resolved path. One directory read per folder: an entry's type comes from the listing, and a
+    file that is not a link resolves as its folder does, so a folder of 100,000 frames is not stat'ed and
+    resolved file by file at each poll of ``camsort watch``."""
+    found: dict[Path, Path] = {}
+    stack = [(folder, folder.resolve())]
+    while stack:
+        here, resolved = stack.pop()
+        try:
+            with os.scandir(here) as entries:
+                listed = list(entries)
+        except OSError:
+            continue
+        for entry in listed:
+            path = here / entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if recursive:
+                        stack.append((path, resolved / entry.name))
+                elif entry.is_file() and is_frame_file(path):
+                    found[path] = path.resolve() if entry.is_symlink() else resolved / entry.name
+            except OSError:  # gone or unreadable since the listing
+                continue
+    return found
 
 
 def frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> list[Path]:
@@ -1007,15 +1035,13 @@ def frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> lis
 def resolved_frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> dict[Path, Path]:
     """:func:`frame_paths`, each with its resolved path (which tells a file reached twice): for callers that
     need both, as resolving stats every component of a path, a round trip each on NFS."""
-    out: list[Path] = []
+    unique: dict[Path, Path] = {}
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            it = p.rglob("*") if recursive else p.iterdir()
-            out.extend(_unlinked(sorted(f for f in it if f.is_file() and is_frame_file(f))))
+            files = _unlinked(_folder_files(p, recursive))
+            for f in sorted(files, key=lambda f: f.parts):
+                unique.setdefault(files[f], f)
         else:
-            out.append(p)
-    unique: dict[Path, Path] = {}
-    for p in out:
-        unique.setdefault(p.resolve(), p)
+            unique.setdefault(p.resolve(), p)
     return {p: resolved for resolved, p in unique.items()}
