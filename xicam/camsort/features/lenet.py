@@ -180,7 +180,10 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
         steps = self.__dict__.setdefault("_steps", {})
         if id(model) not in steps:  # the model is kept with its step, so its id is not reused
             spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
-            steps[id(model)] = (model, tf.function(lambda x: model(x, training=False), input_signature=[spec]))
+            # autograph off: a plain call needs no conversion, and converting reads this file's source,
+            # which an install without sources (or a file changed under a running process) lacks
+            step = tf.function(lambda x: model(x, training=False), input_signature=[spec], autograph=False)
+            steps[id(model)] = (model, step)
         return steps[id(model)][1]
 
     @property
