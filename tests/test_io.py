@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from xicam.camsort.errors import PatternReadError
+from xicam.camsort.errors import CamsortError, PatternReadError
 from xicam.camsort.io import (count_frames, describe, frame_paths, iter_patterns, read_pattern, resolved_frame_paths,
                               write_tiff)
 
@@ -485,6 +485,19 @@ def test_a_folder_is_listed_by_one_read_with_links_resolved_and_linked_folders_n
     assert listed[tmp_path / "data" / "outside.tif"] == real_resolve(tmp_path / "elsewhere.tif")
     assert listed[tmp_path / "data" / "sub" / "c.tif"] == real_resolve(tmp_path / "data" / "sub" / "c.tif")
     assert sorted(p.name for p in resolves) == ["data", "outside.tif", "z_same_as_a.tif"]
+
+
+def test_a_folder_that_cannot_be_listed_is_a_one_line_error_naming_it(tmp_path, monkeypatch):
+    real_scandir = os.scandir
+
+    def refuse(path):
+        if Path(path) == tmp_path:
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    with pytest.raises(CamsortError, match=f"^{tmp_path}: cannot list the folder: Permission denied$"):
+        frame_paths([tmp_path])
 
 
 def test_a_folder_lists_frames_saved_without_an_ending_by_their_first_bytes(tmp_path):

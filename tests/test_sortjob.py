@@ -468,6 +468,44 @@ def test_one_run_at_a_time_writes_into_a_folder_and_watch_waits_for_its_turn(tmp
     assert sort_frames([src], out, ByQuadrantSorter(), progress=False).skipped == 1
 
 
+def test_watch_waits_while_its_folder_cannot_be_listed_and_goes_on_when_it_can(tmp_path, monkeypatch):
+    """A file server away for a while (NFS) must not end a watch with a traceback: it says why it waits, once."""
+    import threading
+    import time
+
+    from xicam.camsort.watch import watch
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(0))
+    away = threading.Event()
+    away.set()
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if away.is_set() and Path(path) == src:
+            raise OSError(112, "Host is down")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    told, stop = [], threading.Event()
+    thread = threading.Thread(target=watch, args=([src], out, ByQuadrantSorter()),
+                              kwargs={"settle": 0.1, "interval": 0.05, "stop": stop.is_set, "on_busy": told.append})
+    thread.start()
+    try:
+        time.sleep(0.6)
+        assert told == [f"{src}: cannot list the folder: Host is down"]
+        away.clear()
+        deadline = time.time() + 30
+        while time.time() < deadline and not manifest.read(out / "manifest.csv"):
+            time.sleep(0.05)
+        assert [Path(k[0]).name for k in manifest.read(out / "manifest.csv")] == ["a.tif"]
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+
+
 def test_a_folder_sorted_before_sizes_and_times_were_recorded_resumes(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import PatternReadError
+from .errors import CamsortError, PatternReadError
 from .pattern import Pattern
 from .preprocess import zeros_are_fill
 from .sidecar import with_sidecar
@@ -997,6 +997,10 @@ def _unlinked(files: dict[Path, Path]) -> dict[Path, Path]:
     return {f: r for f, r in files.items() if r not in linked} if linked else files
 
 
+class FolderUnlisted(CamsortError):
+    """An input folder could not be listed (gone, not readable, its file server away)."""
+
+
 def _folder_files(folder: Path, recursive: bool) -> dict[Path, Path]:
     """Frame files in ``folder`` (and, ``recursive``, its subfolders, not through links to folders), each
     with its resolved path. One directory read per folder: an entry's type comes from the listing, and a
@@ -1009,8 +1013,10 @@ def _folder_files(folder: Path, recursive: bool) -> dict[Path, Path]:
         try:
             with os.scandir(here) as entries:
                 listed = list(entries)
-        except OSError:
-            continue
+        except OSError as exc:
+            if here == folder:
+                raise FolderUnlisted(f"{folder}: cannot list the folder: {exc.strerror or exc}") from exc
+            continue  # a subfolder that cannot be read is passed over, as a folder walk does
         for entry in listed:
             path = here / entry.name
             try:

@@ -4,7 +4,7 @@ Polling (not inotify) so that it works on the network file systems beamlines wri
 taken when its size and modification time are unchanged over ``settle`` seconds, and taken again
 only if it changes later (a failed read is retried, a rewritten frame sorted again); the sort job's
 manifest makes every pass skip what is already done, so the guarantees of ``camsort sort`` hold. While
-another run holds the output folder, passes wait for it.
+another run holds the output folder, or an input folder cannot be listed, passes wait.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .folder_lock import FolderBusy
-from .io import frame_paths
+from .io import FolderUnlisted, frame_paths
 from .sortjob import SortSummary, sort_frames
 
 
@@ -42,25 +42,26 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
           stop: Callable[[], bool] = lambda: False, on_pass: Callable[[SortSummary], None] | None = None,
           on_busy: Callable[[str], None] | None = None) -> int:
     """Poll ``inputs`` until ``stop()`` is true, sorting settled new files; returns frames sorted. While another
-    run holds ``out`` the files wait for the next poll (``on_busy`` is told why, once each time)."""
+    run holds ``out``, or an input folder cannot be listed (a file server away), the files wait for the next
+    poll (``on_busy`` is told why, once each time)."""
     seen: dict[Path, tuple[int, float, float]] = {}
     processed: dict[Path, tuple[int, float]] = {}  # what each file looked like when it was sorted
     out_resolved = Path(out).resolve()
     total = 0
-    busy = False
+    told = ""  # why the last poll waited, told once
     while not stop():
-        ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic())
-                 if processed.get(p) != seen[p][:2] and out_resolved not in p.resolve().parents]
-        if ready:
-            try:
-                summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors,
-                                      shape=shape)
-            except FolderBusy as exc:
-                if on_busy and not busy:
-                    on_busy(str(exc))
-                busy = True
-            else:
-                busy = False
+        try:
+            ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic())
+                     if processed.get(p) != seen[p][:2] and out_resolved not in p.resolve().parents]
+            summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors,
+                                  shape=shape) if ready else None
+        except (FolderBusy, FolderUnlisted) as exc:  # the folder's run ends, the file server comes back
+            if on_busy and str(exc) != told:
+                on_busy(str(exc))
+            told = str(exc)
+        else:
+            told = ""
+            if summary is not None:
                 processed.update({p: seen[p][:2] for p in ready})
                 total += summary.sorted
                 if on_pass:
