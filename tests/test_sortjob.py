@@ -434,6 +434,16 @@ def test_link_mode_across_file_systems_is_refused_before_it_starts(tmp_path):
         assert sort_frames([tmp_path / "a.tif"], out, sorter, mode="symlink", progress=False).sorted == 1
 
 
+def _names_once_sorted(out: Path, seconds: float = 30) -> list[str]:
+    """The names of the files in ``out``'s manifest, once a watch running beside the test has written a row."""
+    import time
+
+    deadline = time.time() + seconds
+    while time.time() < deadline and not manifest.read(out / "manifest.csv"):
+        time.sleep(0.05)
+    return [Path(k[0]).name for k in manifest.read(out / "manifest.csv")]
+
+
 def test_one_run_at_a_time_writes_into_a_folder_and_watch_waits_for_its_turn(tmp_path):
     """Two runs into one folder would interleave their manifests and lose rows when one compacts it."""
     import threading
@@ -458,10 +468,7 @@ def test_one_run_at_a_time_writes_into_a_folder_and_watch_waits_for_its_turn(tmp
         assert len(told) == 1 and "is being sorted by another camsort run" in told[0]
         assert not manifest.read(out / "manifest.csv")
     try:  # the first run is over: watch sorts the file at its next poll
-        deadline = time.time() + 30
-        while time.time() < deadline and not manifest.read(out / "manifest.csv"):
-            time.sleep(0.05)
-        assert [Path(k[0]).name for k in manifest.read(out / "manifest.csv")] == ["a.tif"]
+        assert _names_once_sorted(out) == ["a.tif"]
     finally:
         stop.set()
         thread.join(30)
@@ -496,10 +503,7 @@ def test_watch_waits_while_its_folder_cannot_be_listed_and_goes_on_when_it_can(t
         time.sleep(0.6)
         assert told == [f"{src}: cannot list the folder: Host is down"]
         away.clear()
-        deadline = time.time() + 30
-        while time.time() < deadline and not manifest.read(out / "manifest.csv"):
-            time.sleep(0.05)
-        assert [Path(k[0]).name for k in manifest.read(out / "manifest.csv")] == ["a.tif"]
+        assert _names_once_sorted(out) == ["a.tif"]
     finally:
         stop.set()
         thread.join(30)
