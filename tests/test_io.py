@@ -683,3 +683,15 @@ def test_frames_appended_to_a_tiff_one_write_at_a_time_are_all_read(tmp_path):
         tif.write(stack[0])
         tif.write(stack[0][::4, ::4])
     np.testing.assert_array_equal(read_pattern(tmp_path / "thumbnail.tif").stored, stack[0])
+
+
+def test_folder_listing_benchmark_lists_every_file_and_reports_its_ratio(tmp_path, monkeypatch, capsys):
+    """``benchmarks/folder_listing.py`` (docs/performance.md) times the listing against ``os.listdir``."""
+    import runpy
+
+    script = Path(__file__).parents[1] / "benchmarks" / "folder_listing.py"
+    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path), "--files", "50"])
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    assert out.startswith(f"50 files under {tmp_path}: os.listdir ") and "x the bare read)" in out
+    assert not list(tmp_path.iterdir())  # its folder is removed
