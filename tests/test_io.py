@@ -368,10 +368,10 @@ def test_pilatus_raw_by_known_shape_and_given_shape(tmp_path):
     np.testing.assert_array_equal(read_pattern(tmp_path / "odd.raw", shape=(40, 30)).data, FRAME)
 
 
-@pytest.mark.parametrize("shape", [(195, 1475), (1475, 195)])
-def test_raw_pilatus_300k_w_lying_or_standing_reads_in_the_layout_it_was_written(tmp_path, shape):
-    """195×1475 and 1475×195 int32 frames have one size; the layout whose vertical neighbours vary
-    least is the one the pattern was written in."""
+@pytest.mark.parametrize("shape", [(195, 1475), (1475, 195), (512, 2068), (2068, 512)])
+def test_raw_wide_detector_lying_or_standing_reads_in_the_layout_it_was_written(tmp_path, shape):
+    """195×1475 and 1475×195 int32 frames (a Pilatus 300K-W; an Eiger2 1M-W: 512×2068) have one size; the
+    layout whose vertical neighbours vary least is the one the pattern was written in."""
     rows, cols = np.mgrid[:shape[0], :shape[1]]
     rings = 200 * (1 + np.cos(np.hypot(rows - shape[0] * 1.2, cols + 40) / 9.0))
     frame = np.random.default_rng(3).poisson(rings).astype("<i4")

@@ -52,10 +52,11 @@ HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5")
 RAW_SHAPES: tuple[tuple[int, int], ...] = (
     (1043, 981), (1679, 1475), (195, 487), (195, 1475), (1475, 195), (619, 487), (407, 487),
     (2527, 2463), (3269, 3110), (1065, 1030), (2167, 2070), (4371, 4150), (514, 1030), (1062, 1028),
-    (2162, 2068), (3262, 3108), (4362, 4148), (512, 1028), (1024, 1024), (2048, 2048),
+    (2162, 2068), (3262, 3108), (4362, 4148), (512, 1028), (512, 2068), (2068, 512), (512, 4148), (4148, 512),
+    (1024, 1024), (2048, 2048),
 )
 """Pilatus, Eiger and Eiger2 frame shapes (rows, cols) tried for a headerless ``.raw`` file by its size (4 bytes
-per pixel first)."""
+per pixel first); a wide detector lying or standing."""
 
 RAW_CCD_SHAPES: tuple[tuple[int, int], ...] = (
     (1024, 1024), (2048, 2048), (4096, 4096), (960, 960), (1536, 1536), (3072, 3072), (2880, 2880),
@@ -747,7 +748,7 @@ def _read_raw(path: str, *, shape: tuple[int, int] | None = None, size: int = 0,
             raise PatternReadError(path, f"headerless .raw of {size} bytes matches no known detector "
                                          "shape; give the shape (--shape ROWSxCOLS; in the GUI, Read frames' "
                                          "raw_shape)")
-        if len(matches) > 1:  # one pixel count, two layouts: a Pilatus 300K-W lying or standing
+        if len(matches) > 1:  # one pixel count, two layouts: a wide detector lying or standing
             flat = np.fromfile(path, dtype="<u2" if size == matches[0][0] * matches[0][1] * 2 else "<i4")
             matches.sort(key=lambda s: _vertical_step(flat.reshape(s)))
         shape = matches[0]
