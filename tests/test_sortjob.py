@@ -20,6 +20,7 @@ import pytest
 import tifffile
 
 from xicam.camsort import CLASSES, TECHNIQUES, manifest, sortjob
+from xicam.camsort.errors import CamsortError
 from xicam.camsort.sortjob import SortJob, SortSummary, sort_frames
 
 
@@ -241,7 +242,7 @@ def test_the_summary_gives_the_best_guesses_of_the_unsure_frames(tmp_path):
     unsure = [dict.fromkeys(("p_SAXS", "p_WAXS", "p_GISAXS", "p_GIWAXS", "p_NOT_SCATTERING"), "0.1") for _ in range(3)]
     for row, top in zip(unsure, ("p_WAXS", "p_WAXS", "p_SAXS")):
         row.update({"source": str(tmp_path / f"{top}.tif"), "frame": "", "technique": "UNSURE", top: "0.55"})
-    with SortJob([], tmp_path / "out", mode="manifest-only") as job:
+    with SortJob([tmp_path / "a.tif"], tmp_path / "out", mode="manifest-only") as job:
         job.record(unsure + [{"source": str(tmp_path / "a.tif"), "frame": "", "technique": "SAXS", "p_SAXS": "0.9"}])
     assert "  UNSURE         3 (best guesses: WAXS 2, SAXS 1)" in job.summary.lines()
 
@@ -324,8 +325,6 @@ def test_a_stack_that_grew_since_it_was_sorted_has_only_its_new_frames_sorted(tm
 
 
 def test_an_output_folder_with_a_manifest_camsort_did_not_write_is_refused_untouched(tmp_path):
-    from xicam.camsort.errors import CamsortError
-
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     out.mkdir()
@@ -383,7 +382,6 @@ def test_files_whose_names_are_near_the_length_limit_are_sorted(tmp_path):
 
 
 def test_headerless_raw_frames_of_a_shape_their_size_does_not_tell_are_sorted_with_the_shape_given(tmp_path):
-    from xicam.camsort.errors import CamsortError
     from xicam.camsort.operations import read_frames
 
     src = tmp_path / "in"
@@ -402,8 +400,6 @@ def test_headerless_raw_frames_of_a_shape_their_size_does_not_tell_are_sorted_wi
 
 
 def test_an_output_that_is_a_file_or_cannot_be_made_is_refused_with_a_clear_error(tmp_path):
-    from xicam.camsort.errors import CamsortError
-
     tifffile.imwrite(tmp_path / "a.tif", _frame(0))
     (tmp_path / "out").write_bytes(b"mine")
     with pytest.raises(CamsortError, match="out: exists and is not a folder"):
@@ -417,8 +413,6 @@ def test_link_mode_across_file_systems_is_refused_before_it_starts(tmp_path):
     """Hard links cannot cross file systems: one clear refusal instead of an error for every frame."""
     import errno
     import tempfile
-
-    from xicam.camsort.errors import CamsortError
 
     assert "hard links cannot cross file systems" in sortjob.write_error(
         OSError(errno.EXDEV, "Invalid cross-device link"))
@@ -534,8 +528,6 @@ def test_a_folder_sorted_with_one_model_threshold_and_mode_refuses_a_run_with_an
     it would leave two runs' outcomes side by side (or no copies after manifest-only), so it is refused
     before anything in the folder changes, and the same settings resume as before."""
     import json
-
-    from xicam.camsort.errors import CamsortError
 
     src = tmp_path / "in"
     src.mkdir()
@@ -702,6 +694,18 @@ def test_interrupted_run_resumes_exactly(tmp_path):
         assert sum(1 for _ in csv.reader(fh)) == 41
 
 
+def test_a_folder_without_frames_is_a_one_line_error_and_no_output_folder_is_made(tmp_path):
+    """A mistyped or empty folder, or one whose frames are in sub-folders, sorted without -r: said so, nothing made."""
+    (tmp_path / "in" / "day1").mkdir(parents=True)
+    tifffile.imwrite(tmp_path / "in" / "day1" / "a.tif", _frame(0))
+    (tmp_path / "in" / "notes.txt").write_text("beamtime log")
+    with pytest.raises(CamsortError, match=rf"^no frame files in {tmp_path / 'in'} \(-r for sub-folders\)$"):
+        sort_frames([tmp_path / "in"], tmp_path / "out", ByQuadrantSorter(), progress=False)
+    assert not (tmp_path / "out").exists()
+    assert sort_frames([tmp_path / "in"], tmp_path / "out", ByQuadrantSorter(), recursive=True,
+                       progress=False).sorted == 1
+
+
 def test_dead_process_parts_are_cleared_live_ones_kept(tmp_path):
     """A ``.part`` left by a process that no longer exists is removed when a job starts; one of a live process
     is not."""
@@ -712,7 +716,7 @@ def test_dead_process_parts_are_cleared_live_ones_kept(tmp_path):
     live = folder / f".f01.tif.{os.getpid()}.part"
     stale.write_bytes(b"half")
     live.write_bytes(b"in flight")
-    SortJob([], tmp_path / "out")
+    SortJob([tmp_path / "a.tif"], tmp_path / "out")
     assert not stale.exists() and live.read_bytes() == b"in flight"
 
 

@@ -292,14 +292,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from itertools import islice
 
     from . import CLASSES
-    from .io import frame_paths, iter_patterns
+    from .io import NoFrameFiles, frame_paths, iter_patterns
     from .sortjob import STACK_PART
 
     sorter = _load_model(args)
     paths = frame_paths(args.files, recursive=args.recursive)
     if not paths:
-        raise CamsortError(f"no frame files in {', '.join(args.files)}"
-                           + ("" if args.recursive else " (-r for sub-folders)"))
+        raise NoFrameFiles(args.files, args.recursive)
     failed = 0
     if not args.json:
         print(f"{'file':<40} {'technique':<15}" + "".join(f"{c[:8]:>9}" for c in CLASSES))

@@ -998,6 +998,14 @@ def _unlinked(files: dict[Path, Path]) -> dict[Path, Path]:
     return {f: r for f, r in files.items() if r not in linked} if linked else files
 
 
+class NoFrameFiles(CamsortError):
+    """No frame file among the inputs: an empty or mistyped folder, or sub-folders scanned without ``-r``."""
+
+    def __init__(self, inputs: list[str | os.PathLike], recursive: bool):
+        super().__init__(f"no frame files in {', '.join(map(str, inputs))}"
+                         + ("" if recursive else " (-r for sub-folders)"))
+
+
 class FolderUnlisted(CamsortError):
     """An input folder could not be listed (gone, not readable, its file server away)."""
 

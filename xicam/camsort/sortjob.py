@@ -26,7 +26,7 @@ from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
 from .filecopy import copy_file
 from .folder_lock import lock_folder
-from .io import HDF5_EXTENSIONS, count_frames, open_frames, resolved_frame_paths, write_tiff
+from .io import HDF5_EXTENSIONS, NoFrameFiles, count_frames, open_frames, resolved_frame_paths, write_tiff
 from .metadata_check import WEIGHED, metadata_note, patterns_odds
 from .pattern import Pattern
 from .preprocess import preprocess
@@ -170,6 +170,11 @@ class SortJob:
         if self.out.exists() and not self.out.is_dir():
             raise CamsortError(f"{self.out}: exists and is not a folder; --out names the folder to sort into")
         self.manifest = self.out / "manifest.csv"
+        inputs = list(inputs)
+        self._sources = {p: str(r) for p, r in resolved_frame_paths(inputs, recursive=recursive).items()
+                         if self.out not in r.parents}
+        if not self._sources:  # before the output folder is made: a mistyped folder leaves nothing behind
+            raise NoFrameFiles(inputs, recursive)
         try:
             self.out.mkdir(parents=True, exist_ok=True)
             manifest.check_ours(self.manifest)
@@ -177,7 +182,7 @@ class SortJob:
         except OSError as exc:
             raise CamsortError(f"{self.out}: cannot sort into it ({exc.strerror or exc})") from None
         try:
-            self._start(inputs, recursive, mode, settings)
+            self._start(mode, settings)
         except BaseException:
             self._lock.close()
             raise
@@ -185,10 +190,8 @@ class SortJob:
         self._order: list[tuple[str, str]] = []
         self._writer: manifest.Writer | None = None
 
-    def _start(self, inputs: Iterable[str | os.PathLike], recursive: bool, mode: str, settings: dict | None) -> None:
-        """Under the folder's lock: list the input files, hold to the folder's settings, find what is done."""
-        self._sources = {p: str(r) for p, r in resolved_frame_paths(list(inputs), recursive=recursive).items()
-                         if self.out not in r.parents}
+    def _start(self, mode: str, settings: dict | None) -> None:
+        """Under the folder's lock: hold to the folder's settings, find what is done."""
         self.files = list(self._sources)
         if mode == "link":
             _refuse_links_across(self.files, self.out)
