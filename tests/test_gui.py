@@ -405,6 +405,8 @@ def test_frames_labelled_in_the_gui_adapt_the_model_which_then_reads_the_others_
     write_tiff(sorted_out / "SAXS" / "a.tif", glowing_waxs(0))
     stage.add_paths([sorted_out])
     assert not stage.labels and not stage.files
+    assert stage.loader.status.text() == (f"No frame files in {sorted_out} (a folder's sub-folders are not read: "
+                                          "add them one by one)")
 
 
 def test_cam_placement_maps_the_letterboxed_square_onto_the_frame():

@@ -97,8 +97,15 @@ class SortStage(QObject):
             recorded.update(recorded_labels(folder))
         self.labels.update({(path, None, None): label for path, label in recorded.items()})
         self._update_label_buttons()
-        new = list(dict.fromkeys([*map(str, resolved_frame_paths(paths).values()), *recorded]))
-        new = [p for p in new if p not in self.files]
+        try:
+            listed = [*map(str, resolved_frame_paths(paths).values()), *recorded]
+        except CamsortError as exc:  # a folder that cannot be listed
+            self.loader.status.setText(f"Not loaded: {exc}")
+            return
+        if not listed:
+            self.loader.status.setText(f"No frame files in {', '.join(map(str, paths))} (a folder's sub-folders "
+                                       "are not read: add them one by one)")
+        new = [p for p in dict.fromkeys(listed) if p not in self.files]
         self.files += new
         self._queue += new
         self.loader.export.setEnabled(bool(self.files))
