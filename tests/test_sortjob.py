@@ -5,6 +5,7 @@ is about the job; the default model's accuracy is tested in test_default_model.p
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import os
@@ -469,12 +470,30 @@ def test_one_run_at_a_time_writes_into_a_folder_and_watch_waits_for_its_turn(tmp
     assert sort_frames([src], out, ByQuadrantSorter(), progress=False).skipped == 1
 
 
+@contextlib.contextmanager
+def _watching(src: Path, out: Path):
+    """A ``camsort watch`` of ``src`` into ``out`` running beside the test; yields the list of what it said it
+    waits for, and checks that it stops."""
+    import threading
+
+    from xicam.camsort.watch import watch
+
+    told, stop = [], threading.Event()
+    thread = threading.Thread(target=watch, args=([src], out, ByQuadrantSorter()),
+                              kwargs={"settle": 0.1, "interval": 0.05, "stop": stop.is_set, "on_busy": told.append})
+    thread.start()
+    try:
+        yield told
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+
+
 def test_watch_waits_while_its_folder_cannot_be_listed_and_goes_on_when_it_can(tmp_path, monkeypatch):
     """A file server away for a while (NFS) must not end a watch with a traceback: it says why it waits, once."""
     import threading
     import time
-
-    from xicam.camsort.watch import watch
 
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
@@ -489,19 +508,24 @@ def test_watch_waits_while_its_folder_cannot_be_listed_and_goes_on_when_it_can(t
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    told, stop = [], threading.Event()
-    thread = threading.Thread(target=watch, args=([src], out, ByQuadrantSorter()),
-                              kwargs={"settle": 0.1, "interval": 0.05, "stop": stop.is_set, "on_busy": told.append})
-    thread.start()
-    try:
+    with _watching(src, out) as told:
         time.sleep(0.6)
         assert told == [f"{src}: cannot list the folder: Host is down"]
         away.clear()
         assert _names_once_sorted(out) == ["a.tif"]
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not thread.is_alive()
+
+
+def test_watch_started_before_its_folder_exists_says_so_once_and_sorts_when_it_comes(tmp_path):
+    import time
+
+    src, out = tmp_path / "run42", tmp_path / "out"
+    with _watching(src, out) as told:
+        time.sleep(0.5)
+        assert told == [f"{src}: does not exist (yet)"]
+        src.mkdir()
+        tifffile.imwrite(src / "a.tif", _frame(0))
+        assert _names_once_sorted(out) == ["a.tif"]
+    assert told == [f"{src}: does not exist (yet)"]
 
 
 def test_a_folder_sorted_before_sizes_and_times_were_recorded_resumes(tmp_path):

@@ -42,29 +42,32 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
           stop: Callable[[], bool] = lambda: False, on_pass: Callable[[SortSummary], None] | None = None,
           on_busy: Callable[[str], None] | None = None) -> int:
     """Poll ``inputs`` until ``stop()`` is true, sorting settled new files; returns frames sorted. While another
-    run holds ``out``, or an input folder cannot be listed (a file server away), the files wait for the next
-    poll (``on_busy`` is told why, once each time)."""
+    run holds ``out``, or an input folder cannot be listed (a file server away) or is not there yet (a watch
+    started before the run's folder is made), the files wait for the next poll (``on_busy`` is told why, once
+    each time)."""
     seen: dict[Path, tuple[int, float, float]] = {}
     processed: dict[Path, tuple[int, float]] = {}  # what each file looked like when it was sorted
     out_resolved = Path(out).resolve()
     total = 0
     told = ""  # why the last poll waited, told once
     while not stop():
+        waiting = [f"{i}: does not exist (yet)" for i in inputs if not os.path.exists(i)]
         try:
             ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic())
                      if processed.get(p) != seen[p][:2] and out_resolved not in p.resolve().parents]
             summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors,
                                   shape=shape) if ready else None
         except (FolderBusy, FolderUnlisted) as exc:  # the folder's run ends, the file server comes back
-            if on_busy and str(exc) != told:
-                on_busy(str(exc))
-            told = str(exc)
+            waiting.append(str(exc))
         else:
-            told = ""
             if summary is not None:
                 processed.update({p: seen[p][:2] for p in ready})
                 total += summary.sorted
                 if on_pass:
                     on_pass(summary)
+        reason = "; ".join(waiting)
+        if on_busy and reason and reason != told:
+            on_busy(reason)
+        told = reason
         time.sleep(interval)
     return total
