@@ -4,7 +4,7 @@ Polling (not inotify) so that it works on the network file systems beamlines wri
 taken when its size and modification time are unchanged over ``settle`` seconds, and taken again
 only if it changes later (a failed read is retried, a rewritten frame sorted again); the sort job's
 manifest makes every pass skip what is already done, so the guarantees of ``camsort sort`` hold. While
-another run holds the output folder, or an input folder cannot be listed, passes wait.
+another run holds the output folder, or an input folder cannot be listed or is not there yet, passes wait.
 """
 from __future__ import annotations
 
