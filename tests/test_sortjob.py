@@ -430,12 +430,13 @@ def test_link_mode_across_file_systems_is_refused_before_it_starts(tmp_path):
         assert sort_frames([tmp_path / "a.tif"], out, sorter, mode="symlink", progress=False).sorted == 1
 
 
-def _names_once_sorted(out: Path, seconds: float = 30) -> list[str]:
-    """The names of the files in ``out``'s manifest, once a watch running beside the test has written a row."""
+def _names_once_sorted(out: Path, rows: int = 1, seconds: float = 30) -> list[str]:
+    """The names of the files in ``out``'s manifest, once a watch running beside the test has written ``rows``
+    rows."""
     import time
 
     deadline = time.time() + seconds
-    while time.time() < deadline and not manifest.read(out / "manifest.csv"):
+    while time.time() < deadline and len(manifest.read(out / "manifest.csv")) < rows:
         time.sleep(0.05)
     return [Path(k[0]).name for k in manifest.read(out / "manifest.csv")]
 
@@ -472,16 +473,17 @@ def test_one_run_at_a_time_writes_into_a_folder_and_watch_waits_for_its_turn(tmp
 
 
 @contextlib.contextmanager
-def _watching(src: Path, out: Path):
-    """A ``camsort watch`` of ``src`` into ``out`` running beside the test; yields the list of what it said it
-    waits for, and checks that it stops."""
+def _watching(src: Path, out: Path, **options):
+    """A ``camsort watch`` of ``src`` into ``out`` (with ``watch``'s ``options``) running beside the test; yields
+    the list of what it said it waits for, and checks that it stops."""
     import threading
 
     from xicam.camsort.watch import watch
 
     told, stop = [], threading.Event()
     thread = threading.Thread(target=watch, args=([src], out, ByQuadrantSorter()),
-                              kwargs={"settle": 0.1, "interval": 0.05, "stop": stop.is_set, "on_busy": told.append})
+                              kwargs={"settle": 0.1, "interval": 0.05, "stop": stop.is_set, "on_busy": told.append,
+                                      **options})
     thread.start()
     try:
         yield told
@@ -679,6 +681,21 @@ def test_output_inside_input_is_not_resorted(tmp_path):
     again = ByQuadrantSorter()
     sort_frames([src], src / "sorted", again, recursive=True, progress=False)
     assert again.calls == 0
+
+
+def test_a_watch_whose_output_is_inside_its_folder_leaves_its_own_copies_alone(tmp_path):
+    import time
+
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(0))
+    with _watching(src, src / "sorted", recursive=True) as told:
+        assert _names_once_sorted(src / "sorted") == ["a.tif"]
+        time.sleep(0.6)  # polls that list the copy in src/sorted/
+        assert [Path(k[0]).name for k in manifest.read(src / "sorted" / "manifest.csv")] == ["a.tif"]
+        tifffile.imwrite(src / "b.tif", _frame(1))  # and the watch goes on
+        assert sorted(_names_once_sorted(src / "sorted", rows=2)) == ["a.tif", "b.tif"]
+    assert told == []
 
 
 def test_interrupted_run_resumes_exactly(tmp_path):

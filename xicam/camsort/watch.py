@@ -14,15 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .folder_lock import FolderBusy
-from .io import FolderUnlisted, frame_paths
+from .io import FolderUnlisted, resolved_frame_paths
 from .sortjob import SortSummary, sort_frames
 
 
 def settled_files(inputs: list[str | os.PathLike], seen: dict[Path, tuple[int, float, float]], settle: float,
-                  recursive: bool, now: float) -> list[Path]:
-    """Files whose (size, mtime) has not changed for ``settle`` seconds; updates ``seen``."""
+                  recursive: bool, now: float, out: Path) -> list[Path]:
+    """Files whose (size, mtime) has not changed for ``settle`` seconds; updates ``seen``. Files inside the
+    output folder ``out`` (resolved), which may lie in a watched folder, are left out by the listing's own
+    resolved paths, before they are stat'ed."""
     ready = []
-    for path in frame_paths(list(inputs), recursive=recursive):
+    for path, resolved in resolved_frame_paths(list(inputs), recursive=recursive).items():
+        if out in resolved.parents:
+            continue
         try:
             st = path.stat()
         except OSError:
@@ -53,8 +57,8 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
     while not stop():
         waiting = [f"{i}: does not exist (yet)" for i in inputs if not os.path.exists(i)]
         try:
-            ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic())
-                     if processed.get(p) != seen[p][:2] and out_resolved not in p.resolve().parents]
+            ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic(), out_resolved)
+                     if processed.get(p) != seen[p][:2]]
             summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors,
                                   shape=shape) if ready else None
         except (FolderBusy, FolderUnlisted) as exc:  # the folder's run ends, the file server comes back
