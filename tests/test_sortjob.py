@@ -326,6 +326,33 @@ def test_a_stack_that_grew_since_it_was_sorted_has_only_its_new_frames_sorted(tm
         "GISAXS/series_frame00002.tif", "SAXS/series_frame00000.tif", "WAXS/series_frame00001.tif"]
 
 
+def test_a_stack_rewritten_since_it_was_sorted_has_all_its_frames_sorted_again(tmp_path):
+    """A series file written again under its name (a scan repeated) holds new frames where the sorted ones were:
+    unlike a series that grew, every frame is sorted again, beside the earlier frames' outputs; a stack only
+    touched is read again and its outputs recognised."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    tifffile.imwrite(src / "scan.tif", np.stack([_frame(0, seed=1), _frame(1, seed=2)]))
+    tifffile.imwrite(src / "touched.tif", np.stack([_frame(2, seed=3), _frame(3, seed=4)]))
+    sort_frames([src], out, ByQuadrantSorter(), progress=False)
+    mtime = (src / "scan.tif").stat().st_mtime_ns
+    size = (src / "scan.tif").stat().st_size
+    tifffile.imwrite(src / "scan.tif", np.stack([_frame(3, seed=5), _frame(2, seed=6)]))  # the scan repeated
+    assert (src / "scan.tif").stat().st_size == size
+    for name in ("scan.tif", "touched.tif"):
+        os.utime(src / name, ns=(mtime, mtime + 10**9))
+    again = ByQuadrantSorter()
+    summary = sort_frames([src], out, again, progress=False)
+    assert again.calls == 4 and summary.changed == 2 and summary.counts == {"GIWAXS": 2, "GISAXS": 2}
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.tif")) == [
+        "GISAXS/scan_frame00001.tif", "GISAXS/touched_frame00000.tif", "GIWAXS/scan_frame00000.tif",
+        "GIWAXS/touched_frame00001.tif", "SAXS/scan_frame00000.tif", "WAXS/scan_frame00001.tif"]
+    assert [r["technique"] for r in manifest._rows(out / "manifest.csv") if r["source"].endswith("scan.tif")] \
+        == ["SAXS", "GIWAXS", "WAXS", "GISAXS"]  # each frame's earlier content and its new one
+    third = ByQuadrantSorter()
+    assert sort_frames([src], out, third, progress=False).changed == 0 and third.calls == 0
+
+
 def test_an_output_folder_with_a_manifest_camsort_did_not_write_is_refused_untouched(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()

@@ -109,30 +109,32 @@ def read(path: str | os.PathLike) -> dict[tuple[str, str], dict[str, str]]:
 
 def finished(rows: dict[tuple[str, str], dict[str, str]], among: set[str]) -> tuple[set[tuple[str, str]], set[str]]:
     """The frames of ``rows`` (from :func:`read`) that a run over the files ``among`` (absolute paths) skips, and
-    those of its files changed since their rows were written, which it sorts again; files outside ``among`` are
-    not looked at (a pass of ``watch`` over a few new files does not stat a whole beamtime's).
+    the files among them changed since their rows were written, whose frames it sorts again; files outside
+    ``among`` are not looked at (a pass of ``watch`` over a few new files does not stat a whole beamtime's).
 
-    A file sorted whole is finished when its row has no error and the file has the size and modification time
-    the row recorded (or is gone, or the row recorded none). A frame of a file of many frames is finished when
-    its row has no error: such a file changes as it grows (a series written frame by frame), and its new frames
-    are sorted without sorting the earlier ones twice.
+    A frame is finished when its row has no error and its file is as the file's newest row recorded it (or is
+    gone, or no row recorded it). A file of many frames that is larger than then has grown (a series written
+    frame by frame): its earlier frames stay finished and only its new ones are sorted. One that changed without
+    growing was rewritten, and all its frames are sorted again.
     """
-    done: set[tuple[str, str]] = set()
-    changed: set[str] = set()
-    for k, row in rows.items():
-        if row["error"]:
-            continue
+    newest: dict[str, Signature] = {}
+    stacks = {source for source, frame in rows if frame}
+    for (source, _), row in rows.items():
         recorded = recorded_signature(row)
-        if recorded is not None and k[1] == "" and k[0] in among:  # a file sorted whole: one row
-            try:
-                now = signature(k[0])
-            except OSError:
-                now = recorded
-            if now != recorded:
-                changed.add(k[0])
-                continue
-        done.add(k)
+        if source in among and recorded is not None and not row["error"]:
+            newest[source] = max(newest.get(source, recorded), recorded, key=lambda sig: sig[1])
+    changed = {source for source, recorded in newest.items() if _rewritten(source, recorded, source in stacks)}
+    done = {k for k, row in rows.items() if not row["error"] and k[0] not in changed}
     return done, changed
+
+
+def _rewritten(source: str, recorded: Signature, stack: bool) -> bool:
+    """Whether ``source`` changed since its newest row recorded it, other than by a stack's growing."""
+    try:
+        now = signature(source)
+    except OSError:
+        return False
+    return now != recorded and not (stack and now[0] > recorded[0])
 
 
 class Writer:

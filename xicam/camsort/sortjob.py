@@ -635,8 +635,8 @@ def _part_owner(part: Path) -> int | None:
 def _link_unique(folder: Path, name: str, make, same_sha: str | None) -> Path:
     """Create ``folder/name`` (or ``stem_1.ext``, ...) without ever replacing an existing file.
 
-    When a file of the same name and the same checksum is already there, it is the same frame
-    sorted before: that path is returned and nothing is written.
+    When a file of the same name and the same checksum (``same_sha``, or else that of what ``make`` wrote) is
+    already there, it is the same frame sorted before: that path is returned and nothing is written.
     """
     stem, suffix = (name.split(".", 1) + [""])[:2]
     suffix = f".{suffix}" if suffix else ""
@@ -648,8 +648,10 @@ def _link_unique(folder: Path, name: str, make, same_sha: str | None) -> Path:
         for n in range(10000):
             target = folder / (name if n == 0 else f"{stem}_{n}{suffix}")
             if target.exists() or target.is_symlink():
-                if same_sha and target.is_file() and sha256_file(target) == same_sha:
-                    return target
+                if target.is_file():
+                    same_sha = same_sha or sha256_file(tmp)  # hashed only on a clash
+                    if sha256_file(target) == same_sha:
+                        return target
                 continue
             try:
                 os.link(tmp, target, follow_symlinks=False)
