@@ -876,3 +876,27 @@ def test_a_frames_header_and_name_are_read_once_for_its_decision_and_its_note(tm
     rows = _outcomes(tmp_path / "out")
     assert [rows[f"film_th0.150_{i}.tif"]["technique"] for i in range(3)] == ["SAXS", "WAXS", "GISAXS"]
     assert [bool(rows[f"film_th0.150_{i}.tif"]["metadata_check"]) for i in range(3)] == [True, True, False]
+
+
+def test_camsort_watch_sorts_in_the_mode_it_is_given(tmp_path, monkeypatch, capsys):
+    """A facility that keeps one copy of its data watches with ``--mode manifest-only`` (or ``link``): the rows are
+    written and no frame is copied."""
+    from xicam.camsort import cli, watch
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    tifffile.imwrite(src / "a.tif", _frame(1))
+    polls = []
+
+    def poll(seconds: float) -> None:  # Ctrl-C after a few polls
+        polls.append(seconds)
+        if len(polls) == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_load_model", lambda args: ByQuadrantSorter())
+    monkeypatch.setattr(watch.time, "sleep", poll)
+    argv = ["watch", str(src), "--out", str(out), "--mode", "manifest-only", "--settle", "0", "--interval", "0"]
+    assert cli.main(argv) == 130
+    assert _outcomes(out)["a.tif"]["technique"] == "WAXS" and _outcomes(out)["a.tif"]["output"] == ""
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["manifest.csv", "sort_settings.json"]
+    assert "sorted 1 frame(s)" in capsys.readouterr().out

@@ -243,19 +243,25 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
 
 
 def _add_sort(sub: argparse._SubParsersAction) -> None:
-    from .sortjob import MODES
-
     p = sub.add_parser("sort", help="sort frames into OUT/<TECHNIQUE>/ with a manifest (originals untouched)")
     p.add_argument("inputs", nargs="+", help="files and/or folders of detector frames")
     p.add_argument("--out", required=True, help="output folder (created; existing files are never overwritten)")
     _model_option(p, threshold=True)
-    p.add_argument("--mode", choices=MODES, default="copy")
+    _mode_option(p)
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     _all_detectors_option(p)
     _shape_option(p)
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="reader threads")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_sort)
+
+
+def _mode_option(p: argparse.ArgumentParser) -> None:
+    from .sortjob import MODES
+
+    p.add_argument("--mode", choices=MODES, default="copy",
+                   help="how a frame reaches OUT/<TECHNIQUE>/: a byte-identical copy (default), a hard link (same "
+                        "file system), a symbolic link, or only its manifest row")
 
 
 def _all_detectors_option(p: argparse.ArgumentParser) -> None:
@@ -501,12 +507,14 @@ def _cmd_similar(args: argparse.Namespace) -> int:
 
 def _add_watch(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("watch", help="sort new frames in a folder as they land (Ctrl-C to stop)")
-    p.add_argument("inputs", nargs="+")
-    p.add_argument("--out", required=True)
+    p.add_argument("inputs", nargs="+", help="folders (or files) the detector writes into; a folder not made yet "
+                                             "is waited for")
+    p.add_argument("--out", required=True, help="output folder (created; existing files are never overwritten)")
     _model_option(p, threshold=True)
+    _mode_option(p)
     p.add_argument("--settle", type=float, default=2.0, help="seconds a file must stop changing before it is read")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
-    p.add_argument("--recursive", "-r", action="store_true")
+    p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     _all_detectors_option(p)
     _shape_option(p)
     p.set_defaults(func=_cmd_watch)
@@ -527,8 +535,8 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
     print(f"watching {', '.join(args.inputs)} -> {args.out} (Ctrl-C to stop)", flush=True)
     watch(args.inputs, args.out, _load_model(args), settle=args.settle, interval=args.interval,
-          recursive=args.recursive, all_detectors=args.all_detectors, shape=args.shape, on_pass=report,
-          on_busy=waiting)
+          recursive=args.recursive, mode=args.mode, all_detectors=args.all_detectors, shape=args.shape,
+          on_pass=report, on_busy=waiting)
     return EXIT_OK
 
 
@@ -576,14 +584,12 @@ def _dry_run(args: argparse.Namespace, plan: list[str]) -> int:
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
-    from .sortjob import MODES
-
     p = sub.add_parser("run", help="execute a workflow file (workflows/*.yml) headless through an executor")
     p.add_argument("workflow", help="a workflow YAML file, or a shipped one: sort, gradcam, lenet_pca_rf, sweep")
     p.add_argument("--input", "-i", nargs="+", required=True, help="input files/folders (or the one input)")
     p.add_argument("--out", "-o", required=True, help="output folder (re-running resumes)")
     p.add_argument("--model", help="model directory (default: the shipped model)")
-    p.add_argument("--mode", choices=MODES, default="copy")
+    _mode_option(p)
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.add_argument("--batch-size", type=int, default=32, help="files per task")
     _all_detectors_option(p)
