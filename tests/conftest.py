@@ -82,3 +82,20 @@ def glowing_waxs(seed: int) -> np.ndarray:
     r = np.hypot(*np.mgrid[:rows, :cols] - np.array([rows / 2, cols / 2])[:, None, None])
     glow = np.nanmax(data) * 20 / (1 + (r / 4.0) ** 2) ** 1.5
     return np.where(data >= 0, data + np.round(glow), data)
+
+
+@pytest.fixture
+def unlistable(monkeypatch) -> dict[Path, OSError]:
+    """Folders ``os.scandir`` refuses to list, each with its error (not readable, a file server away), as tests
+    run as root cannot make them; delete a folder's entry to let it be listed again."""
+    refused: dict[Path, OSError] = {}
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        exc = refused.get(Path(path))
+        if exc is not None:
+            raise exc
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    return refused

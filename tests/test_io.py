@@ -488,17 +488,20 @@ def test_a_folder_is_listed_by_one_read_with_links_resolved_and_linked_folders_n
     assert sorted(p.name for p in resolves) == ["data", "outside.tif", "z_same_as_a.tif"]
 
 
-def test_a_folder_that_cannot_be_listed_is_a_one_line_error_naming_it(tmp_path, monkeypatch):
-    real_scandir = os.scandir
-
-    def refuse(path):
-        if Path(path) == tmp_path:
-            raise PermissionError(13, "Permission denied")
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", refuse)
+def test_a_folder_that_cannot_be_listed_is_a_one_line_error_naming_it(tmp_path, unlistable):
+    unlistable[tmp_path] = PermissionError(13, "Permission denied")
     with pytest.raises(CamsortError, match=f"^{re.escape(str(tmp_path))}: cannot list the folder: Permission denied$"):
         frame_paths([tmp_path])
+
+
+def test_a_sub_folder_that_cannot_be_listed_is_named_and_the_others_listed(tmp_path, unlistable):
+    for name in ("a.tif", "day1/b.tif", "day2/c.tif"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        tifffile.imwrite(tmp_path / name, FRAME)
+    unlistable[tmp_path / "day1"] = PermissionError(13, "Permission denied")
+    unlisted: list[str] = []
+    assert [p.name for p in frame_paths([tmp_path], True, unlisted)] == ["a.tif", "c.tif"]
+    assert unlisted == [f"{tmp_path / 'day1'}: cannot list the folder: Permission denied"]
 
 
 def test_a_folder_lists_frames_saved_without_an_ending_by_their_first_bytes(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -520,29 +521,52 @@ def _watching(src: Path, out: Path, **options):
     assert not thread.is_alive()
 
 
-def test_watch_waits_while_its_folder_cannot_be_listed_and_goes_on_when_it_can(tmp_path, monkeypatch):
-    """A file server away for a while (NFS) must not end a watch with a traceback: it says why it waits, once."""
-    import threading
+@pytest.mark.parametrize("where", ["folder", "sub-folder"])
+def test_watch_waits_while_its_folder_cannot_be_listed_and_goes_on_when_it_can(tmp_path, unlistable, where):
+    """A file server away for a while (NFS) must not end a watch with a traceback: it says why it waits, once,
+    and a sub-folder that cannot be listed (a recursive watch) does not hold up the others' frames."""
     import time
 
     src, out = tmp_path / "in", tmp_path / "out"
-    src.mkdir()
-    tifffile.imwrite(src / "a.tif", _frame(0))
-    away = threading.Event()
-    away.set()
-    real_scandir = os.scandir
-
-    def scandir(path):
-        if away.is_set() and Path(path) == src:
-            raise OSError(112, "Host is down")
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
-    with _watching(src, out) as told:
+    away = src if where == "folder" else src / "day2"
+    away.mkdir(parents=True)
+    tifffile.imwrite(away / "a.tif", _frame(0))
+    tifffile.imwrite(src / "b.tif", _frame(1))
+    unlistable[away] = OSError(112, "Host is down")
+    with _watching(src, out, recursive=True) as told:
         time.sleep(0.6)
-        assert told == [f"{src}: cannot list the folder: Host is down"]
-        away.clear()
-        assert _names_once_sorted(out) == ["a.tif"]
+        assert told == [f"{away}: cannot list the folder: Host is down"]
+        assert _outcomes(out).keys() == ({"b.tif"} if away != src else set())
+        del unlistable[away]
+        assert sorted(_names_once_sorted(out, rows=2)) == ["a.tif", "b.tif"]
+
+
+def test_a_sub_folder_that_cannot_be_listed_is_an_error_of_the_run_and_sorted_when_it_can(tmp_path, unlistable,
+                                                                                          monkeypatch, capsys):
+    """``sort -r`` over a beamtime whose one day's folder is not readable: the others are sorted, the folder is
+    named on stderr and in the exit code (3: partial), and a re-run once it can be read sorts its frames."""
+    from xicam.camsort import cli
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    for name in ("day1/a.tif", "day2/b.tif"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        tifffile.imwrite(src / name, _frame(0))
+    unlistable[src / "day2"] = PermissionError(13, "Permission denied")
+    reason = f"{src / 'day2'}: cannot list the folder: Permission denied"
+    summary = sort_frames([src], out, ByQuadrantSorter(), recursive=True, progress=False)
+    assert summary.sorted == 1 and summary.errors == [reason]
+    assert summary.lines()[0] == "sorted 1 frame(s), skipped 0 already done, 1 error(s)"
+    unlistable[src / "day1"] = PermissionError(13, "Permission denied")
+    with pytest.raises(CamsortError, match=f"^no frame files in {re.escape(str(src))}; {re.escape(reason)} "
+                                           r"\(and 1 more folder\(s\)\)$"):
+        sort_frames([src], tmp_path / "elsewhere", ByQuadrantSorter(), recursive=True, progress=False)
+    del unlistable[src / "day1"]
+    monkeypatch.setattr(cli, "_load_model", lambda args: ByQuadrantSorter())
+    assert cli.main(["sort", str(src), "--out", str(out), "-r", "-q"]) == cli.EXIT_PARTIAL
+    assert f"camsort: error: {reason}" in capsys.readouterr().err
+    del unlistable[src / "day2"]
+    assert cli.main(["sort", str(src), "--out", str(out), "-r", "-q"]) == cli.EXIT_OK
+    assert sorted(_outcomes(out)) == ["a.tif", "b.tif"]
 
 
 def test_watch_started_before_its_folder_exists_says_so_once_and_sorts_when_it_comes(tmp_path):
@@ -900,3 +924,17 @@ def test_camsort_watch_sorts_in_the_mode_it_is_given(tmp_path, monkeypatch, caps
     assert _outcomes(out)["a.tif"]["technique"] == "WAXS" and _outcomes(out)["a.tif"]["output"] == ""
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["manifest.csv", "sort_settings.json"]
     assert "sorted 1 frame(s)" in capsys.readouterr().out
+
+
+def test_predict_names_a_sub_folder_it_cannot_list_and_predicts_the_others(tmp_path, unlistable, monkeypatch, capsys):
+    from xicam.camsort import cli
+
+    for name in ("day1/a.tif", "day2/b.tif"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        tifffile.imwrite(tmp_path / name, _frame(1))
+    unlistable[tmp_path / "day2"] = PermissionError(13, "Permission denied")
+    monkeypatch.setattr(cli, "_load_model", lambda args: ByQuadrantSorter())
+    assert cli.main(["predict", "--json", "-r", str(tmp_path)]) == cli.EXIT_PARTIAL
+    printed = capsys.readouterr()
+    assert [Path(json.loads(line)["path"]).name for line in printed.out.splitlines()] == ["a.tif"]
+    assert printed.err == f"camsort: error: {tmp_path / 'day2'}: cannot list the folder: Permission denied\n"

@@ -308,3 +308,21 @@ def test_operations_compose_a_study_graph():
     predictions, probabilities = ops.predict()(classifier=classifier, features=reducer.transform(features))
     assert probabilities.shape == (40, 4)
     assert ops.score_predictions()(labels=labels, predictions=predictions)["accuracy"] > 0.9
+
+
+def test_camsort_run_names_the_files_and_folders_that_failed_on_stderr(frames, tmp_path, unlistable, capfd):
+    """As ``camsort sort`` does: each error on stderr, exit code 3 (the summary alone gave only their count)."""
+    from xicam.camsort.cli import EXIT_PARTIAL, main
+
+    (tmp_path / "in" / "day2").mkdir(parents=True)
+    for name in ("frame_00.tif", "broken.tif"):
+        shutil.copy(frames / name, tmp_path / "in" / name)
+    unlistable[tmp_path / "in" / "day2"] = PermissionError(13, "Permission denied")
+    argv = ["run", "sort", "-i", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-r", "-q", "--executor", "process"]
+    assert main(argv) == EXIT_PARTIAL
+    printed = capfd.readouterr()  # file descriptors: Xi-cam's messages module wants stderr's
+    assert printed.out.startswith("sorted 1 frame(s), skipped 0 already done, 2 error(s)\n")
+    assert printed.err.splitlines() == [f"camsort: error: {tmp_path / 'in' / 'day2'}: cannot list the folder: "
+                                        "Permission denied",
+                                        f"camsort: error: {tmp_path / 'in' / 'broken.tif'}: not a TIFF file (no TIFF "
+                                        "signature in its first bytes)"]

@@ -276,6 +276,11 @@ def _cmd_sort(args: argparse.Namespace) -> int:
     summary = sort_frames(args.inputs, args.out, _load_model(args), mode=args.mode,
                           recursive=args.recursive, workers=args.workers, progress=not args.quiet,
                           all_detectors=args.all_detectors, shape=args.shape)
+    return _summarised(summary)
+
+
+def _summarised(summary: Any) -> int:
+    """Print a sort run's summary, and its errors on stderr; the exit code (3 when some files failed)."""
     for line in summary.lines():
         print(line)
     for error in summary.errors:
@@ -302,9 +307,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .sortjob import STACK_PART
 
     sorter = _load_model(args)
-    paths = frame_paths(args.files, recursive=args.recursive)
+    unlisted: list[str] = []
+    paths = frame_paths(args.files, args.recursive, unlisted)
     if not paths:
-        raise NoFrameFiles(args.files, args.recursive)
+        raise NoFrameFiles(args.files, args.recursive, unlisted)
+    for reason in unlisted:
+        print(f"camsort: error: {reason}", file=sys.stderr)
     failed = 0
     if not args.json:
         print(f"{'file':<40} {'technique':<15}" + "".join(f"{c[:8]:>9}" for c in CLASSES))
@@ -316,7 +324,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         except CamsortError as exc:
             print(f"camsort: error: {exc}", file=sys.stderr)
             failed += 1
-    if failed == 0:
+    if failed == 0 and not unlisted:
         return EXIT_OK
     return EXIT_ERROR if failed == len(paths) else EXIT_PARTIAL
 
@@ -622,9 +630,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                              recursive=args.recursive, batch_size=args.batch_size, progress=not args.quiet,
                              all_detectors=args.all_detectors, weigh_metadata=not args.ignore_metadata,
                              shape=args.shape)
-    for line in summary.lines():
-        print(line)
-    return EXIT_PARTIAL if summary.errors else EXIT_OK
+    return _summarised(summary)
 
 
 def _add_study_args(p: argparse.ArgumentParser) -> None:

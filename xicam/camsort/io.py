@@ -1001,20 +1001,23 @@ def _unlinked(files: dict[Path, Path]) -> dict[Path, Path]:
 class NoFrameFiles(CamsortError):
     """No frame file among the inputs: an empty or mistyped folder, or sub-folders scanned without ``-r``."""
 
-    def __init__(self, inputs: list[str | os.PathLike], recursive: bool):
+    def __init__(self, inputs: list[str | os.PathLike], recursive: bool, unlisted: list[str] = ()):
+        more = f" (and {len(unlisted) - 1} more folder(s))" if len(unlisted) > 1 else ""
         super().__init__(f"no frame files in {', '.join(map(str, inputs))}"
-                         + ("" if recursive else " (-r for sub-folders)"))
+                         + ("" if recursive else " (-r for sub-folders)")
+                         + (f"; {unlisted[0]}{more}" if unlisted else ""))
 
 
 class FolderUnlisted(CamsortError):
     """An input folder could not be listed (gone, not readable, its file server away)."""
 
 
-def _folder_files(folder: Path, recursive: bool) -> dict[Path, Path]:
+def _folder_files(folder: Path, recursive: bool, unlisted: list[str] | None = None) -> dict[Path, Path]:
     """Frame files in ``folder`` (and, ``recursive``, its subfolders, not through links to folders), each
     with its resolved path. One directory read per folder: an entry's type comes from the listing, and a
     file that is not a link resolves as its folder does, so a folder of 100,000 frames is not stat'ed and
-    resolved file by file at each poll of ``camsort watch``."""
+    resolved file by file at each poll of ``camsort watch``. A subfolder that cannot be listed is passed over
+    and, given ``unlisted``, named there with the reason."""
     found: dict[Path, Path] = {}
     stack = [(folder, folder.resolve())]
     while stack:
@@ -1023,9 +1026,12 @@ def _folder_files(folder: Path, recursive: bool) -> dict[Path, Path]:
             with os.scandir(here) as entries:
                 listed = list(entries)
         except OSError as exc:
+            reason = f"{here}: cannot list the folder: {exc.strerror or exc}"
             if here == folder:
-                raise FolderUnlisted(f"{folder}: cannot list the folder: {exc.strerror or exc}") from exc
-            continue  # a subfolder that cannot be read is passed over, as a folder walk does
+                raise FolderUnlisted(reason) from exc
+            if unlisted is not None:
+                unlisted.append(reason)
+            continue
         for entry in listed:
             path = here / entry.name
             try:
@@ -1039,22 +1045,25 @@ def _folder_files(folder: Path, recursive: bool) -> dict[Path, Path]:
     return found
 
 
-def frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> list[Path]:
+def frame_paths(inputs: list[str | os.PathLike], recursive: bool = False,
+                unlisted: list[str] | None = None) -> list[Path]:
     """Expand files and folders into a sorted list of frame files (folders scanned by extension, leaving
     files that another file of the folder links to, as an Eiger master its data files, to that file);
     files named explicitly are kept as given. A file reached twice (named and in a folder named, or through
-    a link) is listed once, where it was first reached."""
-    return list(resolved_frame_paths(inputs, recursive))
+    a link) is listed once, where it was first reached. An input folder that cannot be listed raises
+    :class:`FolderUnlisted`; a subfolder that cannot be is named in ``unlisted`` (when given) and passed over."""
+    return list(resolved_frame_paths(inputs, recursive, unlisted))
 
 
-def resolved_frame_paths(inputs: list[str | os.PathLike], recursive: bool = False) -> dict[Path, Path]:
+def resolved_frame_paths(inputs: list[str | os.PathLike], recursive: bool = False,
+                         unlisted: list[str] | None = None) -> dict[Path, Path]:
     """:func:`frame_paths`, each with its resolved path (which tells a file reached twice): for callers that
     need both, as resolving stats every component of a path, a round trip each on NFS."""
     unique: dict[Path, Path] = {}
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            files = _unlinked(_folder_files(p, recursive))
+            files = _unlinked(_folder_files(p, recursive, unlisted))
             for f in sorted(files, key=lambda f: f.parts):
                 unique.setdefault(files[f], f)
         else:

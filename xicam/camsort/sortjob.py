@@ -171,10 +171,11 @@ class SortJob:
             raise CamsortError(f"{self.out}: exists and is not a folder; --out names the folder to sort into")
         self.manifest = self.out / "manifest.csv"
         inputs = list(inputs)
-        self._sources = {p: str(r) for p, r in resolved_frame_paths(inputs, recursive=recursive).items()
+        self._unlisted: list[str] = []  # sub-folders that cannot be listed: errors of the run
+        self._sources = {p: str(r) for p, r in resolved_frame_paths(inputs, recursive, self._unlisted).items()
                          if self.out not in r.parents}
         if not self._sources:  # before the output folder is made: a mistyped folder leaves nothing behind
-            raise NoFrameFiles(inputs, recursive)
+            raise NoFrameFiles(inputs, recursive, self._unlisted)
         try:
             self.out.mkdir(parents=True, exist_ok=True)
             manifest.check_ours(self.manifest)
@@ -200,7 +201,7 @@ class SortJob:
             hold_to(self.out, settings, sorted_before=bool(rows))
         _remove_stale_parts(self.out)
         self.done, changed = manifest.finished(rows, set(self._sources.values()))
-        self.summary = SortSummary(manifest=self.manifest, changed=len(changed))
+        self.summary = SortSummary(manifest=self.manifest, changed=len(changed), errors=list(self._unlisted))
         self._listed = set(rows)
 
     def pending(self) -> list[Path]:

@@ -4,7 +4,8 @@ Polling (not inotify) so that it works on the network file systems beamlines wri
 taken when its size and modification time are unchanged over ``settle`` seconds, and taken again
 only if it changes later (a failed read is retried, a rewritten frame sorted again); the sort job's
 manifest makes every pass skip what is already done, so the guarantees of ``camsort sort`` hold. While
-another run holds the output folder, or an input folder cannot be listed or is not there yet, passes wait.
+another run holds the output folder, or an input folder (or, with ``recursive``, a sub-folder) cannot be listed
+or is not there yet, its files wait.
 """
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ from .sortjob import SortSummary, sort_frames
 
 
 def settled_files(inputs: list[str | os.PathLike], seen: dict[Path, tuple[int, float, float]], settle: float,
-                  recursive: bool, now: float, out: Path) -> list[Path]:
+                  recursive: bool, now: float, out: Path, unlisted: list[str] | None = None) -> list[Path]:
     """Files whose (size, mtime) has not changed for ``settle`` seconds; updates ``seen``. Files inside the
     output folder ``out`` (resolved), which may lie in a watched folder, are left out by the listing's own
-    resolved paths, before they are stat'ed."""
+    resolved paths, before they are stat'ed. Sub-folders that cannot be listed are named in ``unlisted``."""
     ready = []
-    for path, resolved in resolved_frame_paths(list(inputs), recursive=recursive).items():
+    for path, resolved in resolved_frame_paths(list(inputs), recursive, unlisted).items():
         if out in resolved.parents:
             continue
         try:
@@ -46,9 +47,9 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
           stop: Callable[[], bool] = lambda: False, on_pass: Callable[[SortSummary], None] | None = None,
           on_busy: Callable[[str], None] | None = None) -> int:
     """Poll ``inputs`` until ``stop()`` is true, sorting settled new files; returns frames sorted. While another
-    run holds ``out``, or an input folder cannot be listed (a file server away) or is not there yet (a watch
-    started before the run's folder is made), the files wait for the next poll (``on_busy`` is told why, once
-    each time)."""
+    run holds ``out``, or an input folder (or a sub-folder) cannot be listed (a file server away) or is not there
+    yet (a watch started before the run's folder is made), its files wait for the next poll (``on_busy`` is told
+    why, once each time)."""
     seen: dict[Path, tuple[int, float, float]] = {}
     processed: dict[Path, tuple[int, float]] = {}  # what each file looked like when it was sorted
     out_resolved = Path(out).resolve()
@@ -57,8 +58,8 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
     while not stop():
         waiting = [f"{i}: does not exist (yet)" for i in inputs if not os.path.exists(i)]
         try:
-            ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic(), out_resolved)
-                     if processed.get(p) != seen[p][:2]]
+            ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic(), out_resolved,
+                                              waiting) if processed.get(p) != seen[p][:2]]
             summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors,
                                   shape=shape) if ready else None
         except (FolderBusy, FolderUnlisted) as exc:  # the folder's run ends, the file server comes back
