@@ -15,8 +15,8 @@ import pytest
 import tifffile
 
 from xicam.camsort.errors import CamsortError, PatternReadError
-from xicam.camsort.io import (count_frames, describe, frame_paths, iter_patterns, read_pattern, resolved_frame_paths,
-                              write_tiff)
+from xicam.camsort.io import (count_frames, describe, frame_paths, iter_patterns, open_frames, read_pattern,
+                              resolved_frame_paths, write_tiff)
 
 RNG = np.random.default_rng(0)
 FRAME = RNG.poisson(20, size=(40, 30)).astype(np.int32)
@@ -699,3 +699,62 @@ def test_folder_listing_benchmark_lists_every_file_and_reports_its_ratio(tmp_pat
     out = capsys.readouterr().out
     assert out.startswith(f"50 files under {tmp_path}: os.listdir ") and "x the bare read)" in out
     assert not list(tmp_path.iterdir())  # its folder is removed
+
+
+def _read_within(path: Path, seconds: float = 60) -> list:
+    """The frames of ``path`` (or the PatternReadError), read in a thread that must end within ``seconds``."""
+    import threading
+
+    result: list = []
+
+    def read() -> None:
+        try:
+            result.extend(iter_patterns(path))
+        except PatternReadError as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"reading {path.name} did not end"
+    return result
+
+
+def test_frames_cut_short_are_errors_never_a_hang_or_zeros(tmp_path):
+    """A file cut short (a disk full, a copy interrupted): fabio read a CBF cut in its binary section's header
+    for ever, and padded an EDF's missing data, or a gzip stream that ends early, with zeros (a frame of zeros
+    sorted as NOT_SCATTERING)."""
+    fabio.cbfimage.CbfImage(data=FRAME).write(str(tmp_path / "whole.cbf"))
+    fabio.edfimage.EdfImage(data=FRAME).write(str(tmp_path / "whole.edf"))
+    cbf, edf = (tmp_path / "whole.cbf").read_bytes(), (tmp_path / "whole.edf").read_bytes()
+    in_binary_header = cbf.index(b"--CIF-BINARY-FORMAT-SECTION--") + 60
+    data_starts = cbf.index(b"\x0c\x1a\x04\xd5") + 4
+    cut = {"header.cbf": cbf[:in_binary_header], "header.cbf.gz": gzip.compress(cbf[:in_binary_header]),
+           "data.cbf": cbf[:data_starts + 100],
+           "data.edf": edf[:len(edf) - 100], "stream.edf.gz": gzip.compress(edf)[:-300]}
+    for name, data in cut.items():
+        (tmp_path / name).write_bytes(data)
+    said = {name: str(_read_within(tmp_path / name)[0]) for name in cut}
+    size = int(re.search(rb"X-Binary-Size: *(\d+)", cbf)[1])
+    assert said == {
+        "header.cbf": f"{tmp_path / 'header.cbf'}: CBF file cut short: its binary section ends before the image "
+                      "data begins",
+        "header.cbf.gz": f"{tmp_path / 'header.cbf.gz'}: CBF file cut short: its binary section ends before the "
+                         "image data begins",
+        "data.cbf": f"{tmp_path / 'data.cbf'}: CBF file cut short: 100 of the frame's {size} bytes of (compressed) "
+                    "data",
+        "data.edf": f"{tmp_path / 'data.edf'}: file cut short: {FRAME.nbytes - 100} of the frame's {FRAME.nbytes} "
+                    "bytes of data",
+        "stream.edf.gz": f"{tmp_path / 'stream.edf.gz'}: compressed file cut short or corrupt (Compressed file "
+                         "ended before the end-of-stream marker was reached)"}
+    np.testing.assert_array_equal(_read_within(tmp_path / "whole.cbf")[0].stored, FRAME)
+    (tmp_path / "whole.edf.gz").write_bytes(gzip.compress(edf))
+    np.testing.assert_array_equal(_read_within(tmp_path / "whole.edf.gz")[0].stored, FRAME)
+    series = fabio.edfimage.EdfImage(data=FRAME)  # a series whose last frame the file cuts short
+    series.append_frame(fabio.edfimage.EdfFrame(data=FRAME + 1))
+    series.write(str(tmp_path / "series.edf"))
+    (tmp_path / "series.edf").write_bytes((tmp_path / "series.edf").read_bytes()[:-100])
+    with open_frames(tmp_path / "series.edf") as frames:
+        np.testing.assert_array_equal(frames.get(0).stored, FRAME)
+        with pytest.raises(PatternReadError, match=r"series.edf: frame 1: file cut short: \d+ of the frame's"):
+            frames.get(1)

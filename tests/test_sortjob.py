@@ -938,3 +938,23 @@ def test_predict_names_a_sub_folder_it_cannot_list_and_predicts_the_others(tmp_p
     printed = capsys.readouterr()
     assert [Path(json.loads(line)["path"]).name for line in printed.out.splitlines()] == ["a.tif"]
     assert printed.err == f"camsort: error: {tmp_path / 'day2'}: cannot list the folder: Permission denied\n"
+
+
+def test_warnings_of_files_read_side_by_side_stay_their_own(tmp_path, capfd):
+    """Readers in threads catch the warnings of broken FITS files as their error's reason; catching in two threads
+    at once (module-wide state) printed some to the terminal and left a catcher swallowing later warnings."""
+    import gzip
+    import warnings
+
+    from astropy.io import fits  # noqa: F401 (astropy sets its own showwarning on import)
+
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(48):  # astropy warns of the non-ASCII bytes of each, then refuses it
+        (src / f"broken_{i:02d}.fits.gz").write_bytes(gzip.compress(rng.bytes(3000)))
+    showwarning = warnings.showwarning
+    summary = sort_frames([src], tmp_path / "out", ByQuadrantSorter(), mode="manifest-only", workers=4,
+                          progress=False)
+    assert len(summary.errors) == 48 and all("corrupt FITS file" in e for e in summary.errors)
+    assert capfd.readouterr().err == "" and warnings.showwarning is showwarning

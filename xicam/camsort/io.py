@@ -7,9 +7,12 @@ file's first bytes, so a frame with a wrong extension still reads.
 """
 from __future__ import annotations
 
+import bz2
 import contextlib
+import gzip
 import io
 import json
+import logging
 import math
 import os
 import re
@@ -406,6 +409,8 @@ class _LazyStack:
     def __getitem__(self, index: int) -> np.ndarray:
         try:
             return np.asarray(self._read(index))
+        except PatternReadError as exc:
+            raise PatternReadError(self.path, f"frame {index}: {exc.reason}") from None
         except Exception as exc:
             raise PatternReadError(self.path, f"frame {index} unreadable ({type(exc).__name__}: {exc})") from None
 
@@ -446,7 +451,8 @@ class _FabioFrames(_LazyStack):
     """The frames of a multi-frame file fabio reads (EDF, SPE), from the open image."""
 
     def _read(self, index: int) -> Any:
-        return self.handle.getframe(index).data
+        with _fabio_cut_short(self.path):
+            return self.handle.getframe(index).data
 
 
 def _other_images(images: list[tuple[str, Any]], name: str, parts: list[Any]) -> list[str]:
@@ -686,12 +692,17 @@ def _pixel_mask(images: list[tuple[str, Any]], frame_shape: tuple[int, ...]) -> 
     return None
 
 
+_WARNINGS_CAUGHT = threading.Lock()
+"""Held while a reader catches warnings: ``warnings.catch_warnings`` swaps module-wide state, so two reader
+threads catching at once would lose one's warnings to the terminal and leave the other's catcher in place."""
+
+
 def _read_fits(path: str, **_: Any) -> _Frames:
     """A FITS file: the frames of its first image HDU (an ALS CCD writes a header-only primary HDU, a table
     of I0 values, then the images); the cards of the primary and the image HDU are the header."""
     from astropy.io import fits
 
-    with warnings.catch_warnings(record=True) as said, fits.open(path, memmap=False) as hdus:
+    with _WARNINGS_CAUGHT, warnings.catch_warnings(record=True) as said, fits.open(path, memmap=False) as hdus:
         warnings.simplefilter("always")  # astropy's warnings (a truncated file) become the error's reason
         images = [hdu for hdu in hdus if hdu.is_image and hdu.header.get("NAXIS", 0) >= 2]
         if not images:
@@ -803,11 +814,52 @@ def _quiet_if_compressed(head: bytes) -> Iterator[None]:
         yield
 
 
+class _FabioLog(logging.Handler):
+    """fabio's error records, kept per reading thread while camsort reads a file through fabio."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self._local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kept = getattr(self._local, "kept", None)
+        if kept is not None:
+            kept.append(record.getMessage())
+
+    @contextlib.contextmanager
+    def kept(self) -> Iterator[list[str]]:
+        self._local.kept = kept = []
+        try:
+            yield kept
+        finally:
+            self._local.kept = None
+
+
+_FABIO_LOG = _FabioLog()
+logging.getLogger("fabio").addHandler(_FABIO_LOG)
+
+FABIO_CUT_SHORT = re.compile(r"Data stream is incomplete: (\d+) < expected (\d+) bytes")
+"""What fabio (2026.6) logs, as an error, of an EDF frame whose data the file cuts short, before it pads the
+missing bytes with zeros and returns the frame."""
+
+
+@contextlib.contextmanager
+def _fabio_cut_short(path: str) -> Iterator[None]:
+    """Raise a :class:`PatternReadError` after a block in which fabio read a frame the file cuts short: a frame
+    padded with zeros is not the frame the detector recorded."""
+    with _FABIO_LOG.kept() as kept:
+        yield
+    for message in kept:
+        if cut := FABIO_CUT_SHORT.search(message):
+            raise PatternReadError(path, f"file cut short: {cut[1]} of the frame's {cut[2]} bytes of data")
+
+
 def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", lazy: bool = False,
                 **_: Any) -> _Frames:
     import fabio
 
-    with _quiet_if_compressed(head):
+    _refuse_cut_short(path, head)
+    with _quiet_if_compressed(head), _fabio_cut_short(path):
         try:
             img = fabio.open(path)
         except Exception:
@@ -846,6 +898,41 @@ def _fabio_format(img: Any) -> str:
 CBF_MAGIC = b"###CBF"
 CBF_BINARY_START = re.compile(rb"--CIF-BINARY-FORMAT-SECTION--\r?\n")
 """Where each image array's binary section of a CBF file begins (its end marker has two more dashes)."""
+
+
+CBF_DATA_START = b"\x0c\x1a\x04\xd5"
+"""The bytes that open a CBF binary section's data, after its MIME header."""
+
+CBF_DATA_SIZE = re.compile(rb"X-Binary-Size:\s*(\d+)")
+"""The MIME header line of a CBF binary section that gives its data's length in bytes."""
+
+
+def _refuse_cut_short(path: str, head: bytes) -> None:
+    """Refuse, before fabio reads it, a file cut short in a way fabio (2026.6) does not notice: a gzip or bzip2
+    stream that ends early (fabio returns a frame of zeros), or a CBF file, plain or compressed, whose binary
+    section stops before its data begins (fabio would read on for the data's first bytes forever)."""
+    if head.startswith(COMPRESSED_MAGIC):
+        try:
+            with (gzip.open if head.startswith(b"\x1f\x8b") else bz2.open)(path) as fh:
+                data = fh.read()
+        except (OSError, EOFError, ValueError) as exc:
+            raise PatternReadError(path, f"compressed file cut short or corrupt ({exc})") from None
+    elif head.startswith(CBF_MAGIC):
+        with open(path, "rb") as fh:
+            data = fh.read()
+    else:
+        return
+    section = CBF_BINARY_START.search(data) if data.startswith(CBF_MAGIC) else None
+    if section is None:
+        return
+    start = data.find(CBF_DATA_START, section.end())
+    if start < 0:
+        raise PatternReadError(path, "CBF file cut short: its binary section ends before the image data begins")
+    size = CBF_DATA_SIZE.search(data, section.end(), start)
+    there = len(data) - start - len(CBF_DATA_START)
+    if size and there < int(size[1]):
+        raise PatternReadError(path, f"CBF file cut short: {there} of the frame's {int(size[1])} bytes of (compressed) "
+                                     "data")
 
 
 def _explain_cbf(path: str) -> None:

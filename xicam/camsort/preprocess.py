@@ -9,7 +9,6 @@ stretch to [0, 1]. Frames of one shape are processed together as one 3-D array.
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -128,12 +127,12 @@ def log_normalise(binned: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     """log1p and stretch each image's valid pixels between its robust low and high percentiles."""
     logged = np.log1p(np.maximum(binned, 0.0))
     covered = coverage > 0.05
-    masked = np.where(covered, logged, np.nan)
-    with warnings.catch_warnings():  # an image with no valid pixel has no percentiles: it stays 0
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lo, hi = np.nanpercentile(masked.reshape(len(masked), -1), [LOW_PERCENTILE, HIGH_PERCENTILE], axis=1)
-    lo = np.nan_to_num(lo)[:, None, None]
-    hi = np.nan_to_num(hi)[:, None, None]
+    masked = np.where(covered, logged, np.nan).reshape(len(logged), -1)
+    lo, hi = np.zeros((2, len(logged)))  # an image with no valid pixel stays 0
+    some = covered.reshape(len(covered), -1).any(axis=1)
+    if some.any():
+        lo[some], hi[some] = np.nanpercentile(masked[some], [LOW_PERCENTILE, HIGH_PERCENTILE], axis=1)
+    lo, hi = lo[:, None, None], hi[:, None, None]
     span = np.where(hi - lo > 1e-6, hi - lo, 1.0)
     out = np.clip((logged - lo) / span, 0.0, 1.0)
     return np.where(covered, out, 0.0).astype(np.float32)
