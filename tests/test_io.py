@@ -729,25 +729,32 @@ def test_frames_cut_short_are_errors_never_a_hang_or_zeros(tmp_path):
     cbf, edf = (tmp_path / "whole.cbf").read_bytes(), (tmp_path / "whole.edf").read_bytes()
     in_binary_header = cbf.index(b"--CIF-BINARY-FORMAT-SECTION--") + 60
     data_starts = cbf.index(b"\x0c\x1a\x04\xd5") + 4
+    damaged = cbf.replace(b"--CIF-BINARY-FORMAT-SECTION--\r\n", b"--CIF-BINARY-FORMA_-SECTION--\r\n")
     cut = {"header.cbf": cbf[:in_binary_header], "header.cbf.gz": gzip.compress(cbf[:in_binary_header]),
-           "data.cbf": cbf[:data_starts + 100],
+           "data.cbf": cbf[:data_starts + 100], "marker.cbf": damaged,
            "data.edf": edf[:len(edf) - 100], "stream.edf.gz": gzip.compress(edf)[:-300]}
     for name, data in cut.items():
         (tmp_path / name).write_bytes(data)
     said = {name: str(_read_within(tmp_path / name)[0]) for name in cut}
     size = int(re.search(rb"X-Binary-Size: *(\d+)", cbf)[1])
     assert said == {
-        "header.cbf": f"{tmp_path / 'header.cbf'}: CBF file cut short: its binary section ends before the image "
-                      "data begins",
-        "header.cbf.gz": f"{tmp_path / 'header.cbf.gz'}: CBF file cut short: its binary section ends before the "
-                         "image data begins",
+        "header.cbf": f"{tmp_path / 'header.cbf'}: CBF file cut short or damaged: no image data follows its binary "
+                      "section's header",
+        "header.cbf.gz": f"{tmp_path / 'header.cbf.gz'}: CBF file cut short or damaged: no image data follows its "
+                         "binary section's header",
         "data.cbf": f"{tmp_path / 'data.cbf'}: CBF file cut short: 100 of the frame's {size} bytes of (compressed) "
                     "data",
+        "marker.cbf": f"{tmp_path / 'marker.cbf'}: CBF file cut short or damaged: no image data follows its binary "
+                      "section's header",
         "data.edf": f"{tmp_path / 'data.edf'}: file cut short: {FRAME.nbytes - 100} of the frame's {FRAME.nbytes} "
                     "bytes of data",
         "stream.edf.gz": f"{tmp_path / 'stream.edf.gz'}: compressed file cut short or corrupt (Compressed file "
                          "ended before the end-of-stream marker was reached)"}
     np.testing.assert_array_equal(_read_within(tmp_path / "whole.cbf")[0].stored, FRAME)
+    at = cbf.index(b"_array_data.data")  # a header longer than fabio looks through for the binary section
+    long_header = b"".join(b"# a long header's line %05d of 64 characters, or about that\r\n" % i for i in range(160))
+    (tmp_path / "long_header.cbf").write_bytes(cbf[:at] + long_header + cbf[at:])
+    np.testing.assert_array_equal(_read_within(tmp_path / "long_header.cbf")[0].stored, FRAME)
     (tmp_path / "whole.edf.gz").write_bytes(gzip.compress(edf))
     np.testing.assert_array_equal(_read_within(tmp_path / "whole.edf.gz")[0].stored, FRAME)
     series = fabio.edfimage.EdfImage(data=FRAME)  # a series whose last frame the file cuts short

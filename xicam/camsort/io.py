@@ -903,14 +903,20 @@ CBF_BINARY_START = re.compile(rb"--CIF-BINARY-FORMAT-SECTION--\r?\n")
 CBF_DATA_START = b"\x0c\x1a\x04\xd5"
 """The bytes that open a CBF binary section's data, after its MIME header."""
 
+CBF_NO_DATA = "CBF file holds no image data (no binary section)"
+
 CBF_DATA_SIZE = re.compile(rb"X-Binary-Size:\s*(\d+)")
 """The MIME header line of a CBF binary section that gives its data's length in bytes."""
+
+CBF_SECTION_SEARCH = (b"--CIF-BINARY-FORMAT-SECTION--", 16 * 512)
+"""What fabio (2026.6) takes for the start of a CBF's binary section, and how far into the file it looks for it
+(beyond, it parses the whole file as CIF text and takes the value of ``_array_data.data``)."""
 
 
 def _refuse_cut_short(path: str, head: bytes) -> None:
     """Refuse, before fabio reads it, a file cut short in a way fabio (2026.6) does not notice: a gzip or bzip2
-    stream that ends early (fabio returns a frame of zeros), or a CBF file, plain or compressed, whose binary
-    section stops before its data begins (fabio would read on for the data's first bytes forever)."""
+    stream that ends early (fabio returns a frame of zeros), or a CBF file, plain or compressed, cut (or
+    damaged) before or in its binary data (fabio would read on for the data's first bytes for ever, or pad)."""
     if head.startswith(COMPRESSED_MAGIC):
         try:
             with (gzip.open if head.startswith(b"\x1f\x8b") else bz2.open)(path) as fh:
@@ -922,17 +928,36 @@ def _refuse_cut_short(path: str, head: bytes) -> None:
             data = fh.read()
     else:
         return
-    section = CBF_BINARY_START.search(data) if data.startswith(CBF_MAGIC) else None
-    if section is None:
+    binary = _cbf_binary_section(data) if data.startswith(CBF_MAGIC) else None
+    if binary is None:
         return
-    start = data.find(CBF_DATA_START, section.end())
+    start = binary.find(CBF_DATA_START)
     if start < 0:
-        raise PatternReadError(path, "CBF file cut short: its binary section ends before the image data begins")
-    size = CBF_DATA_SIZE.search(data, section.end(), start)
-    there = len(data) - start - len(CBF_DATA_START)
+        raise PatternReadError(path, "CBF file cut short or damaged: no image data follows its binary section's "
+                                     "header")
+    size = CBF_DATA_SIZE.search(binary, 0, start)
+    there = len(binary) - start - len(CBF_DATA_START)
     if size and there < int(size[1]):
         raise PatternReadError(path, f"CBF file cut short: {there} of the frame's {int(size[1])} bytes of (compressed) "
                                      "data")
+
+
+def _cbf_binary_section(data: bytes) -> bytes | None:
+    """The bytes of a CBF file from where fabio takes its binary section to start (None where fabio finds none
+    and fails of itself), found as fabio finds it."""
+    marker, within = CBF_SECTION_SEARCH
+    at = data.find(marker, 0, within)
+    if at >= 0:
+        return data[at:]
+    from fabio.cbfimage import CbfImage
+
+    cif = CbfImage().cif
+    try:
+        cif._parseCIF(data)  # as fabio parses a file whose header is longer than it looks through
+    except Exception:  # fabio fails on it of itself and says why
+        return None
+    value = cif.get(CbfImage.CIF_BINARY_BLOCK_KEY)
+    return value if isinstance(value, bytes) else None
 
 
 def _explain_cbf(path: str) -> None:
@@ -944,7 +969,7 @@ def _explain_cbf(path: str) -> None:
         raise PatternReadError(path, f"multi-panel CBF with {arrays} image arrays (one per detector panel); "
                                      "camsort reads CBF files that hold one image")
     if arrays == 0:
-        raise PatternReadError(path, "CBF file holds no image data (no binary section)")
+        raise PatternReadError(path, CBF_NO_DATA)
 
 
 def _esrf_dummy(header: dict[str, Any]) -> tuple[float, float] | None:
