@@ -731,7 +731,7 @@ def test_frames_cut_short_are_errors_never_a_hang_or_zeros(tmp_path):
     data_starts = cbf.index(b"\x0c\x1a\x04\xd5") + 4
     damaged = cbf.replace(b"--CIF-BINARY-FORMAT-SECTION--\r\n", b"--CIF-BINARY-FORMA_-SECTION--\r\n")
     cut = {"header.cbf": cbf[:in_binary_header], "header.cbf.gz": gzip.compress(cbf[:in_binary_header]),
-           "data.cbf": cbf[:data_starts + 100], "marker.cbf": damaged,
+           "data.cbf": cbf[:data_starts + 100], "marker.cbf": damaged, "magic.cbf": b"###?BF" + damaged[6:],
            "data.edf": edf[:len(edf) - 100], "stream.edf.gz": gzip.compress(edf)[:-300]}
     for name, data in cut.items():
         (tmp_path / name).write_bytes(data)
@@ -746,6 +746,8 @@ def test_frames_cut_short_are_errors_never_a_hang_or_zeros(tmp_path):
                     "data",
         "marker.cbf": f"{tmp_path / 'marker.cbf'}: CBF file cut short or damaged: no image data follows its binary "
                       "section's header",
+        "magic.cbf": f"{tmp_path / 'magic.cbf'}: CBF file cut short or damaged: no image data follows its binary "
+                     "section's header",
         "data.edf": f"{tmp_path / 'data.edf'}: file cut short: {FRAME.nbytes - 100} of the frame's {FRAME.nbytes} "
                     "bytes of data",
         "stream.edf.gz": f"{tmp_path / 'stream.edf.gz'}: compressed file cut short or corrupt (Compressed file "

@@ -923,12 +923,13 @@ def _refuse_cut_short(path: str, head: bytes) -> None:
                 data = fh.read()
         except (OSError, EOFError, ValueError) as exc:
             raise PatternReadError(path, f"compressed file cut short or corrupt ({exc})") from None
-    elif head.startswith(CBF_MAGIC):
+    elif head.startswith(CBF_MAGIC) or path.lower().endswith(".cbf"):
         with open(path, "rb") as fh:
             data = fh.read()
     else:
         return
-    binary = _cbf_binary_section(data) if data.startswith(CBF_MAGIC) else None
+    cbf = data.startswith(CBF_MAGIC) or uncompressed_name(path.lower()).endswith(".cbf")  # fabio goes by either
+    binary = _cbf_binary_section(data) if cbf else None
     if binary is None:
         return
     start = binary.find(CBF_DATA_START)
