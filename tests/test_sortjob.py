@@ -958,3 +958,37 @@ def test_warnings_of_files_read_side_by_side_stay_their_own(tmp_path, capfd):
                           progress=False)
     assert len(summary.errors) == 48 and all("corrupt FITS file" in e for e in summary.errors)
     assert capfd.readouterr().err == "" and warnings.showwarning is showwarning
+
+
+def test_a_damaged_hdf5_file_in_a_folder_is_an_error_of_its_own_not_of_the_listing(tmp_path):
+    """Listing a folder walks each HDF5 file's links (a master file's data files); h5py raises RuntimeError for a
+    damaged group structure, which ended the whole sort with a traceback before any frame was read."""
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "good.tif", _frame(0))
+    with h5py.File(tmp_path / "whole.h5", "w") as fh:
+        fh["entry/data/data"] = _frame(1)[None]
+    (src / "damaged.h5").write_bytes((tmp_path / "whole.h5").read_bytes().replace(b"HEAP", b"HEAX"))
+    summary = sort_frames([src], tmp_path / "out", ByQuadrantSorter(), progress=False)
+    assert summary.counts == {"SAXS": 1}
+    assert summary.errors == [f"{src / 'damaged.h5'}: unreadable hdf5 file (RuntimeError: Link iteration failed "
+                              "(bad local heap signature))"]
+
+
+def test_camsort_sort_says_one_line_for_a_damaged_tiff(tmp_path):
+    """tifffile logs each damaged tag of a file as an error without naming the file; the terminal gets camsort's
+    line, which does (run as a user runs it: pytest's own log capture would hide the difference)."""
+    import io
+
+    src = tmp_path / "in"
+    src.mkdir()
+    whole = io.BytesIO()
+    tifffile.imwrite(whole, _frame(0))
+    at = whole.getvalue().find(b"\x11\x01\x04\x00")  # the StripOffsets tag (273, LONG) becomes an unknown one
+    (src / "damaged.tif").write_bytes(whole.getvalue()[:at] + b"\xff\x7f" + whole.getvalue()[at + 2:])
+    tifffile.imwrite(src / "good.tif", _frame(1))
+    run = subprocess.run([sys.executable, "-m", "xicam.camsort.cli", "sort", str(src), "--out", str(tmp_path / "out"),
+                          "-q", "--mode", "manifest-only"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 3, run.stderr[-2000:]
+    assert run.stderr == (f"camsort: error: {src / 'damaged.tif'}: unreadable tiff file (TiffFileError: missing data "
+                          "offset)\n")

@@ -865,8 +865,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``camsort`` script; returns the process exit code."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # TensorFlow's Python logger warns of tracing and of its own deprecations: noise in a user's terminal
+    # TensorFlow's Python logger warns of tracing and of its own deprecations, tifffile logs each damaged tag of
+    # a file as an error without naming the file: noise in a user's terminal (a file that cannot be read gets
+    # camsort's own one-line error)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed escaped, never a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

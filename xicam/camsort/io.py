@@ -1077,7 +1077,8 @@ def describe(pattern: Pattern) -> dict[str, Any]:
 @lru_cache(maxsize=4096)
 def _linked_files(path: Path, signature: tuple[int, int]) -> frozenset[Path]:
     """The files an HDF5 file reaches through external links: an Eiger master file's data files, a NeXus
-    scan file's detector files. Nothing for a file h5py cannot open. Opened without HDF5's file lock, so
+    scan file's detector files. Nothing for a file h5py cannot open or walk (a damaged file: reading it later
+    names its error, and the folder's other files are listed). Opened without HDF5's file lock, so
     a detector's file writer is never kept from a file camsort looks at; cached by (size, mtime), so
     ``camsort watch`` does not reopen every file at each poll."""
     import h5py
@@ -1091,8 +1092,8 @@ def _linked_files(path: Path, signature: tuple[int, int]) -> frozenset[Path]:
     try:
         with h5py.File(path, "r", locking=False) as fh:
             fh.visititems_links(visit)
-    except (OSError, ValueError):
-        pass
+    except Exception:  # h5py raises RuntimeError, KeyError, ... for damaged structures, not only OSError
+        return frozenset()
     return frozenset(found)
 
 
