@@ -992,3 +992,25 @@ def test_camsort_sort_says_one_line_for_a_damaged_tiff(tmp_path):
     assert run.returncode == 3, run.stderr[-2000:]
     assert run.stderr == (f"camsort: error: {src / 'damaged.tif'}: unreadable tiff file (TiffFileError: missing data "
                           "offset)\n")
+
+
+def test_watch_sorts_a_series_frames_as_its_data_files_land_after_its_master(tmp_path):
+    """An Eiger writes its master file, then a data file every N frames: the master itself does not change as they
+    land (and the data files are read through it), so the watch looks at the files it links too."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+
+    def data_file(n: int, quadrant: int) -> None:
+        with h5py.File(src / f"series_data_{n:06d}.h5", "w") as fh:
+            fh["entry/data/data"] = np.stack([_frame(quadrant, seed=n), _frame(quadrant, seed=n + 10)])
+
+    data_file(1, 0)
+    with h5py.File(src / "series_master.h5", "w") as fh:
+        for n in (1, 2):
+            fh[f"entry/data/data_{n:06d}"] = h5py.ExternalLink(f"series_data_{n:06d}.h5", "/entry/data/data")
+    with _watching(src, out):
+        assert _names_once_sorted(out, rows=2) == ["series_master.h5"] * 2
+        data_file(2, 3)
+        assert _names_once_sorted(out, rows=4) == ["series_master.h5"] * 4
+    assert [r["technique"] for r in manifest.read(out / "manifest.csv").values()] == ["SAXS", "SAXS", "GIWAXS",
+                                                                                     "GIWAXS"]

@@ -1075,12 +1075,12 @@ def describe(pattern: Pattern) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4096)
-def _linked_files(path: Path, signature: tuple[int, int]) -> frozenset[Path]:
+def linked_files(path: Path, signature: tuple[int, int]) -> frozenset[Path]:
     """The files an HDF5 file reaches through external links: an Eiger master file's data files, a NeXus
     scan file's detector files. Nothing for a file h5py cannot open or walk (a damaged file: reading it later
     names its error, and the folder's other files are listed). Opened without HDF5's file lock, so
-    a detector's file writer is never kept from a file camsort looks at; cached by (size, mtime), so
-    ``camsort watch`` does not reopen every file at each poll."""
+    a detector's file writer is never kept from a file camsort looks at; cached by ``signature`` (its size and
+    mtime), so ``camsort watch`` does not reopen every file at each poll."""
     import h5py
 
     found: set[Path] = set()
@@ -1108,7 +1108,7 @@ def _unlinked(files: dict[Path, Path]) -> dict[Path, Path]:
                 st = f.stat()
             except OSError:
                 continue
-            linked |= _linked_files(f, (st.st_size, st.st_mtime_ns))
+            linked |= linked_files(f, (st.st_size, st.st_mtime_ns))
     return {f: r for f, r in files.items() if r not in linked} if linked else files
 
 

@@ -1,8 +1,9 @@
 """Watch a folder and sort frames as they land, once each file has stopped growing.
 
 Polling (not inotify) so that it works on the network file systems beamlines write to. A file is
-taken when its size and modification time are unchanged over ``settle`` seconds, and taken again
-only if it changes later (a failed read is retried, a rewritten frame sorted again); the sort job's
+taken when its size and modification time (and those of the data files an Eiger master links) are unchanged
+over ``settle`` seconds, and taken again only if they change later (a failed read is retried, a rewritten frame
+sorted again, a series' frames sorted as its data files land); the sort job's
 manifest makes every pass skip what is already done, so the guarantees of ``camsort sort`` hold. While
 another run holds the output folder, or an input folder (or, with ``recursive``, a sub-folder) cannot be listed
 or is not there yet, its files wait.
@@ -15,30 +16,46 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .folder_lock import FolderBusy
-from .io import FolderUnlisted, resolved_frame_paths
+from .io import HDF5_EXTENSIONS, FolderUnlisted, linked_files, resolved_frame_paths
 from .sortjob import SortSummary, sort_frames
 
 
-def settled_files(inputs: list[str | os.PathLike], seen: dict[Path, tuple[int, float, float]], settle: float,
+def settled_files(inputs: list[str | os.PathLike], seen: dict[Path, tuple[tuple, float]], settle: float,
                   recursive: bool, now: float, out: Path, unlisted: list[str] | None = None) -> list[Path]:
-    """Files whose (size, mtime) has not changed for ``settle`` seconds; updates ``seen``. Files inside the
-    output folder ``out`` (resolved), which may lie in a watched folder, are left out by the listing's own
-    resolved paths, before they are stat'ed. Sub-folders that cannot be listed are named in ``unlisted``."""
+    """Files whose :func:`file_state` has not changed for ``settle`` seconds; updates ``seen`` (path -> state and
+    when it was first seen). Files inside the output folder ``out`` (resolved), which may lie in a watched
+    folder, are left out by the listing's own resolved paths, before they are stat'ed. Sub-folders that cannot
+    be listed are named in ``unlisted``."""
     ready = []
     for path, resolved in resolved_frame_paths(list(inputs), recursive, unlisted).items():
         if out in resolved.parents:
             continue
         try:
-            st = path.stat()
+            state = file_state(path)
         except OSError:
             continue
-        sig = (st.st_size, st.st_mtime)
         prev = seen.get(path)
-        if prev is None or prev[:2] != sig:
-            seen[path] = (*sig, now)
-        elif now - prev[2] >= settle and st.st_size > 0:
+        if prev is None or prev[0] != state:
+            seen[path] = (state, now)
+        elif now - prev[1] >= settle and state[0] > 0:
             ready.append(path)
     return ready
+
+
+def file_state(path: Path) -> tuple:
+    """What a file looks like to the watch: its size and mtime and, for an HDF5 file that links others (an Eiger
+    master file), theirs too (None for one not there yet), as a series' data files land after its master."""
+    st = path.stat()
+    state: tuple = (st.st_size, st.st_mtime_ns)
+    if path.suffix.lower() in HDF5_EXTENSIONS:
+        for linked in sorted(linked_files(path, state)):
+            try:
+                part = linked.stat()
+            except OSError:
+                state += (None,)
+            else:
+                state += (part.st_size, part.st_mtime_ns)
+    return state
 
 
 def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, settle: float = 2.0,
@@ -50,8 +67,8 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
     run holds ``out``, or an input folder (or a sub-folder) cannot be listed (a file server away) or is not there
     yet (a watch started before the run's folder is made), its files wait for the next poll (``on_busy`` is told
     why, once each time)."""
-    seen: dict[Path, tuple[int, float, float]] = {}
-    processed: dict[Path, tuple[int, float]] = {}  # what each file looked like when it was sorted
+    seen: dict[Path, tuple[tuple, float]] = {}
+    processed: dict[Path, tuple] = {}  # what each file looked like when it was sorted
     out_resolved = Path(out).resolve()
     total = 0
     told = ""  # why the last poll waited, told once
@@ -59,14 +76,14 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
         waiting = [f"{i}: does not exist (yet)" for i in inputs if not os.path.exists(i)]
         try:
             ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic(), out_resolved,
-                                              waiting) if processed.get(p) != seen[p][:2]]
+                                              waiting) if processed.get(p) != seen[p][0]]
             summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors,
                                   shape=shape) if ready else None
         except (FolderBusy, FolderUnlisted) as exc:  # the folder's run ends, the file server comes back
             waiting.append(str(exc))
         else:
             if summary is not None:
-                processed.update({p: seen[p][:2] for p in ready})
+                processed.update({p: seen[p][0] for p in ready})
                 total += summary.sorted
                 if on_pass:
                     on_pass(summary)
