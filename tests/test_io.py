@@ -767,3 +767,19 @@ def test_frames_cut_short_are_errors_never_a_hang_or_zeros(tmp_path):
         np.testing.assert_array_equal(frames.get(0).stored, FRAME)
         with pytest.raises(PatternReadError, match=r"series.edf: frame 1: file cut short: \d+ of the frame's"):
             frames.get(1)
+
+
+def test_damaged_files_of_every_format_read_as_frames_or_named_errors(tmp_path, capsys):
+    """``benchmarks/damaged_files.py`` (docs/performance.md): cut and bit-flipped files of eleven formats never
+    hang a reader or crash it or the folder's listing (a damaged CBF hung fabio, a damaged HDF5 crashed the
+    listing, until 2026-12-03)."""
+    import runpy
+
+    script = Path(__file__).parents[1] / "benchmarks" / "damaged_files.py"
+    main = runpy.run_path(str(script))["main"]
+    assert main([str(tmp_path), "--per-format", "12", "--seed", "3", "--timeout", "60"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert rows["format"] == ["files", "frames", "error", "hang", "crash"]
+    assert len(rows) == 11 + 3 and rows["all"][0] == "132" and rows["all"][3:] == ["0", "0"]
+    assert rows["listing"] == ["the", "folder:", "132", "of", "132", "files", "listed", "as", "frame", "files"]
+    assert not list(tmp_path.iterdir())  # its folder is removed
