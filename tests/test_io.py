@@ -783,3 +783,36 @@ def test_damaged_files_of_every_format_read_as_frames_or_named_errors(tmp_path, 
     assert len(rows) == 11 + 3 and rows["all"][0] == "132" and rows["all"][3:] == ["0", "0"]
     assert rows["listing"] == ["the", "folder:", "132", "of", "132", "files", "listed", "as", "frame", "files"]
     assert not list(tmp_path.iterdir())  # its folder is removed
+
+
+def _virtual_series(folder: Path, parts: int = 2) -> Path:
+    """A NeXus file whose frames are a virtual dataset over ``parts`` data files of two frames each, as Diamond's
+    Odin writes an Eiger's series (the data files are not written here)."""
+    layout = h5py.VirtualLayout(shape=(2 * parts, *FRAME.shape), dtype=FRAME.dtype)
+    for n in range(parts):
+        layout[2 * n:2 * n + 2] = h5py.VirtualSource(f"scan_{n + 1:06d}.h5", "data", shape=(2, *FRAME.shape))
+    with h5py.File(folder / "scan.nxs", "w") as fh:
+        fh.create_virtual_dataset("entry/data/data", layout, fillvalue=0)
+    return folder / "scan.nxs"
+
+
+def _data_file(folder: Path, n: int) -> None:
+    with h5py.File(folder / f"scan_{n:06d}.h5", "w") as fh:
+        fh["data"] = np.stack([FRAME + 10 * n, FRAME + 10 * n + 1])
+
+
+def test_a_virtual_dataset_reads_its_data_files_frames_once_and_names_those_not_there(tmp_path):
+    """A listing leaves the data files to the NeXus file that maps them (or every frame is sorted twice), and a
+    frame whose data file is not there is an error, not HDF5's fill value (a blank frame, NOT_SCATTERING)."""
+    nexus = _virtual_series(tmp_path)
+    with pytest.raises(PatternReadError, match=r"scan\.nxs: its frames are in scan_000001\.h5, scan_000002\.h5 \(a "
+                                               r"virtual dataset.*not found beside it: copy them with this file"):
+        read_pattern(nexus, frame=0)
+    _data_file(tmp_path, 1)
+    assert [p.name for p in frame_paths([tmp_path])] == ["scan.nxs"]
+    with open_frames(nexus) as frames:
+        np.testing.assert_array_equal(frames.get(1).stored, FRAME + 11)
+        with pytest.raises(PatternReadError, match=r"scan\.nxs: frame 2: its data file scan_000002\.h5 is not there"):
+            frames.get(2)
+    _data_file(tmp_path, 2)
+    assert [int(p.stored[0, 0] - FRAME[0, 0]) for p in iter_patterns(nexus)] == [10, 11, 20, 21]

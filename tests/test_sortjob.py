@@ -994,9 +994,11 @@ def test_camsort_sort_says_one_line_for_a_damaged_tiff(tmp_path):
                           "offset)\n")
 
 
-def test_watch_sorts_a_series_frames_as_its_data_files_land_after_its_master(tmp_path):
-    """An Eiger writes its master file, then a data file every N frames: the master itself does not change as they
-    land (and the data files are read through it), so the watch looks at the files it links too."""
+@pytest.mark.parametrize("linked_by", ["external links", "a virtual dataset"])
+def test_watch_sorts_a_series_frames_as_its_data_files_land_after_its_master(tmp_path, linked_by):
+    """An Eiger writes its master file, then a data file every N frames (Diamond's Odin: a NeXus file whose virtual
+    dataset maps them): the master itself does not change as they land (and the data files are read through it),
+    so the watch looks at the files it links too."""
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
 
@@ -1005,12 +1007,29 @@ def test_watch_sorts_a_series_frames_as_its_data_files_land_after_its_master(tmp
             fh["entry/data/data"] = np.stack([_frame(quadrant, seed=n), _frame(quadrant, seed=n + 10)])
 
     data_file(1, 0)
+    layout = h5py.VirtualLayout(shape=(4, 60, 50), dtype=np.int32)
     with h5py.File(src / "series_master.h5", "w") as fh:
         for n in (1, 2):
-            fh[f"entry/data/data_{n:06d}"] = h5py.ExternalLink(f"series_data_{n:06d}.h5", "/entry/data/data")
-    with _watching(src, out):
-        assert _names_once_sorted(out, rows=2) == ["series_master.h5"] * 2
+            if linked_by == "external links":
+                fh[f"entry/data/data_{n:06d}"] = h5py.ExternalLink(f"series_data_{n:06d}.h5", "/entry/data/data")
+            else:
+                layout[2 * n - 2:2 * n] = h5py.VirtualSource(f"series_data_{n:06d}.h5", "entry/data/data",
+                                                             shape=(2, 60, 50))
+        if linked_by == "a virtual dataset":
+            fh.create_virtual_dataset("entry/data/data", layout, fillvalue=0)
+    def outcomes_once(sorted_frames: int) -> list[str]:
+        """Each frame's technique (or error) once the watch beside the test has sorted ``sorted_frames``."""
+        import time
+
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            rows = sorted(manifest.read(out / "manifest.csv").values(), key=lambda r: int(r["frame"]))
+            if sum(not r["error"] for r in rows) == sorted_frames:
+                break
+            time.sleep(0.05)
+        return [r["technique"] for r in rows]
+
+    with _watching(src, out):  # a virtual dataset knows its frames before they land: theirs are errors until then
+        assert outcomes_once(2) == ["SAXS"] * 2 + ([] if linked_by == "external links" else ["ERROR"] * 2)
         data_file(2, 3)
-        assert _names_once_sorted(out, rows=4) == ["series_master.h5"] * 4
-    assert [r["technique"] for r in manifest.read(out / "manifest.csv").values()] == ["SAXS", "SAXS", "GIWAXS",
-                                                                                     "GIWAXS"]
+        assert outcomes_once(4) == ["SAXS", "SAXS", "GIWAXS", "GIWAXS"]

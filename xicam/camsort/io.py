@@ -380,7 +380,15 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     others = _other_images(images, name, parts)
     if others:
         meta["hdf5_other_images"] = others
-    series = _Series(path, fh, parts)
+    absent = _absent_sources(path, dset) if len(parts) == 1 else []
+    if absent and sum(stop - start for start, stop, _ in absent) >= _frame_count(dset):
+        fh.close()
+        shown = sorted({source for _, _, source in absent})
+        raise PatternReadError(path, f"its frames are in {', '.join(shown[:3])}"
+                                     + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+                                     + " (a virtual dataset, as NeXus writers keep their data files), not found beside "
+                                       "it: copy them with this file")
+    series = _Series(path, fh, parts, absent)
     one = frame is not None and dset.ndim >= 3 and 0 <= frame < series.total
     mask = _pixel_mask(images, dset.shape[-2:])
     if mask is not None:
@@ -390,6 +398,10 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
         return _Frames(path, series, meta, "hdf5", total=series.total, invalid=invalid)
     if one:
         data = series[frame]
+    elif absent:
+        fh.close()
+        raise PatternReadError(path, f"frames {absent[0][0]}-{absent[0][1] - 1}: their data file {absent[0][2]} is not "
+                                     "there (yet)")
     else:
         data = np.concatenate([_as_stack(p) for p in parts]) if len(parts) > 1 else _as_stack(dset)
     fh.close()
@@ -422,15 +434,19 @@ class _LazyStack:
 
 
 class _Series(_LazyStack):
-    """The frames of an HDF5 stack, or of the parts of an Eiger series, from the open file."""
+    """The frames of an HDF5 stack, or of the parts of an Eiger series, from the open file; the frames of a
+    virtual dataset whose data file is ``absent`` (:func:`_absent_sources`) are errors, not its fill value."""
 
-    def __init__(self, path: str, fh: Any, parts: list[Any]):
+    def __init__(self, path: str, fh: Any, parts: list[Any], absent: list[tuple[int, int, str]] = ()):
         super().__init__(path, fh)
-        self.parts = parts
+        self.parts, self.absent = parts, absent
         self.ends = np.cumsum([_frame_count(p) for p in parts])
         self.total = int(self.ends[-1])
 
     def _read(self, index: int) -> Any:
+        for start, stop, source in self.absent:
+            if start <= index < stop:
+                raise PatternReadError(self.path, f"its data file {source} is not there (yet)")
         part = int(np.searchsorted(self.ends, index, side="right"))
         local = index - (self.ends[part - 1] if part else 0)
         return self.parts[part][np.unravel_index(local, self.parts[part].shape[:-2])]
@@ -681,6 +697,27 @@ def _series(images: list[tuple[str, Any]], name: str, first: Any) -> list[Any]:
                 and dset.shape[1:] == first.shape[1:]:
             parts.append(dset)
     return parts
+
+
+def _virtual_sources(dset: Any) -> list[tuple[str, Any]]:
+    """The other files a virtual dataset maps frames from, each with its selection in the dataset's space."""
+    return [(vm.file_name, vm.vspace) for vm in dset.virtual_sources() if vm.file_name != "."]
+
+
+def _absent_sources(path: str, dset: Any) -> list[tuple[int, int, str]]:
+    """The frames (start, stop) of a virtual dataset whose data file is not there (HDF5 would give its fill
+    value), each with that file's name; empty for an ordinary dataset."""
+    if not dset.is_virtual:
+        return []
+    absent = []
+    leading = dset.shape[:-2]
+    for name, space in _virtual_sources(dset):
+        if not (Path(path).parent / name).exists():
+            low, high = space.get_select_bounds()
+            start, stop = (0, 1) if not leading else (int(np.ravel_multi_index(low[:-2], leading)),
+                                                      int(np.ravel_multi_index(high[:-2], leading)) + 1)
+            absent.append((start, stop, name))
+    return sorted(absent)
 
 
 def _pixel_mask(images: list[tuple[str, Any]], frame_shape: tuple[int, ...]) -> tuple[str, np.ndarray] | None:
@@ -1076,9 +1113,10 @@ def describe(pattern: Pattern) -> dict[str, Any]:
 
 @lru_cache(maxsize=4096)
 def linked_files(path: Path, signature: tuple[int, int]) -> frozenset[Path]:
-    """The files an HDF5 file reaches through external links: an Eiger master file's data files, a NeXus
-    scan file's detector files. Nothing for a file h5py cannot open or walk (a damaged file: reading it later
-    names its error, and the folder's other files are listed). Opened without HDF5's file lock, so
+    """The files an HDF5 file reaches through external links or virtual datasets: an Eiger master file's data
+    files, a NeXus scan file's detector files (Diamond's Odin maps its data files' frames as a virtual dataset).
+    Nothing for a file h5py cannot open or walk (a damaged file: reading it later names its error, and the
+    folder's other files are listed). Opened without HDF5's file lock, so
     a detector's file writer is never kept from a file camsort looks at; cached by ``signature`` (its size and
     mtime), so ``camsort watch`` does not reopen every file at each poll."""
     import h5py
@@ -1089,9 +1127,14 @@ def linked_files(path: Path, signature: tuple[int, int]) -> frozenset[Path]:
         if isinstance(link, h5py.ExternalLink):
             found.add((path.parent / link.filename).resolve())
 
+    def visit_sources(_: str, item: Any) -> None:
+        if isinstance(item, h5py.Dataset) and item.is_virtual:
+            found.update((path.parent / name).resolve() for name, _ in _virtual_sources(item))
+
     try:
         with h5py.File(path, "r", locking=False) as fh:
             fh.visititems_links(visit)
+            fh.visititems(visit_sources)
     except Exception:  # h5py raises RuntimeError, KeyError, ... for damaged structures, not only OSError
         return frozenset()
     return frozenset(found)
