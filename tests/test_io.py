@@ -816,3 +816,16 @@ def test_a_virtual_dataset_reads_its_data_files_frames_once_and_names_those_not_
             frames.get(2)
     _data_file(tmp_path, 2)
     assert [int(p.stored[0, 0] - FRAME[0, 0]) for p in iter_patterns(nexus)] == [10, 11, 20, 21]
+
+
+def test_a_virtual_dataset_copied_from_where_it_was_written_finds_its_data_files_beside_it(tmp_path):
+    """Odin names data files by their absolute paths at the beamline; HDF5 then finds them by their base names
+    beside the NeXus file they were copied with, and so must camsort (not call them missing)."""
+    (tmp_path / "beamline").mkdir()
+    layout = h5py.VirtualLayout(shape=(2, *FRAME.shape), dtype=FRAME.dtype)
+    layout[0:2] = h5py.VirtualSource(str(tmp_path / "beamline" / "scan_000001.h5"), "data", shape=(2, *FRAME.shape))
+    with h5py.File(tmp_path / "scan.nxs", "w") as fh:
+        fh.create_virtual_dataset("entry/data/data", layout, fillvalue=0)
+    _data_file(tmp_path, 1)  # copied beside the NeXus file; the beamline's folder is empty
+    assert [p.name for p in frame_paths([tmp_path])] == ["scan.nxs"]
+    assert [int(p.stored[0, 0] - FRAME[0, 0]) for p in iter_patterns(tmp_path / "scan.nxs")] == [10, 11]

@@ -704,6 +704,13 @@ def _virtual_sources(dset: Any) -> list[tuple[str, Any]]:
     return [(vm.file_name, vm.vspace) for vm in dset.virtual_sources() if vm.file_name != "."]
 
 
+def _source_places(path: str | os.PathLike, name: str) -> tuple[Path, Path]:
+    """Where HDF5 looks for a virtual dataset's data file ``name``: as named (beside the file that maps it, if
+    the name is relative), then by its base name beside that file (data copied with it from the beamline)."""
+    folder = Path(path).parent
+    return folder / name, folder / Path(name).name
+
+
 def _absent_sources(path: str, dset: Any) -> list[tuple[int, int, str]]:
     """The frames (start, stop) of a virtual dataset whose data file is not there (HDF5 would give its fill
     value), each with that file's name; empty for an ordinary dataset."""
@@ -712,7 +719,7 @@ def _absent_sources(path: str, dset: Any) -> list[tuple[int, int, str]]:
     absent = []
     leading = dset.shape[:-2]
     for name, space in _virtual_sources(dset):
-        if not (Path(path).parent / name).exists():
+        if not any(place.exists() for place in _source_places(path, name)):
             low, high = space.get_select_bounds()
             start, stop = (0, 1) if not leading else (int(np.ravel_multi_index(low[:-2], leading)),
                                                       int(np.ravel_multi_index(high[:-2], leading)) + 1)
@@ -1129,7 +1136,7 @@ def linked_files(path: Path, signature: tuple[int, int]) -> frozenset[Path]:
 
     def visit_sources(_: str, item: Any) -> None:
         if isinstance(item, h5py.Dataset) and item.is_virtual:
-            found.update((path.parent / name).resolve() for name, _ in _virtual_sources(item))
+            found.update(p.resolve() for name, _ in _virtual_sources(item) for p in _source_places(path, name))
 
     try:
         with h5py.File(path, "r", locking=False) as fh:
