@@ -53,6 +53,25 @@ def test_compact_keeps_one_row_per_frame_in_order(tmp_path):
     assert not (tmp_path / "manifest.csv.tmp").exists()
 
 
+def test_a_compaction_the_disk_has_no_room_for_leaves_the_manifest_as_appended(tmp_path, monkeypatch):
+    import errno
+
+    path = tmp_path / "manifest.csv"
+    with manifest.Writer(path) as w:
+        for t in ("SAXS", "WAXS"):
+            w.write(_row("/x.tif", technique=t))
+    before = path.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(CamsortError, match=r"manifest\.csv: cannot rewrite the manifest without its superseded rows "
+                                           r"\(No space left on device\); it stays as appended, and reads the same$"):
+        manifest.compact(path)
+    assert path.read_bytes() == before and not (tmp_path / "manifest.csv.tmp").exists()
+
+
 def test_foreign_csv_is_not_trusted(tmp_path):
     path = tmp_path / "manifest.csv"
     path.write_text("a,b\n1,2\n")

@@ -1033,3 +1033,37 @@ def test_watch_sorts_a_series_frames_as_its_data_files_land_after_its_master(tmp
         assert outcomes_once(2) == ["SAXS"] * 2 + ([] if linked_by == "external links" else ["ERROR"] * 2)
         data_file(2, 3)
         assert outcomes_once(4) == ["SAXS", "SAXS", "GIWAXS", "GIWAXS"]
+
+
+def test_a_manifest_the_disk_has_no_room_for_stops_the_run_with_one_line_and_a_rerun_finishes(tmp_path, monkeypatch):
+    """A full disk (or quota) refused the manifest's appends with a traceback; the run now stops with one line
+    naming the manifest, and once there is room a re-run sorts the rest, the copies made meanwhile recognised."""
+    import errno
+    import io
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(12):
+        tifffile.imwrite(src / f"f{i:02d}.tif", _frame(i % 4, seed=i))
+    room = {"chars": 2500}
+
+    class FullDisk(io.TextIOWrapper):
+        def write(self, text: str) -> int:
+            room["chars"] -= len(text)
+            if room["chars"] < 0:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(text)
+
+    real_open = open
+    monkeypatch.setattr(manifest, "open", lambda path, mode="r", **kw: FullDisk(real_open(path, mode + "b"), **kw)
+                        if mode == "a" else real_open(path, mode, **kw), raising=False)
+    with pytest.raises(CamsortError, match=r"manifest\.csv: cannot write the manifest \(No space left on device\); "
+                                           r"the frames it records are kept, and a run once there is room sorts"):
+        sort_frames([src], out, ByQuadrantSorter(), progress=False, batch_size=4, workers=1)
+    recorded = len(_outcomes(out))
+    assert 0 < recorded < 12
+    monkeypatch.undo()
+    again = ByQuadrantSorter()
+    summary = sort_frames([src], out, again, progress=False)  # the folder's lock was let go
+    assert again.calls == 12 - recorded and summary.skipped == recorded and not summary.errors
+    assert len(_outcomes(out)) == 12 and len(list(out.rglob("*.tif"))) == 12  # no copy made twice

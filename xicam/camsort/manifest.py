@@ -8,6 +8,7 @@ still in the folder).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -151,8 +152,13 @@ class Writer:
         self._fh = open(self.path, "a", **TEXT)
         self._csv = csv.writer(self._fh)
         if header is None:
-            self._csv.writerow(COLUMNS)
-            self._fh.flush()
+            try:
+                with self._refused():
+                    self._csv.writerow(COLUMNS)
+                    self._fh.flush()
+            except CamsortError:
+                self.close()
+                raise
 
     def _repair_torn_tail(self) -> None:
         """Drop a half-written last line left by a crash so that new rows start on a fresh line."""
@@ -164,18 +170,39 @@ class Writer:
                 fh.truncate(data.rfind(b"\n") + 1)
 
     def write(self, row: dict[str, object]) -> None:
-        self._csv.writerow(["" if row.get(c) is None else row.get(c) for c in COLUMNS])
-        self._fh.flush()
+        with self._refused():
+            self._csv.writerow(["" if row.get(c) is None else row.get(c) for c in COLUMNS])
+            self._fh.flush()
 
     def sync(self) -> None:
         """Force the rows written so far to disk (called once per batch)."""
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        with self._refused():
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    @contextlib.contextmanager
+    def _refused(self) -> Iterator[None]:
+        """Turn a write the file system refuses (a full disk, a quota) into a :class:`CamsortError` naming the
+        manifest; the rows written before stay, a torn last one is dropped when the manifest is next opened."""
+        try:
+            yield
+        except OSError as exc:
+            self.broken = True
+            raise CamsortError(f"{self.path}: cannot write the manifest ({exc.strerror or exc}); the frames it "
+                               "records are kept, and a run once there is room sorts the rest") from None
+
+    broken = False
+    """Whether a write was refused: the rows still buffered are not written again on closing."""
 
     def close(self) -> None:
-        if not self._fh.closed:
-            self.sync()
-            self._fh.close()
+        if self._fh.closed:
+            return
+        if self.broken:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            return
+        self.sync()
+        self._fh.close()
 
     def __enter__(self) -> "Writer":
         return self
@@ -212,12 +239,17 @@ def compact(path: str | os.PathLike, order: Iterable[tuple[str, str]] | None = N
     listed = set(keys)
     keys += [k for k in kept if k not in listed]
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", **TEXT) as fh:
-        writer = csv.writer(fh)
-        writer.writerow(COLUMNS)
-        for k in keys:
-            for row in kept[k]:
-                writer.writerow([row[c] for c in COLUMNS])
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with open(tmp, "w", **TEXT) as fh:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            for k in keys:
+                for row in kept[k]:
+                    writer.writerow([row[c] for c in COLUMNS])
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CamsortError(f"{path}: cannot rewrite the manifest without its superseded rows ({exc.strerror or exc});"
+                           " it stays as appended, and reads the same") from None
     os.replace(tmp, path)

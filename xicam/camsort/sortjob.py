@@ -236,7 +236,7 @@ class SortJob:
     def __exit__(self, *exc: object) -> None:
         try:
             self._writer.close()
-            if self._wrote_again():
+            if self._wrote_again() and not self._writer.broken:
                 manifest.compact(self.manifest, self._order)
         finally:
             self._lock.close()
