@@ -439,6 +439,22 @@ def test_an_output_that_is_a_file_or_cannot_be_made_is_refused_with_a_clear_erro
     assert (tmp_path / "out").read_bytes() == b"mine"
 
 
+def test_an_output_folder_without_room_for_its_settings_is_refused_with_a_clear_error(tmp_path, monkeypatch):
+    import errno
+
+    from xicam.camsort import sort_settings
+
+    def full(*args, **kwargs) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    tifffile.imwrite(tmp_path / "a.tif", _frame(0))
+    monkeypatch.setattr(sort_settings, "write_json_atomic", full)
+    with pytest.raises(CamsortError, match=r"out: cannot sort into it \(No space left on device\)$"):
+        SortJob([tmp_path / "a.tif"], tmp_path / "out", settings={"mode": "copy"})
+    monkeypatch.undo()
+    assert SortJob([tmp_path / "a.tif"], tmp_path / "out", settings={"mode": "copy"}).pending()  # not left locked
+
+
 def test_link_mode_across_file_systems_is_refused_before_it_starts(tmp_path):
     """Hard links cannot cross file systems: one clear refusal instead of an error for every frame."""
     import errno

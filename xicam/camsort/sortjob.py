@@ -184,6 +184,9 @@ class SortJob:
             raise CamsortError(f"{self.out}: cannot sort into it ({exc.strerror or exc})") from None
         try:
             self._start(mode, settings)
+        except OSError as exc:  # its settings file, with no room on the disk for it
+            self._lock.close()
+            raise CamsortError(f"{self.out}: cannot sort into it ({exc.strerror or exc})") from None
         except BaseException:
             self._lock.close()
             raise
