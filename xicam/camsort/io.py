@@ -18,7 +18,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -437,7 +437,7 @@ class _Series(_LazyStack):
     """The frames of an HDF5 stack, or of the parts of an Eiger series, from the open file; the frames of a
     virtual dataset whose data file is ``absent`` (:func:`_absent_sources`) are errors, not its fill value."""
 
-    def __init__(self, path: str, fh: Any, parts: list[Any], absent: list[tuple[int, int, str]] = ()):
+    def __init__(self, path: str, fh: Any, parts: list[Any], absent: Sequence[tuple[int, int, str]] = ()):
         super().__init__(path, fh)
         self.parts, self.absent = parts, absent
         self.ends = np.cumsum([_frame_count(p) for p in parts])
@@ -948,6 +948,7 @@ CBF_DATA_START = b"\x0c\x1a\x04\xd5"
 """The bytes that open a CBF binary section's data, after its MIME header."""
 
 CBF_NO_DATA = "CBF file holds no image data (no binary section)"
+"""Why a CBF file without a binary section is refused."""
 
 CBF_DATA_SIZE = re.compile(rb"X-Binary-Size:\s*(\d+)")
 """The MIME header line of a CBF binary section that gives its data's length in bytes."""
@@ -1123,9 +1124,9 @@ def linked_files(path: Path, signature: tuple[int, int]) -> frozenset[Path]:
     """The files an HDF5 file reaches through external links or virtual datasets: an Eiger master file's data
     files, a NeXus scan file's detector files (Diamond's Odin maps its data files' frames as a virtual dataset).
     Nothing for a file h5py cannot open or walk (a damaged file: reading it later names its error, and the
-    folder's other files are listed). Opened without HDF5's file lock, so
-    a detector's file writer is never kept from a file camsort looks at; cached by ``signature`` (its size and
-    mtime), so ``camsort watch`` does not reopen every file at each poll."""
+    folder's other files are listed). Opened without HDF5's file lock, so a detector's file writer is never kept
+    from a file camsort looks at; cached by ``signature`` (its size and mtime), so ``camsort watch`` does not
+    reopen every file at each poll."""
     import h5py
 
     found: set[Path] = set()
@@ -1165,7 +1166,7 @@ def _unlinked(files: dict[Path, Path]) -> dict[Path, Path]:
 class NoFrameFiles(CamsortError):
     """No frame file among the inputs: an empty or mistyped folder, or sub-folders scanned without ``-r``."""
 
-    def __init__(self, inputs: list[str | os.PathLike], recursive: bool, unlisted: list[str] = ()):
+    def __init__(self, inputs: list[str | os.PathLike], recursive: bool, unlisted: Sequence[str] = ()):
         more = f" (and {len(unlisted) - 1} more folder(s))" if len(unlisted) > 1 else ""
         super().__init__(f"no frame files in {', '.join(map(str, inputs))}"
                          + ("" if recursive else " (-r for sub-folders)")

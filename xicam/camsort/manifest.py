@@ -141,6 +141,9 @@ def _rewritten(source: str, recorded: Signature, stack: bool) -> bool:
 class Writer:
     """Append rows to the manifest, flushing each so that a crash loses nothing finished."""
 
+    broken = False
+    """Whether a write was refused (a full disk): the rows still buffered are not written again on closing."""
+
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,9 +193,6 @@ class Writer:
             self.broken = True
             raise CamsortError(f"{self.path}: cannot write the manifest ({exc.strerror or exc}); the frames it "
                                "records are kept, and a run once there is room sorts the rest") from None
-
-    broken = False
-    """Whether a write was refused: the rows still buffered are not written again on closing."""
 
     def close(self) -> None:
         if self._fh.closed:
