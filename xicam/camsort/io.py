@@ -7,6 +7,7 @@ file's first bytes, so a frame with a wrong extension still reads.
 """
 from __future__ import annotations
 
+import bisect
 import bz2
 import contextlib
 import gzip
@@ -380,15 +381,16 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     others = _other_images(images, name, parts)
     if others:
         meta["hdf5_other_images"] = others
-    absent = _absent_sources(path, dset) if len(parts) == 1 else []
-    if absent and sum(stop - start for start, stop, _ in absent) >= _frame_count(dset):
+    sources = _virtual_parts(dset) if len(parts) == 1 else []
+    if sources and not any(_source_there(path, name) for name in {sources[0][2], sources[-1][2]}) \
+            and not any(_source_there(path, name) for _, _, name in sources):  # copied without its data files
         fh.close()
-        shown = sorted({source for _, _, source in absent})
+        shown = sorted({name for _, _, name in sources})
         raise PatternReadError(path, f"its frames are in {', '.join(shown[:3])}"
                                      + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
                                      + " (a virtual dataset, as NeXus writers keep their data files), not found beside "
                                        "it: copy them with this file")
-    series = _Series(path, fh, parts, absent)
+    series = _Series(path, fh, parts, sources)
     one = frame is not None and dset.ndim >= 3 and 0 <= frame < series.total
     mask = _pixel_mask(images, dset.shape[-2:])
     if mask is not None:
@@ -396,15 +398,16 @@ def _read_hdf5(path: str, *, dataset: str | None = None, frame: int | None = Non
     invalid = None if mask is None else mask[1]
     if lazy:  # left on disk: each frame read when asked for
         return _Frames(path, series, meta, "hdf5", total=series.total, invalid=invalid)
-    if one:
-        data = series[frame]
-    elif absent:
+    try:
+        if one:
+            data = series[frame]
+        else:
+            for start, _, name in sources:
+                if not _source_there(path, name):
+                    raise PatternReadError(path, f"frame {start}: its data file {name} is not there (yet)")
+            data = np.concatenate([_as_stack(p) for p in parts]) if len(parts) > 1 else _as_stack(dset)
+    finally:
         fh.close()
-        raise PatternReadError(path, f"frames {absent[0][0]}-{absent[0][1] - 1}: their data file {absent[0][2]} is not "
-                                     "there (yet)")
-    else:
-        data = np.concatenate([_as_stack(p) for p in parts]) if len(parts) > 1 else _as_stack(dset)
-    fh.close()
     return _Frames(path, _squeeze_to_frames(path, data), meta, "hdf5", first=frame if one else 0, total=series.total,
                    invalid=invalid)
 
@@ -434,19 +437,24 @@ class _LazyStack:
 
 
 class _Series(_LazyStack):
-    """The frames of an HDF5 stack, or of the parts of an Eiger series, from the open file; the frames of a
-    virtual dataset whose data file is ``absent`` (:func:`_absent_sources`) are errors, not its fill value."""
+    """The frames of an HDF5 stack, or of the parts of an Eiger series, from the open file; a frame of a virtual
+    dataset (its ``sources``: :func:`_virtual_parts`) whose data file is not there is an error, not its fill
+    value (each data file looked for once while the file is open)."""
 
-    def __init__(self, path: str, fh: Any, parts: list[Any], absent: Sequence[tuple[int, int, str]] = ()):
+    def __init__(self, path: str, fh: Any, parts: list[Any], sources: Sequence[tuple[int, int, str]] = ()):
         super().__init__(path, fh)
-        self.parts, self.absent = parts, absent
+        self.parts, self.sources = parts, sources
+        self.starts = [start for start, _, _ in sources]
+        self.there: dict[str, bool] = {}
         self.ends = np.cumsum([_frame_count(p) for p in parts])
         self.total = int(self.ends[-1])
 
     def _read(self, index: int) -> Any:
-        for start, stop, source in self.absent:
-            if start <= index < stop:
-                raise PatternReadError(self.path, f"its data file {source} is not there (yet)")
+        at = bisect.bisect_right(self.starts, index) - 1
+        if at >= 0 and index < self.sources[at][1]:
+            name = self.sources[at][2]
+            if not self.there.setdefault(name, _source_there(self.path, name)):
+                raise PatternReadError(self.path, f"its data file {name} is not there (yet)")
         part = int(np.searchsorted(self.ends, index, side="right"))
         local = index - (self.ends[part - 1] if part else 0)
         return self.parts[part][np.unravel_index(local, self.parts[part].shape[:-2])]
@@ -711,20 +719,23 @@ def _source_places(path: str | os.PathLike, name: str) -> tuple[Path, Path]:
     return folder / name, folder / Path(name).name
 
 
-def _absent_sources(path: str, dset: Any) -> list[tuple[int, int, str]]:
-    """The frames (start, stop) of a virtual dataset whose data file is not there (HDF5 would give its fill
-    value), each with that file's name; empty for an ordinary dataset."""
+def _source_there(path: str, name: str) -> bool:
+    """Whether HDF5 finds the data file ``name`` of a virtual dataset in ``path`` (else it gives fill values)."""
+    return any(place.exists() for place in _source_places(path, name))
+
+
+def _virtual_parts(dset: Any) -> list[tuple[int, int, str]]:
+    """The frames (start, stop) a virtual dataset maps from each of its data files, with that file's name, in
+    frame order; empty for an ordinary dataset."""
     if not dset.is_virtual:
         return []
-    absent = []
+    parts = []
     leading = dset.shape[:-2]
     for name, space in _virtual_sources(dset):
-        if not any(place.exists() for place in _source_places(path, name)):
-            low, high = space.get_select_bounds()
-            start, stop = (0, 1) if not leading else (int(np.ravel_multi_index(low[:-2], leading)),
-                                                      int(np.ravel_multi_index(high[:-2], leading)) + 1)
-            absent.append((start, stop, name))
-    return sorted(absent)
+        low, high = space.get_select_bounds()
+        parts.append((0, 1, name) if not leading else (int(np.ravel_multi_index(low[:-2], leading)),
+                                                       int(np.ravel_multi_index(high[:-2], leading)) + 1, name))
+    return sorted(parts)
 
 
 def _pixel_mask(images: list[tuple[str, Any]], frame_shape: tuple[int, ...]) -> tuple[str, np.ndarray] | None:
