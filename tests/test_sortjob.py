@@ -1051,17 +1051,13 @@ def test_watch_sorts_a_series_frames_as_its_data_files_land_after_its_master(tmp
         assert outcomes_once(4) == ["SAXS", "SAXS", "GIWAXS", "GIWAXS"]
 
 
-def test_a_manifest_the_disk_has_no_room_for_stops_the_run_with_one_line_and_a_rerun_finishes(tmp_path, monkeypatch):
-    """A full disk (or quota) refused the manifest's appends with a traceback; the run now stops with one line
-    naming the manifest, and once there is room a re-run sorts the rest, the copies made meanwhile recognised."""
+def _room_for_the_manifest(monkeypatch, chars: int) -> dict[str, int]:
+    """Let the manifest's appends have room for ``chars`` characters, then fail as a full disk does; returns the
+    room left (set ``room["chars"]`` to make room)."""
     import errno
     import io
 
-    src, out = tmp_path / "in", tmp_path / "out"
-    src.mkdir()
-    for i in range(12):
-        tifffile.imwrite(src / f"f{i:02d}.tif", _frame(i % 4, seed=i))
-    room = {"chars": 2500}
+    room = {"chars": chars}
 
     class FullDisk(io.TextIOWrapper):
         def write(self, text: str) -> int:
@@ -1073,6 +1069,17 @@ def test_a_manifest_the_disk_has_no_room_for_stops_the_run_with_one_line_and_a_r
     real_open = open
     monkeypatch.setattr(manifest, "open", lambda path, mode="r", **kw: FullDisk(real_open(path, mode + "b"), **kw)
                         if mode == "a" else real_open(path, mode, **kw), raising=False)
+    return room
+
+
+def test_a_manifest_the_disk_has_no_room_for_stops_the_run_with_one_line_and_a_rerun_finishes(tmp_path, monkeypatch):
+    """A full disk (or quota) refused the manifest's appends with a traceback; the run now stops with one line
+    naming the manifest, and once there is room a re-run sorts the rest, the copies made meanwhile recognised."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(12):
+        tifffile.imwrite(src / f"f{i:02d}.tif", _frame(i % 4, seed=i))
+    _room_for_the_manifest(monkeypatch, 2500)
     with pytest.raises(CamsortError, match=r"manifest\.csv: cannot write the manifest \(No space left on device\); "
                                            r"the frames it records are kept, and a run once there is room sorts"):
         sort_frames([src], out, ByQuadrantSorter(), progress=False, batch_size=4, workers=1)
@@ -1083,3 +1090,23 @@ def test_a_manifest_the_disk_has_no_room_for_stops_the_run_with_one_line_and_a_r
     summary = sort_frames([src], out, again, progress=False)  # the folder's lock was let go
     assert again.calls == 12 - recorded and summary.skipped == recorded and not summary.errors
     assert len(_outcomes(out)) == 12 and len(list(out.rglob("*.tif"))) == 12  # no copy made twice
+
+
+def test_watch_waits_while_the_disk_has_no_room_for_the_manifest_and_goes_on_when_it_has(tmp_path, monkeypatch):
+    """A watch overnight must not end because the disk filled up: it says why it waits, once, and sorts the files
+    not recorded once there is room."""
+    import time
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(12):
+        tifffile.imwrite(src / f"f{i:02d}.tif", _frame(i % 4, seed=i))
+    room = _room_for_the_manifest(monkeypatch, 2500)
+    with _watching(src, out) as told:
+        deadline = time.time() + 30
+        while time.time() < deadline and not told:
+            time.sleep(0.05)
+        assert len(told) == 1 and told[0].endswith("cannot write the manifest (No space left on device); the frames "
+                                                   "it records are kept, and a run once there is room sorts the rest")
+        room["chars"] = 10**9
+        assert sorted(_names_once_sorted(out, rows=12)) == [f"f{i:02d}.tif" for i in range(12)]

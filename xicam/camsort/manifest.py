@@ -138,6 +138,10 @@ def _rewritten(source: str, recorded: Signature, stack: bool) -> bool:
     return now != recorded and not (stack and now[0] > recorded[0])
 
 
+class ManifestUnwritable(CamsortError):
+    """The file system refused a write to the manifest (a full disk, a quota)."""
+
+
 class Writer:
     """Append rows to the manifest, flushing each so that a crash loses nothing finished."""
 
@@ -191,8 +195,8 @@ class Writer:
             yield
         except OSError as exc:
             self.broken = True
-            raise CamsortError(f"{self.path}: cannot write the manifest ({exc.strerror or exc}); the frames it "
-                               "records are kept, and a run once there is room sorts the rest") from None
+            raise ManifestUnwritable(f"{self.path}: cannot write the manifest ({exc.strerror or exc}); the frames "
+                                     "it records are kept, and a run once there is room sorts the rest") from None
 
     def close(self) -> None:
         if self._fh.closed:

@@ -5,8 +5,8 @@ taken when its size and modification time (and those of the data files an Eiger 
 over ``settle`` seconds, and taken again only if they change later (a failed read is retried, a rewritten frame
 sorted again, a series' frames sorted as its data files land); the sort job's
 manifest makes every pass skip what is already done, so the guarantees of ``camsort sort`` hold. While
-another run holds the output folder, or an input folder (or, with ``recursive``, a sub-folder) cannot be listed
-or is not there yet, its files wait.
+another run holds the output folder, an input folder (or, with ``recursive``, a sub-folder) cannot be listed
+or is not there yet, or the disk has no room for the manifest, the files wait.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .folder_lock import FolderBusy
 from .io import HDF5_EXTENSIONS, FolderUnlisted, linked_files, resolved_frame_paths
+from .manifest import ManifestUnwritable
 from .sortjob import SortSummary, sort_frames
 
 
@@ -64,9 +65,9 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
           stop: Callable[[], bool] = lambda: False, on_pass: Callable[[SortSummary], None] | None = None,
           on_busy: Callable[[str], None] | None = None) -> int:
     """Poll ``inputs`` until ``stop()`` is true, sorting settled new files; returns frames sorted. While another
-    run holds ``out``, or an input folder (or a sub-folder) cannot be listed (a file server away) or is not there
-    yet (a watch started before the run's folder is made), its files wait for the next poll (``on_busy`` is told
-    why, once each time)."""
+    run holds ``out``, an input folder (or a sub-folder) cannot be listed (a file server away) or is not there yet
+    (a watch started before the run's folder is made), or the disk has no room for the manifest, the files wait
+    for the next poll (``on_busy`` is told why, once each time)."""
     seen: dict[Path, tuple[tuple, float]] = {}
     processed: dict[Path, tuple] = {}  # what each file looked like when it was sorted
     out_resolved = Path(out).resolve()
@@ -79,7 +80,8 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
                                               waiting) if processed.get(p) != seen[p][0]]
             summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors,
                                   shape=shape) if ready else None
-        except (FolderBusy, FolderUnlisted) as exc:  # the folder's run ends, the file server comes back
+        except (FolderBusy, FolderUnlisted, ManifestUnwritable) as exc:  # the folder's run ends, the file server
+            # comes back, the disk has room again: the files not recorded are taken at the next poll
             waiting.append(str(exc))
         else:
             if summary is not None:
