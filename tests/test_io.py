@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import fabio
@@ -759,6 +760,14 @@ def test_frames_cut_short_are_errors_never_a_hang_or_zeros(tmp_path):
     np.testing.assert_array_equal(_read_within(tmp_path / "long_header.cbf")[0].stored, FRAME)
     (tmp_path / "whole.edf.gz").write_bytes(gzip.compress(edf))
     np.testing.assert_array_equal(_read_within(tmp_path / "whole.edf.gz")[0].stored, FRAME)
+    huge = edf.replace(b"Dim_1 = 30 ", b"Dim_1 = 9000000 ")  # a damaged header: 1.4 GB of data declared
+    assert huge != edf
+    (tmp_path / "huge.edf").write_bytes(huge)
+    tracemalloc.start()
+    with pytest.raises(PatternReadError, match=r"huge.edf: file cut short: 4800 of the frame's 1440000000 bytes"):
+        read_pattern(tmp_path / "huge.edf")
+    assert tracemalloc.get_traced_memory()[1] < 50e6  # refused from its header, never padded with zeros
+    tracemalloc.stop()
     series = fabio.edfimage.EdfImage(data=FRAME)  # a series whose last frame the file cuts short
     series.append_frame(fabio.edfimage.EdfFrame(data=FRAME + 1))
     series.write(str(tmp_path / "series.edf"))

@@ -472,9 +472,16 @@ class _TiffPages(_LazyStack):
 
 
 class _FabioFrames(_LazyStack):
-    """The frames of a multi-frame file fabio reads (EDF, SPE), from the open image."""
+    """The frames of a multi-frame file fabio reads (EDF, SPE), from the open image; those the file ends before
+    (``cut``: :func:`_edf_frames_cut`) are errors, never read."""
+
+    def __init__(self, path: str, img: Any, cut: dict[int, str]):
+        super().__init__(path, img)
+        self.cut = cut
 
     def _read(self, index: int) -> Any:
+        if index in self.cut:
+            raise PatternReadError(self.path, self.cut[index])
         with _fabio_cut_short(self.path):
             return self.handle.getframe(index).data
 
@@ -924,12 +931,16 @@ def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", lazy:
         try:
             nframes = int(getattr(img, "nframes", 1) or 1)
             meta = {str(k): _jsonable(v) for k, v in dict(img.header).items()}
+            cut = _edf_frames_cut(img, path, head)
             if lazy and nframes > 1 and not head.startswith(COMPRESSED_MAGIC):  # frames read when asked for
-                lazy_frames = _Frames(path, _FabioFrames(path, img), meta, _fabio_format(img), total=nframes,
+                lazy_frames = _Frames(path, _FabioFrames(path, img, cut), meta, _fabio_format(img), total=nframes,
                                       dummy=_esrf_dummy(meta))
                 img = None  # kept open by the frames
                 return lazy_frames
             one = frame is not None and nframes > 1 and 0 <= frame < nframes
+            wanted = frame if one else next(iter(cut), None)
+            if wanted in cut:
+                raise PatternReadError(path, ("" if nframes == 1 else f"frame {wanted}: ") + cut[wanted])
             if nframes == 1:
                 data = img.data
             elif one:
@@ -944,6 +955,24 @@ def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", lazy:
         raise PatternReadError(path, "file has a header but no image data")
     return _Frames(path, _squeeze_to_frames(path, np.asarray(data)), meta, fmt,
                    first=frame if one else 0, total=nframes, dummy=_esrf_dummy(meta))
+
+
+def _edf_frames_cut(img: Any, path: str, head: bytes) -> dict[int, str]:
+    """The frames of an EDF file that the file ends before, each with why, found from the headers before any
+    frame's data is read: fabio would pad them with zeros, allocating as much as a (maybe damaged) header says.
+    A compressed file's are found as fabio reads them (:func:`_fabio_cut_short`)."""
+    from fabio.edfimage import EdfImage
+
+    if not isinstance(img, EdfImage) or head.startswith(COMPRESSED_MAGIC):
+        return {}
+    size = os.path.getsize(path)
+    cut = {}
+    for i, f in enumerate(img.frames()):
+        packed = str(f.header.get("Compression", "none")).strip().lower() not in ("", "none")
+        need = f.blobsize if packed else max(f.blobsize, f.size)  # as its dimensions and data type make it
+        if f.start + need > size:
+            cut[i] = f"file cut short: {max(0, size - f.start)} of the frame's {need} bytes of data"
+    return cut
 
 
 def _fabio_format(img: Any) -> str:
