@@ -733,7 +733,8 @@ def test_frames_cut_short_are_errors_never_a_hang_or_zeros(tmp_path):
     damaged = cbf.replace(b"--CIF-BINARY-FORMAT-SECTION--\r\n", b"--CIF-BINARY-FORMA_-SECTION--\r\n")
     cut = {"header.cbf": cbf[:in_binary_header], "header.cbf.gz": gzip.compress(cbf[:in_binary_header]),
            "data.cbf": cbf[:data_starts + 100], "marker.cbf": damaged, "magic.cbf": b"###?BF" + damaged[6:],
-           "data.edf": edf[:len(edf) - 100], "stream.edf.gz": gzip.compress(edf)[:-300]}
+           "data.edf": edf[:len(edf) - 100], "stream.edf.gz": gzip.compress(edf)[:-300],
+           "data.edf.gz": gzip.compress(edf[:len(edf) - 100])}
     for name, data in cut.items():
         (tmp_path / name).write_bytes(data)
     said = {name: str(_read_within(tmp_path / name)[0]) for name in cut}
@@ -752,7 +753,9 @@ def test_frames_cut_short_are_errors_never_a_hang_or_zeros(tmp_path):
         "data.edf": f"{tmp_path / 'data.edf'}: file cut short: {FRAME.nbytes - 100} of the frame's {FRAME.nbytes} "
                     "bytes of data",
         "stream.edf.gz": f"{tmp_path / 'stream.edf.gz'}: compressed file cut short or corrupt (Compressed file "
-                         "ended before the end-of-stream marker was reached)"}
+                         "ended before the end-of-stream marker was reached)",
+        "data.edf.gz": f"{tmp_path / 'data.edf.gz'}: file cut short: {FRAME.nbytes - 100} of the frame's "
+                       f"{FRAME.nbytes} bytes of data"}
     np.testing.assert_array_equal(_read_within(tmp_path / "whole.cbf")[0].stored, FRAME)
     at = cbf.index(b"_array_data.data")  # a header longer than fabio looks through for the binary section
     long_header = b"".join(b"# a long header's line %05d of 64 characters, or about that\r\n" % i for i in range(160))

@@ -107,7 +107,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
                 if shown < frames.nframes and not args.json:
                     print(f"... and {frames.nframes - shown} more frame(s) of {path} (--frames 0 describes every one)")
         except CamsortError as exc:
-            print(f"camsort: error: {exc}", file=sys.stderr)
+            _error(exc)
             failed += 1
     if failed == 0:
         return EXIT_OK
@@ -284,8 +284,13 @@ def _summarised(summary: Any) -> int:
     for line in summary.lines():
         print(line)
     for error in summary.errors:
-        print(f"camsort: error: {error}", file=sys.stderr)
+        _error(error)
     return EXIT_PARTIAL if summary.errors else EXIT_OK
+
+
+def _error(message: object) -> None:
+    """One error on stderr, on one line, as every command prints it (a file's error names the file)."""
+    print(f"camsort: error: {message}", file=sys.stderr)
 
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:
@@ -312,7 +317,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if not paths:
         raise NoFrameFiles(args.files, args.recursive, unlisted)
     for reason in unlisted:
-        print(f"camsort: error: {reason}", file=sys.stderr)
+        _error(reason)
     failed = 0
     if not args.json:
         print(f"{'file':<40} {'technique':<15}" + "".join(f"{c[:8]:>9}" for c in CLASSES))
@@ -322,7 +327,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             while patterns := list(islice(frames, STACK_PART)):
                 _predict_frames(sorter, patterns, args)
         except CamsortError as exc:
-            print(f"camsort: error: {exc}", file=sys.stderr)
+            _error(exc)
             failed += 1
     if failed == 0 and not unlisted:
         return EXIT_OK
@@ -377,7 +382,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     report, wrong = evaluate_folder(args.data, _load_model(args))
     for error in report["errors"]:
-        print(f"camsort: error: {error}", file=sys.stderr)
+        _error(error)
     if args.errors and wrong:
         from .contact_sheet import error_sheet
 
@@ -483,7 +488,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     out, errors = build_index(_load_model(args), args.inputs, args.out, recursive=args.recursive)
     for error in errors:
-        print(f"camsort: error: {error}", file=sys.stderr)
+        _error(error)
     print(out)
     return EXIT_PARTIAL if errors else EXIT_OK
 
@@ -536,7 +541,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
         print("; ".join(summary.lines()[:1] + [f"{k} {v}" for k, v in sorted(summary.counts.items())] + rewritten),
               flush=True)
         for error in summary.errors:
-            print(f"camsort: error: {error}", file=sys.stderr)
+            _error(error)
 
     def waiting(reason: str) -> None:
         print(f"camsort: waiting: {reason}", file=sys.stderr, flush=True)
@@ -797,7 +802,7 @@ def _cmd_gradcam(args: argparse.Namespace) -> int:
             for png in explain_files(sorter, [path], args.out):
                 print(png)
         except PatternReadError as exc:
-            print(f"camsort: error: {exc}", file=sys.stderr)
+            _error(exc)
             failed += 1
     if failed == 0:
         return EXIT_OK
@@ -877,7 +882,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CamsortError as exc:
-        print(f"camsort: error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("camsort: interrupted", file=sys.stderr)

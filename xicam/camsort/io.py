@@ -482,8 +482,7 @@ class _FabioFrames(_LazyStack):
     def _read(self, index: int) -> Any:
         if index in self.cut:
             raise PatternReadError(self.path, self.cut[index])
-        with _fabio_cut_short(self.path):
-            return self.handle.getframe(index).data
+        return self.handle.getframe(index).data
 
 
 def _other_images(images: list[tuple[str, Any]], name: str, parts: list[Any]) -> list[str]:
@@ -876,52 +875,18 @@ def _quiet_if_compressed(head: bytes) -> Iterator[None]:
         yield
 
 
-class _FabioLog(logging.Handler):
-    """fabio's error records, kept per reading thread while camsort reads a file through fabio."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self._local = threading.local()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        kept = getattr(self._local, "kept", None)
-        if kept is not None:
-            kept.append(record.getMessage())
-
-    @contextlib.contextmanager
-    def kept(self) -> Iterator[list[str]]:
-        self._local.kept = kept = []
-        try:
-            yield kept
-        finally:
-            self._local.kept = None
-
-
-_FABIO_LOG = _FabioLog()
-logging.getLogger("fabio").addHandler(_FABIO_LOG)
-
-FABIO_CUT_SHORT = re.compile(r"Data stream is incomplete: (\d+) < expected (\d+) bytes")
-"""What fabio (2026.6) logs, as an error, of an EDF frame whose data the file cuts short, before it pads the
-missing bytes with zeros and returns the frame."""
-
-
-@contextlib.contextmanager
-def _fabio_cut_short(path: str) -> Iterator[None]:
-    """Raise a :class:`PatternReadError` after a block in which fabio read a frame the file cuts short: a frame
-    padded with zeros is not the frame the detector recorded."""
-    with _FABIO_LOG.kept() as kept:
-        yield
-    for message in kept:
-        if cut := FABIO_CUT_SHORT.search(message):
-            raise PatternReadError(path, f"file cut short: {cut[1]} of the frame's {cut[2]} bytes of data")
+logging.getLogger("fabio").addHandler(logging.NullHandler())
+"""fabio logs, as errors, what camsort reports itself as a file's error (a frame cut short, a file it cannot
+read); with no handler of its own, Python would print its records on stderr beside camsort's line naming the
+file. A program that configures logging still receives them."""
 
 
 def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", lazy: bool = False,
                 **_: Any) -> _Frames:
     import fabio
 
-    _refuse_cut_short(path, head)
-    with _quiet_if_compressed(head), _fabio_cut_short(path):
+    size = _refuse_cut_short(path, head)
+    with _quiet_if_compressed(head):
         try:
             img = fabio.open(path)
         except Exception:
@@ -931,7 +896,7 @@ def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", lazy:
         try:
             nframes = int(getattr(img, "nframes", 1) or 1)
             meta = {str(k): _jsonable(v) for k, v in dict(img.header).items()}
-            cut = _edf_frames_cut(img, path, head)
+            cut = _edf_frames_cut(img, size)
             if lazy and nframes > 1 and not head.startswith(COMPRESSED_MAGIC):  # frames read when asked for
                 lazy_frames = _Frames(path, _FabioFrames(path, img, cut), meta, _fabio_format(img), total=nframes,
                                       dummy=_esrf_dummy(meta))
@@ -957,15 +922,14 @@ def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", lazy:
                    first=frame if one else 0, total=nframes, dummy=_esrf_dummy(meta))
 
 
-def _edf_frames_cut(img: Any, path: str, head: bytes) -> dict[int, str]:
-    """The frames of an EDF file that the file ends before, each with why, found from the headers before any
-    frame's data is read: fabio would pad them with zeros, allocating as much as a (maybe damaged) header says.
-    A compressed file's are found as fabio reads them (:func:`_fabio_cut_short`)."""
+def _edf_frames_cut(img: Any, size: int) -> dict[int, str]:
+    """The frames of an EDF file of ``size`` bytes (decompressed) that the file ends before, each with why, found
+    from the headers before any frame's data is read: fabio would pad them with zeros (logging only "Data stream
+    is incomplete"), allocating as much as a (maybe damaged) header says."""
     from fabio.edfimage import EdfImage
 
-    if not isinstance(img, EdfImage) or head.startswith(COMPRESSED_MAGIC):
+    if not isinstance(img, EdfImage):
         return {}
-    size = os.path.getsize(path)
     cut = {}
     for i, f in enumerate(img.frames()):
         packed = str(f.header.get("Compression", "none")).strip().lower() not in ("", "none")
@@ -998,10 +962,11 @@ CBF_SECTION_SEARCH = (b"--CIF-BINARY-FORMAT-SECTION--", 16 * 512)
 (beyond, it parses the whole file as CIF text and takes the value of ``_array_data.data``)."""
 
 
-def _refuse_cut_short(path: str, head: bytes) -> None:
+def _refuse_cut_short(path: str, head: bytes) -> int:
     """Refuse, before fabio reads it, a file cut short in a way fabio (2026.6) does not notice: a gzip or bzip2
     stream that ends early (fabio returns a frame of zeros), or a CBF file, plain or compressed, cut (or
-    damaged) before or in its binary data (fabio would read on for the data's first bytes for ever, or pad)."""
+    damaged) before or in its binary data (fabio would read on for the data's first bytes for ever, or pad).
+    Returns the length of what fabio reads (a compressed file's decompressed), for :func:`_edf_frames_cut`."""
     if head.startswith(COMPRESSED_MAGIC):
         try:
             with (gzip.open if head.startswith(b"\x1f\x8b") else bz2.open)(path) as fh:
@@ -1012,11 +977,11 @@ def _refuse_cut_short(path: str, head: bytes) -> None:
         with open(path, "rb") as fh:
             data = fh.read()
     else:
-        return
+        return os.path.getsize(path)
     cbf = data.startswith(CBF_MAGIC) or uncompressed_name(path.lower()).endswith(".cbf")  # fabio goes by either
     binary = _cbf_binary_section(data) if cbf else None
     if binary is None:
-        return
+        return len(data)
     start = binary.find(CBF_DATA_START)
     if start < 0:
         raise PatternReadError(path, "CBF file cut short or damaged: no image data follows its binary section's "
@@ -1026,6 +991,7 @@ def _refuse_cut_short(path: str, head: bytes) -> None:
     if size and there < int(size[1]):
         raise PatternReadError(path, f"CBF file cut short: {there} of the frame's {int(size[1])} bytes of (compressed) "
                                      "data")
+    return len(data)
 
 
 def _cbf_binary_section(data: bytes) -> bytes | None:
