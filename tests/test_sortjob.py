@@ -1110,3 +1110,45 @@ def test_watch_waits_while_the_disk_has_no_room_for_the_manifest_and_goes_on_whe
                                                    "it records are kept, and a run once there is room sorts the rest")
         room["chars"] = 10**9
         assert sorted(_names_once_sorted(out, rows=12)) == [f"f{i:02d}.tif" for i in range(12)]
+
+
+def test_watch_sorts_files_whose_outputs_found_no_room_once_there_is_room(tmp_path, monkeypatch):
+    """A watch overnight on a disk that fills up: the frames whose copies failed for want of room were left as
+    error rows until the watch was started again. They now wait, one tried now and then (not every file at every
+    poll), and are all sorted once there is room."""
+    import errno
+    import time
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(6):
+        tifffile.imwrite(src / f"f{i}.tif", _frame(i % 4, seed=i))
+    full, attempts = [True], []
+    real_copy = sortjob.copy_file
+
+    def copy(a, b):
+        attempts.append(Path(a).name)
+        if full[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_copy(a, b)
+
+    monkeypatch.setattr(sortjob, "copy_file", copy)
+    with _watching(src, out, retry=0.5) as told:
+        deadline = time.time() + 30
+        while time.time() < deadline and not any("no room" in t for t in told):
+            time.sleep(0.05)
+        assert told[-1] == (f"{out}: no room on the disk for the outputs of 6 file(s); they are sorted once there "
+                            "is (tried every 0.5 s)")
+        rows = manifest.read(out / "manifest.csv").values()
+        assert {r["error"] for r in rows} == {"cannot write output: No space left on device"}
+        time.sleep(1.6)  # some 30 polls: one file tried again at each retry, not six at each poll
+        assert 6 < len(attempts) <= 6 + 4
+        full[0] = False
+        deadline = time.time() + 30
+        while time.time() < deadline and sum(not r["error"] for r in manifest.read(out / "manifest.csv").values()) < 6:
+            time.sleep(0.05)
+    rows = list(manifest.read(out / "manifest.csv").values())
+    assert len(rows) == 6 and not any(r["error"] for r in rows)
+    for row in rows:
+        assert Path(row["output"]).read_bytes() == Path(row["source"]).read_bytes()
+    assert not list(out.rglob("*.part"))

@@ -66,6 +66,9 @@ class SortSummary:
     """Frames whose header or file name was weighed in the decision (``metadata_check`` says what)."""
     changed: int = 0
     """Files sorted by an earlier run and rewritten since, whose frames this run sorted again."""
+    no_room: set[str] = field(default_factory=set)
+    """Files (resolved paths) with a frame whose output the disk had no room for (a full disk, a quota): their
+    rows are errors, which a later run sorts again."""
 
     @property
     def sorted(self) -> int:
@@ -220,6 +223,8 @@ class SortJob:
             self._writer.write(row)
             if row.get("error"):
                 self.summary.errors.append(f"{row['source']}: {row['error']}")
+                if row.get(NO_ROOM):
+                    self.summary.no_room.add(str(row["source"]))
             else:
                 self.summary.counts[str(row["technique"])] += 1
                 if row["technique"] == UNSURE:
@@ -501,6 +506,10 @@ def _batches(per_file: Iterator[list[Item]], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
+NO_ROOM = "no_room"
+"""A row's mark (not a manifest column) that its frame's output found no room on the disk."""
+
+
 def _place(item: Item, result: dict, out: Path, mode: str) -> dict[str, object]:
     """Write the frame's output (unless manifest-only) and build its manifest row."""
     label = result["label"]
@@ -515,7 +524,7 @@ def _place(item: Item, result: dict, out: Path, mode: str) -> dict[str, object]:
         target, row["error"] = deliver(item, out / label, mode)
         row["output"] = str(target)
     except OSError as exc:
-        row["error"] = write_error(exc)
+        row["error"], row[NO_ROOM] = write_error(exc), exc.errno in (errno.ENOSPC, errno.EDQUOT)
     return row
 
 

@@ -6,7 +6,8 @@ over ``settle`` seconds, and taken again only if they change later (a failed rea
 sorted again, a series' frames sorted as its data files land); the sort job's
 manifest makes every pass skip what is already done, so the guarantees of ``camsort sort`` hold. While
 another run holds the output folder, an input folder (or, with ``recursive``, a sub-folder) cannot be listed
-or is not there yet, or the disk has no room for the manifest, the files wait.
+or is not there yet, or the disk has no room for the manifest, the files wait; a file whose frames' outputs
+found no room waits, one of them tried every ``retry`` seconds, until there is room.
 """
 from __future__ import annotations
 
@@ -61,23 +62,31 @@ def file_state(path: Path) -> tuple:
 
 def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, settle: float = 2.0,
           interval: float = 1.0, recursive: bool = False, mode: str = "copy", all_detectors: bool = False,
-          shape: tuple[int, int] | None = None,
+          shape: tuple[int, int] | None = None, retry: float = 60.0,
           stop: Callable[[], bool] = lambda: False, on_pass: Callable[[SortSummary], None] | None = None,
           on_busy: Callable[[str], None] | None = None) -> int:
     """Poll ``inputs`` until ``stop()`` is true, sorting settled new files; returns frames sorted. While another
     run holds ``out``, an input folder (or a sub-folder) cannot be listed (a file server away) or is not there yet
     (a watch started before the run's folder is made), or the disk has no room for the manifest, the files wait
-    for the next poll (``on_busy`` is told why, once each time)."""
+    for the next poll (``on_busy`` is told why, once each time). Files with a frame whose output the disk had no
+    room for wait too: one of them is sorted again every ``retry`` seconds, and once it finds room the others
+    follow at the next poll (reading and classifying them all again at each poll would not make room)."""
     seen: dict[Path, tuple[tuple, float]] = {}
     processed: dict[Path, tuple] = {}  # what each file looked like when it was sorted
+    no_room: set[Path] = set()  # files whose outputs found no room
+    tried = 0.0  # when the last of them found no room
     out_resolved = Path(out).resolve()
     total = 0
     told = ""  # why the last poll waited, told once
     while not stop():
         waiting = [f"{i}: does not exist (yet)" for i in inputs if not os.path.exists(i)]
+        now = time.monotonic()
         try:
-            ready = [p for p in settled_files(inputs, seen, settle, recursive, time.monotonic(), out_resolved,
-                                              waiting) if processed.get(p) != seen[p][0]]
+            ready = [p for p in settled_files(inputs, seen, settle, recursive, now, out_resolved, waiting)
+                     if processed.get(p) != seen[p][0]]
+            held = [p for p in ready if p in no_room]
+            if held:
+                ready = [p for p in ready if p not in no_room] + (held[:1] if now - tried >= retry else [])
             summary = sort_frames(ready, out, sorter, mode=mode, progress=False, all_detectors=all_detectors,
                                   shape=shape) if ready else None
         except (FolderBusy, FolderUnlisted, ManifestUnwritable) as exc:  # the folder's run ends, the file server
@@ -85,10 +94,20 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
             waiting.append(str(exc))
         else:
             if summary is not None:
-                processed.update({p: seen[p][0] for p in ready})
+                for p in ready:
+                    if summary.no_room and str(p.resolve()) in summary.no_room:
+                        no_room.add(p)
+                        tried = now
+                    else:
+                        processed[p] = seen[p][0]
+                        if p in no_room:  # the one tried found room: the others at the next poll
+                            no_room.clear()
                 total += summary.sorted
                 if on_pass:
                     on_pass(summary)
+        if no_room:
+            waiting.append(f"{out}: no room on the disk for the outputs of {len(no_room)} file(s); they are sorted "
+                           f"once there is (tried every {retry:g} s)")
         reason = "; ".join(waiting)
         if on_busy and reason and reason != told:
             on_busy(reason)
