@@ -122,14 +122,23 @@ def run(folder: Path, per_format: int, seed: int, timeout: float) -> tuple[dict[
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", nargs="?", help="where to write the files (default: a temporary folder)")
+    parser.add_argument("folder", nargs="?",
+                        help="a new or empty folder to write the files to and keep them in, to look at after "
+                             "(default: a temporary folder, removed at the end)")
     parser.add_argument("--per-format", type=int, default=150, help="damaged copies of each intact file")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds a read may take before it hangs")
     args = parser.parse_args(argv)
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)  # it logs each damaged tag; the table counts files
-    with tempfile.TemporaryDirectory(dir=args.folder) as tmp:
-        table, listing = run(Path(tmp), args.per_format, args.seed, args.timeout)
+    if args.folder:
+        folder = Path(args.folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if any(folder.iterdir()):
+            parser.error(f"{folder}: the folder is not empty; give a new or empty one")
+        table, listing = run(folder, args.per_format, args.seed, args.timeout)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            table, listing = run(Path(tmp), args.per_format, args.seed, args.timeout)
     total = sum(table.values(), Counter())
     print(f"{'format':<14}{'files':>7}" + "".join(f"{o:>8}" for o in OUTCOMES))
     for name, counts in [*sorted(table.items()), ("all", total)]:

@@ -18,6 +18,7 @@ import tifffile
 from xicam.camsort.errors import CamsortError, PatternReadError
 from xicam.camsort.io import (count_frames, describe, frame_paths, iter_patterns, open_frames, read_pattern,
                               resolved_frame_paths, write_tiff)
+from xicam.camsort.read_errors import plain_reason
 
 RNG = np.random.default_rng(0)
 FRAME = RNG.poisson(20, size=(40, 30)).astype(np.int32)
@@ -424,7 +425,7 @@ def _bad_inputs(tmp_path):
         "missing.tif": "no such file",
         "empty.tif": "empty file",
         "text.tif": "not a TIFF file",
-        "truncated.tif": "unreadable tiff",
+        "truncated.tif": "file cut short",
         "rgb.tif": "RGB",
         "complex.npy": "complex",
         "nan.npy": "all NaN",
@@ -667,7 +668,7 @@ def test_a_multi_page_tiff_is_opened_page_by_page_and_a_cut_page_is_named_alone(
         for i in range(4):
             np.testing.assert_array_equal(frames.get(i).stored, stack[i])
             assert frames.get(i).frame == i
-        with pytest.raises(PatternReadError, match=r"cut\.tif: frame 4 unreadable"):
+        with pytest.raises(PatternReadError, match=r"cut\.tif: frame 4: compressed data corrupt or cut short"):
             frames.get(4)
     assert count_frames(tmp_path / "series.tif") == 5
 
@@ -781,6 +782,44 @@ def test_frames_cut_short_are_errors_never_a_hang_or_zeros(tmp_path):
             frames.get(1)
 
 
+def test_damaged_files_are_named_in_plain_words(tmp_path):
+    """What tifffile, numpy, HDF5, zlib and fabio raise on a damaged file reaches the user in plain words ("file
+    cut short"), not as the library's "failed to read 2400 bytes, got 1200" or "truncated file: eof = ..."."""
+    tifffile.imwrite(tmp_path / "whole.tif", FRAME)
+    np.save(tmp_path / "whole.npy", FRAME)
+    with h5py.File(tmp_path / "whole.h5", "w") as fh:
+        fh["entry/data/data"] = np.stack([FRAME] * 3)
+    fabio.adscimage.AdscImage(data=FRAME.astype(np.uint16)).write(str(tmp_path / "whole.img"))
+    fabio.edfimage.EdfImage(data=FRAME).write(str(tmp_path / "whole.edf"))
+    fabio.cbfimage.CbfImage(data=FRAME).write(str(tmp_path / "whole.cbf"))
+    whole = {end: (tmp_path / f"whole.{end}").read_bytes() for end in ("tif", "npy", "h5", "img", "edf", "cbf")}
+    deflated = gzip.compress(whole["edf"])
+    damaged = {"cut.tif": whole["tif"][:len(whole["tif"]) - 1200], "cut.npy": whole["npy"][:-100],
+               "cut.h5": whole["h5"][:len(whole["h5"]) // 2], "cut.img": whole["img"][:-101],
+               "key.edf": whole["edf"].replace(b"ByteOrder", b"ByteOrdxr"),
+               "byte.cbf": whole["cbf"].replace(b"_array_data", b"_arr\xe4y_data", 1),
+               "flip.edf.gz": deflated[:20] + bytes([deflated[20] ^ 0x55]) + deflated[21:]}
+    for name, data in damaged.items():
+        (tmp_path / name).write_bytes(data)
+    said = {}
+    for name in damaged:
+        with pytest.raises(PatternReadError) as info:
+            read_pattern(tmp_path / name)
+        said[name] = info.value.reason
+    assert said == {
+        "cut.tif": f"file cut short: {FRAME.nbytes - 1200} of {FRAME.nbytes} bytes of image data there",
+        "cut.npy": "file cut short: its header declares more data than it holds",
+        "cut.h5": f"HDF5 file cut short: {len(whole['h5']) // 2} of its {len(whole['h5'])} bytes",
+        "cut.img": "file cut short or its header damaged: its data does not end on a whole pixel",
+        "key.edf": "damaged or incomplete header: it has no 'BYTEORDER' key",
+        "byte.cbf": "damaged header: a byte that is not text (0xe4) where text belongs",
+        "flip.edf.gz": said["flip.edf.gz"]}
+    assert re.fullmatch(r"compressed data corrupt or cut short \(invalid [^()]+\)", said["flip.edf.gz"])
+    failure = OSError("Unable to synchronously open file (bad superblock status flags)")
+    assert plain_reason(failure) is None  # one camsort has no words for keeps the library's
+    assert plain_reason(KeyError("NROWS")) is None  # a KeyError is a header's key only where said so
+
+
 def test_damaged_files_of_every_format_read_as_frames_or_named_errors(tmp_path, capsys):
     """``benchmarks/damaged_files.py`` (docs/performance.md): cut and bit-flipped files of eleven formats never
     hang a reader or crash it or the folder's listing (a damaged CBF hung fabio, a damaged HDF5 crashed the
@@ -794,7 +833,7 @@ def test_damaged_files_of_every_format_read_as_frames_or_named_errors(tmp_path, 
     assert rows["format"] == ["files", "frames", "error", "hang", "crash"]
     assert len(rows) == 11 + 3 and rows["all"][0] == "132" and rows["all"][3:] == ["0", "0"]
     assert rows["listing"] == ["the", "folder:", "132", "of", "132", "files", "listed", "as", "frame", "files"]
-    assert not list(tmp_path.iterdir())  # its folder is removed
+    assert len(list((tmp_path / "damaged").iterdir())) == 132  # kept in the folder given, to look at
 
 
 def _virtual_series(folder: Path, parts: int = 2) -> Path:

@@ -15,6 +15,7 @@ import numpy as np
 from . import CLASSES
 from .calibration import shown
 from .errors import CamsortError
+from .features import keras_import
 
 
 def last_conv_layer(model: Any) -> str:
@@ -31,7 +32,7 @@ def last_conv_layer(model: Any) -> str:
 def gradcam(model: Any, X: np.ndarray, class_index: int | np.ndarray | None = None,
             layer: str | None = None) -> np.ndarray:
     """Heat maps (N, H, W) in [0, 1] at input resolution, for the predicted or the given class."""
-    import keras
+    keras = keras_import.keras()
     import tensorflow as tf
 
     X = np.asarray(X, np.float32)

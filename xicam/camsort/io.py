@@ -29,6 +29,7 @@ import numpy as np
 from .errors import CamsortError, PatternReadError
 from .pattern import Pattern
 from .preprocess import zeros_are_fill
+from .read_errors import plain_reason
 from .sidecar import with_sidecar
 
 FABIO_EXTENSIONS: frozenset[str] = frozenset(
@@ -267,9 +268,15 @@ def _read_frames(path: str | os.PathLike, *, dataset: str | None = None,
         raise
     except MemoryError:
         raise PatternReadError(path, "frame too large to fit in memory") from None
-    except Exception as exc:  # any library's failure becomes one named error
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PatternReadError(path, f"unreadable {fmt} file ({type(exc).__name__}: {reason})") from exc
+    except Exception as exc:  # any library's failure becomes one named error, in plain words where known
+        reason = plain_reason(exc, header_keys=fmt == "fabio") or f"unreadable {fmt} file ({_library_words(exc)})"
+        raise PatternReadError(path, reason) from exc
+
+
+def _library_words(exc: BaseException) -> str:
+    """A library's failure as one line: its type and the first line of its message."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def _sniff(path: str, head: bytes) -> str:
@@ -427,7 +434,9 @@ class _LazyStack:
         except PatternReadError as exc:
             raise PatternReadError(self.path, f"frame {index}: {exc.reason}") from None
         except Exception as exc:
-            raise PatternReadError(self.path, f"frame {index} unreadable ({type(exc).__name__}: {exc})") from None
+            plain = plain_reason(exc)
+            raise PatternReadError(self.path, f"frame {index}: {plain}" if plain else
+                                   f"frame {index} unreadable ({_library_words(exc)})") from None
 
     def _read(self, index: int) -> Any:
         raise NotImplementedError

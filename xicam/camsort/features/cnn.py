@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import CLASSES
 from ..errors import CamsortError
+from . import keras_import
 from .lenet import LeNetFeatures, history_floats
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,8 @@ def missing_weights_message(arch: str) -> str:
 def build_app(arch: str, input_size: int, network_size: int | None = None, weights: str | None = None,
               n_classes: int = len(CLASSES)):
     """Uncompiled model: image (S, S, 1) -> resize -> grey to normalised RGB -> network -> features -> softmax."""
-    import keras
-    from keras import layers
+    keras = keras_import.keras()
+    layers = keras.layers
 
     app = APPS[arch]
     network_size = network_size or app.size
@@ -159,7 +160,7 @@ class KerasAppFeatures(LeNetFeatures):
         """Fine-tune or train (``finetune``/``scratch``), or fit only the softmax head (``pretrained``)."""
         if self.mode != "pretrained":
             return super().fit(X, y)
-        import keras
+        keras = keras_import.keras()
 
         self.new_network(X)
         features = self.transform(X)

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from .. import CLASSES
 from ..errors import CamsortError
+from . import keras_import
 
 ARCHS = ("lenet", "lenet-fast")
 FEATURE_LAYER = "fc1"
@@ -33,8 +34,8 @@ OPTIMIZERS = ("sgd", "adam")
 
 def build_lenet(arch: str, input_size: int, n_classes: int = len(CLASSES)):
     """An uncompiled Keras model of ``arch`` with the feature layer named ``fc1``."""
-    import keras
-    from keras import layers
+    keras = keras_import.keras()
+    layers = keras.layers
 
     inputs = keras.Input((input_size, input_size, 1), name="image")
     x = inputs
@@ -72,7 +73,7 @@ def _augment(x, y):
 def train_classifier(model, X: np.ndarray, y: np.ndarray, params: Any) -> dict[str, list[float]]:
     """Compile and fit ``model`` on network inputs ``X`` with the optimiser, schedule, batch, augmentation
     and early stopping of ``params`` (a LeNet-style featurizer); restores the best validation epoch."""
-    import keras
+    keras = keras_import.keras()
     import tensorflow as tf
     from sklearn.model_selection import train_test_split
 
@@ -125,7 +126,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
 
     def new_network(self, X: np.ndarray) -> None:
         """Seed, then build a fresh ``model_`` for the image size of ``X`` (dropping any earlier network)."""
-        import keras
+        keras = keras_import.keras()
 
         keras.utils.set_random_seed(self.seed)
         self.input_size_ = self.input_size or X.shape[1]
@@ -141,7 +142,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
     def fine_tune(self, X: np.ndarray, y: np.ndarray) -> "LeNetFeatures":
         """Go on training the network already loaded (:meth:`load_weights_from`) on images ``X`` and
         labels ``y``, at this featurizer's learning rate; keeps the best validation epoch."""
-        import keras
+        keras = keras_import.keras()
 
         keras.utils.set_random_seed(self.seed)
         self._features_model, self._steps = None, {}
@@ -189,7 +190,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
     @property
     def features_model(self):
         """The sub-model from image to FC1 activations (built once)."""
-        import keras
+        keras = keras_import.keras()
 
         if getattr(self, "_features_model", None) is None:
             self._features_model = keras.Model(self.model_.input, self.model_.get_layer(self.feature_layer).output)
@@ -210,7 +211,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
         """Write the network (architecture + weights, without optimizer state) as a ``.keras`` file."""
-        import keras
+        keras = keras_import.keras()
 
         clean = keras.Model.from_config(self.model_.get_config())  # clone_model would keep the optimizer
         clean.set_weights(self.model_.get_weights())
@@ -218,7 +219,7 @@ class LeNetFeatures(TransformerMixin, BaseEstimator):
 
     def load_weights_from(self, path: str | os.PathLike) -> "LeNetFeatures":
         """Load a ``.keras`` file written by :meth:`save` (safe mode: no code is deserialised)."""
-        import keras
+        keras = keras_import.keras()
 
         path = Path(path)
         if not path.is_file():
