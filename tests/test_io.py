@@ -782,6 +782,17 @@ def test_frames_cut_short_are_errors_never_a_hang_or_zeros(tmp_path):
             frames.get(1)
 
 
+def test_a_named_pipe_or_a_device_given_as_a_frame_is_refused_never_opened(tmp_path):
+    """Opening a named pipe waits for a writer (for ever), and a device may never end: named as an input, each
+    is an error naming what it is, without being opened."""
+    os.mkfifo(tmp_path / "pipe.tif")
+    assert str(_read_within(tmp_path / "pipe.tif", 30)[0]) == (
+        f"{tmp_path / 'pipe.tif'}: not a regular file but a named pipe (FIFO), not a frame")
+    assert str(_read_within(Path("/dev/zero"), 30)[0]) == (
+        "/dev/zero: not a regular file but a character device, not a frame")
+    assert str(_read_within(tmp_path, 30)[0]) == f"{tmp_path}: is a directory, not a frame"
+
+
 def test_damaged_files_are_named_in_plain_words(tmp_path):
     """What tifffile, numpy, HDF5, zlib and fabio raise on a damaged file reaches the user in plain words ("file
     cut short"), not as the library's "failed to read 2400 bytes, got 1200" or "truncated file: eof = ..."."""

@@ -129,6 +129,27 @@ def test_corpus_sorted_losslessly_with_named_errors(tmp_path, capsys):
     assert rows["dup_a.npy"]["sha256"] == rows["dup_b.npy"]["sha256"] == before["dup_a.npy"]
 
 
+def test_a_named_pipe_given_as_an_input_is_an_error_row_and_the_batch_goes_on(tmp_path):
+    """A named pipe among the inputs hung the sort in the source's checksum (opening it waits for a writer)."""
+    import threading
+
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "good.tif", _frame(2))
+    os.mkfifo(src / "pipe.tif")
+    ended: list = []
+    run = threading.Thread(target=lambda: ended.append(sort_frames([src / "pipe.tif", src / "good.tif"],
+                                                                   tmp_path / "out", ByQuadrantSorter(),
+                                                                   progress=False)), daemon=True)
+    run.start()
+    run.join(120)
+    assert ended, "the sort did not end"
+    rows = _outcomes(tmp_path / "out")
+    assert rows["pipe.tif"]["error"] == "not a regular file but a named pipe (FIFO), not a frame"
+    assert rows["good.tif"]["technique"] == "GISAXS" and ended[0].errors == [
+        f"{src / 'pipe.tif'}: not a regular file but a named pipe (FIFO), not a frame"]
+
+
 def test_frames_of_an_eiger_master_file_are_written_as_the_detector_wrote_them(tmp_path):
     """Masked pixels read as NaN (so preprocessing ignores them), yet the TIFF written for each frame
     holds the detector's own values, gaps at 2**32 - 1 included."""

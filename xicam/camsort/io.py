@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import re
+import stat
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -245,13 +246,11 @@ def _read_frames(path: str | os.PathLike, *, dataset: str | None = None,
     stays open until ``close``), or a :class:`PatternReadError` naming the file and the reason."""
     path = os.fspath(path)
     try:
-        size = os.path.getsize(path)
+        size = regular_file_size(path)
         with open(path, "rb") as fh:
             head = fh.read(16)
     except FileNotFoundError:
         raise PatternReadError(path, "no such file") from None
-    except IsADirectoryError:
-        raise PatternReadError(path, "is a directory, not a frame") from None
     except PermissionError:
         raise PatternReadError(path, "permission denied") from None
     except OSError as exc:
@@ -271,6 +270,24 @@ def _read_frames(path: str | os.PathLike, *, dataset: str | None = None,
     except Exception as exc:  # any library's failure becomes one named error, in plain words where known
         reason = plain_reason(exc, header_keys=fmt == "fabio") or f"unreadable {fmt} file ({_library_words(exc)})"
         raise PatternReadError(path, reason) from exc
+
+
+def regular_file_size(path: str | os.PathLike) -> int:
+    """The size of ``path``, or a :class:`PatternReadError` if it is a folder or a special file: opening a named
+    pipe waits for a writer and a device may never end, so neither is opened (an ``OSError`` if it is not there)."""
+    st = os.stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        raise PatternReadError(path, "is a directory, not a frame")
+    if not stat.S_ISREG(st.st_mode):
+        raise PatternReadError(path, f"not a regular file but {_special_kind(st.st_mode)}, not a frame")
+    return st.st_size
+
+
+def _special_kind(mode: int) -> str:
+    """What a file that is neither a regular file nor a folder is, in a few words."""
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"))
+    return next((words for test, words in kinds if test(mode)), "a special file")
 
 
 def _library_words(exc: BaseException) -> str:

@@ -26,7 +26,8 @@ from . import CLASSES, NOT_SCATTERING, TECHNIQUES, UNSURE, manifest
 from .errors import CamsortError, PatternReadError
 from .filecopy import copy_file
 from .folder_lock import lock_folder
-from .io import HDF5_EXTENSIONS, NoFrameFiles, count_frames, open_frames, resolved_frame_paths, write_tiff
+from .io import (HDF5_EXTENSIONS, NoFrameFiles, count_frames, open_frames, regular_file_size, resolved_frame_paths,
+                 write_tiff)
 from .metadata_check import WEIGHED, metadata_note, patterns_odds
 from .pattern import Pattern
 from .preprocess import preprocess
@@ -439,6 +440,7 @@ class _Loader:
         if _finished(source, self.done, self.all_detectors):
             return [Item(source, None)]
         try:
+            regular_file_size(source)  # a named pipe given as an input would hang the checksum's read
             parts = stack_parts(path, self.all_detectors) if _may_be_long(path) else None
             if parts:
                 return _Split(parts)
