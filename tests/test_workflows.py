@@ -326,3 +326,19 @@ def test_camsort_run_names_the_files_and_folders_that_failed_on_stderr(frames, t
                                         "Permission denied",
                                         f"camsort: error: {tmp_path / 'in' / 'broken.tif'}: not a TIFF file (no TIFF "
                                         "signature in its first bytes)"]
+
+
+@pytest.mark.parametrize("executor", ["process", "local"])
+def test_camsort_run_prints_no_qt_timer_warnings(frames, tmp_path, executor):
+    """Xi-cam's thread manager starts a Qt timer as it is imported: with no Qt application (a CLI run) Qt printed
+    ``QObject::startTimer: Timers can only be used with threads started with QThread``, and each dask worker, which
+    imported Xi-cam in a task's thread, ``QObject::killTimer: ...`` as it ended."""
+    (tmp_path / "in").mkdir()
+    for name in ("frame_00.tif", "frame_01.tif"):
+        shutil.copy(frames / name, tmp_path / "in" / name)
+    run = subprocess.run([sys.executable, "-m", "xicam.camsort.cli", "run", "sort", "-i", str(tmp_path / "in"),
+                          "-o", str(tmp_path / "out"), "-q", "--executor", executor, "--workers", "2",
+                          "--mode", "manifest-only"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("sorted 2 frame(s)")
+    assert "QObject::" not in run.stderr, run.stderr[-2000:]

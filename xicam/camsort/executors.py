@@ -78,6 +78,9 @@ class DaskExecutor:
             return cls(None, retries)
         from distributed import Client, LocalCluster
 
+        from .worker_setup import ImportXicam
+
+        cluster = None
         if where == "local":
             env = worker_env(threads)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
@@ -87,11 +90,14 @@ class DaskExecutor:
                 raise CamsortError("the slurm executor needs --config PROFILE.yaml (see hpc/)")
             cluster = slurm_cluster(config, threads)
             cluster.scale(workers)
+        if cluster is not None:
+            client = Client(cluster)
         elif where.endswith(".json") and Path(where).is_file():
-            return cls(Client(scheduler_file=where), retries)
+            client = Client(scheduler_file=where)
         else:
-            return cls(Client(where), retries)
-        return cls(Client(cluster), retries, cluster)
+            client = Client(where)
+        client.register_plugin(ImportXicam())
+        return cls(client, retries, cluster)
 
     def map(self, spec: dict[str, Any], kwargs_list: list[dict[str, Any]], progress: bool = True,
             desc: str = "tasks") -> Iterator[tuple[int, dict[str, dict[str, Any]]]]:
