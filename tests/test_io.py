@@ -793,6 +793,26 @@ def test_a_named_pipe_or_a_device_given_as_a_frame_is_refused_never_opened(tmp_p
     assert str(_read_within(tmp_path, 30)[0]) == f"{tmp_path}: is a directory, not a frame"
 
 
+def test_a_cbf_whose_data_does_not_match_its_checksum_is_an_error(tmp_path):
+    """A CBF records its data's MD5 (Pilatus and fabio write it); fabio only logs a mismatch and decodes the damaged
+    data (one byte changed shifts every pixel after it), which was sorted as a frame."""
+    fabio.cbfimage.CbfImage(data=FRAME).write(str(tmp_path / "whole.cbf"))
+    whole = (tmp_path / "whole.cbf").read_bytes()
+    at = whole.index(b"\x0c\x1a\x04\xd5") + 100
+    damaged = whole[:at] + bytes([whole[at] ^ 0x04]) + whole[at + 1:]
+    (tmp_path / "damaged.cbf").write_bytes(damaged)
+    (tmp_path / "damaged.cbf.gz").write_bytes(gzip.compress(damaged))
+    (tmp_path / "whole.cbf.gz").write_bytes(gzip.compress(whole))
+    for name in ("damaged.cbf", "damaged.cbf.gz"):
+        with pytest.raises(PatternReadError) as info:
+            read_pattern(tmp_path / name)
+        assert info.value.reason == "CBF data damaged: it does not match the MD5 checksum its header records"
+    for name in ("whole.cbf", "whole.cbf.gz"):
+        np.testing.assert_array_equal(read_pattern(tmp_path / name).stored, FRAME)
+    (tmp_path / "unchecked.cbf").write_bytes(re.sub(rb"Content-MD5: *\S+\r?\n", b"", damaged))
+    assert read_pattern(tmp_path / "unchecked.cbf").shape == FRAME.shape  # no checksum recorded: nothing to check
+
+
 def test_damaged_files_are_named_in_plain_words(tmp_path):
     """What tifffile, numpy, HDF5, zlib and fabio raise on a damaged file reaches the user in plain words ("file
     cut short"), not as the library's "failed to read 2400 bytes, got 1200" or "truncated file: eof = ..."."""

@@ -7,10 +7,12 @@ file's first bytes, so a frame with a wrong extension still reads.
 """
 from __future__ import annotations
 
+import base64
 import bisect
 import bz2
 import contextlib
 import gzip
+import hashlib
 import io
 import json
 import logging
@@ -911,10 +913,10 @@ def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", lazy:
                 **_: Any) -> _Frames:
     import fabio
 
-    size = _refuse_cut_short(path, head)
+    size, checked_cbf = _refuse_cut_short(path, head)
     with _quiet_if_compressed(head):
-        try:
-            img = fabio.open(path)
+        try:  # a CBF whose checksum camsort checked is read without fabio's second one (1.4 ms of 3.7 for 1M)
+            img = fabio.cbfimage.CbfImage().read(path, check_MD5=False) if checked_cbf else fabio.open(path)
         except Exception:
             if head.startswith(CBF_MAGIC):
                 _explain_cbf(path)
@@ -983,16 +985,22 @@ CBF_NO_DATA = "CBF file holds no image data (no binary section)"
 CBF_DATA_SIZE = re.compile(rb"X-Binary-Size:\s*(\d+)")
 """The MIME header line of a CBF binary section that gives its data's length in bytes."""
 
+CBF_DATA_MD5 = re.compile(rb"Content-MD5:\s*(\S+)")
+"""The MIME header line of a CBF binary section that gives its data's MD5 checksum (base64), as Pilatus and fabio
+write it."""
+
 CBF_SECTION_SEARCH = (b"--CIF-BINARY-FORMAT-SECTION--", 16 * 512)
 """What fabio (2026.6) takes for the start of a CBF's binary section, and how far into the file it looks for it
 (beyond, it parses the whole file as CIF text and takes the value of ``_array_data.data``)."""
 
 
-def _refuse_cut_short(path: str, head: bytes) -> int:
-    """Refuse, before fabio reads it, a file cut short in a way fabio (2026.6) does not notice: a gzip or bzip2
-    stream that ends early (fabio returns a frame of zeros), or a CBF file, plain or compressed, cut (or
-    damaged) before or in its binary data (fabio would read on for the data's first bytes for ever, or pad).
-    Returns the length of what fabio reads (a compressed file's decompressed), for :func:`_edf_frames_cut`."""
+def _refuse_cut_short(path: str, head: bytes) -> tuple[int, bool]:
+    """Refuse, before fabio reads it, a file cut short or damaged in a way fabio (2026.6) does not stop at: a gzip
+    or bzip2 stream that ends early (fabio returns a frame of zeros), a CBF file, plain or compressed, cut (or
+    damaged) before or in its binary data (fabio would read on for the data's first bytes for ever, or pad), or
+    whose data does not match its MD5 checksum (fabio logs it and decodes the damaged data). Returns the length
+    of what fabio reads (a compressed file's decompressed), for :func:`_edf_frames_cut`, and whether the file is
+    a CBF whose binary section was checked here."""
     if head.startswith(COMPRESSED_MAGIC):
         try:
             with (gzip.open if head.startswith(b"\x1f\x8b") else bz2.open)(path) as fh:
@@ -1003,11 +1011,11 @@ def _refuse_cut_short(path: str, head: bytes) -> int:
         with open(path, "rb") as fh:
             data = fh.read()
     else:
-        return os.path.getsize(path)
+        return os.path.getsize(path), False
     cbf = data.startswith(CBF_MAGIC) or uncompressed_name(path.lower()).endswith(".cbf")  # fabio goes by either
     binary = _cbf_binary_section(data) if cbf else None
     if binary is None:
-        return len(data)
+        return len(data), False
     start = binary.find(CBF_DATA_START)
     if start < 0:
         raise PatternReadError(path, "CBF file cut short or damaged: no image data follows its binary section's "
@@ -1017,7 +1025,12 @@ def _refuse_cut_short(path: str, head: bytes) -> int:
     if size and there < int(size[1]):
         raise PatternReadError(path, f"CBF file cut short: {there} of the frame's {int(size[1])} bytes of (compressed) "
                                      "data")
-    return len(data)
+    md5 = CBF_DATA_MD5.search(binary, 0, start)
+    if md5 and size:
+        begins = start + len(CBF_DATA_START)
+        if base64.b64encode(hashlib.md5(binary[begins:begins + int(size[1])]).digest()) != md5[1]:
+            raise PatternReadError(path, "CBF data damaged: it does not match the MD5 checksum its header records")
+    return len(data), True
 
 
 def _cbf_binary_section(data: bytes) -> bytes | None:
