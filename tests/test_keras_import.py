@@ -39,3 +39,23 @@ def test_camsort_loads_keras_without_tensorflows_info_lines_in_the_terminal():
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert run.returncode == 0 and run.stdout == "3\n", run.stderr
     assert not [line for line in run.stderr.splitlines() if line.startswith("I0000") or "absl::" in line], run.stderr
+
+
+def test_lines_pass_through_the_pipe_as_they_come(tmp_path):
+    """While TensorFlow loads, stderr goes through a pipe read line by line: what is kept reaches the terminal as
+    it is written (a crash during the load would still show it), in order, and the forwarding ends with the pipe."""
+    import threading
+
+    from xicam.camsort.features.keras_import import _forward
+
+    read_end, write_end = os.pipe()
+    with open(tmp_path / "terminal", "wb") as terminal:
+        forward = threading.Thread(target=_forward, args=(read_end, terminal.fileno(), 2))
+        forward.start()
+        os.write(write_end, LOADING.encode())
+        os.write(write_end, b"F0000 00:00:1796358949.100000   12163 port.cc:1] a fatal line before a crash\n")
+        os.close(write_end)
+        forward.join(30)
+        assert not forward.is_alive()
+    assert (tmp_path / "terminal").read_text() == (LOADING.splitlines(keepends=True)[5] + "F0000 00:00:"
+                                                   "1796358949.100000   12163 port.cc:1] a fatal line before a crash\n")
