@@ -70,3 +70,23 @@ def test_watch_waits_for_files_to_settle(cnn_sorter, tmp_path):
     finally:
         stop.set()
         thread.join(30)
+
+
+def test_the_watch_forgets_files_that_are_no_longer_there(tmp_path):
+    """A watch of days over a folder frames pass through (sorted, then moved on by the beamline's pipeline) kept a
+    record of every file it had seen; a file no longer listed is forgotten, and one back again settles anew."""
+    from xicam.camsort.watch import settled_files
+
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        write_tiff(tmp_path / "in" / f"f{i}.tif", np.full((64, 64), i + 1, np.int32))
+    seen: dict = {}
+    args = ([tmp_path / "in"], seen, 1.0, False)
+    assert settled_files(*args, now=0.0, out=tmp_path / "out") == []
+    assert len(settled_files(*args, now=2.0, out=tmp_path / "out")) == 3
+    (tmp_path / "in" / "f0.tif").rename(tmp_path / "f0.tif")
+    assert sorted(p.name for p in settled_files(*args, now=3.0, out=tmp_path / "out")) == ["f1.tif", "f2.tif"]
+    assert sorted(p.name for p in seen) == ["f1.tif", "f2.tif"]
+    (tmp_path / "f0.tif").rename(tmp_path / "in" / "f0.tif")
+    assert sorted(p.name for p in settled_files(*args, now=4.0, out=tmp_path / "out")) == ["f1.tif", "f2.tif"]
+    assert len(settled_files(*args, now=5.0, out=tmp_path / "out")) == 3

@@ -1164,12 +1164,17 @@ def test_watch_sorts_files_whose_outputs_found_no_room_once_there_is_room(tmp_pa
         assert {r["error"] for r in rows} == {"cannot write output: No space left on device"}
         time.sleep(1.6)  # some 30 polls: one file tried again at each retry, not six at each poll
         assert 6 < len(attempts) <= 6 + 4
+        (src / "f5.tif").rename(tmp_path / "f5.tif")  # moved away by the user: no longer waited for
+        deadline = time.time() + 30
+        while time.time() < deadline and "outputs of 5 file(s)" not in told[-1]:
+            time.sleep(0.05)
+        assert "outputs of 5 file(s)" in told[-1]
         full[0] = False
         deadline = time.time() + 30
-        while time.time() < deadline and sum(not r["error"] for r in manifest.read(out / "manifest.csv").values()) < 6:
+        while time.time() < deadline and sum(not r["error"] for r in manifest.read(out / "manifest.csv").values()) < 5:
             time.sleep(0.05)
-    rows = list(manifest.read(out / "manifest.csv").values())
-    assert len(rows) == 6 and not any(r["error"] for r in rows)
+    rows = [r for r in manifest.read(out / "manifest.csv").values() if not r["source"].endswith("f5.tif")]
+    assert len(rows) == 5 and not any(r["error"] for r in rows)
     for row in rows:
         assert Path(row["output"]).read_bytes() == Path(row["source"]).read_bytes()
     assert not list(out.rglob("*.part"))

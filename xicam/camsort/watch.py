@@ -25,10 +25,11 @@ from .sortjob import SortSummary, sort_frames
 def settled_files(inputs: list[str | os.PathLike], seen: dict[Path, tuple[tuple, float]], settle: float,
                   recursive: bool, now: float, out: Path, unlisted: list[str] | None = None) -> list[Path]:
     """Files whose :func:`file_state` has not changed for ``settle`` seconds; updates ``seen`` (path -> state and
-    when it was first seen). Files inside the output folder ``out`` (resolved), which may lie in a watched
-    folder, are left out by the listing's own resolved paths, before they are stat'ed. Sub-folders that cannot
-    be listed are named in ``unlisted``."""
-    ready = []
+    when it was first seen); a file no longer listed (moved away, or in a sub-folder that cannot be listed now) is
+    forgotten, so that a watch of days over a folder files pass through keeps no record of them. Files inside the
+    output folder ``out`` (resolved), which may lie in a watched folder, are left out by the listing's own
+    resolved paths, before they are stat'ed. Sub-folders that cannot be listed are named in ``unlisted``."""
+    ready, listed = [], set()
     for path, resolved in resolved_frame_paths(list(inputs), recursive, unlisted).items():
         if out in resolved.parents:
             continue
@@ -36,11 +37,14 @@ def settled_files(inputs: list[str | os.PathLike], seen: dict[Path, tuple[tuple,
             state = file_state(path)
         except OSError:
             continue
+        listed.add(path)
         prev = seen.get(path)
         if prev is None or prev[0] != state:
             seen[path] = (state, now)
         elif now - prev[1] >= settle and state[0] > 0:
             ready.append(path)
+    for gone in seen.keys() - listed:
+        del seen[gone]
     return ready
 
 
@@ -84,6 +88,9 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
         try:
             ready = [p for p in settled_files(inputs, seen, settle, recursive, now, out_resolved, waiting)
                      if processed.get(p) != seen[p][0]]
+            for gone in processed.keys() - seen.keys():  # forgotten with the listing (and sorted again if back)
+                del processed[gone]
+            no_room &= seen.keys()
             held = [p for p in ready if p in no_room]
             if held:
                 ready = [p for p in ready if p not in no_room] + (held[:1] if now - tried >= retry else [])
