@@ -129,6 +129,27 @@ def test_corpus_sorted_losslessly_with_named_errors(tmp_path, capsys):
     assert rows["dup_a.npy"]["sha256"] == rows["dup_b.npy"]["sha256"] == before["dup_a.npy"]
 
 
+def test_an_input_in_the_output_folder_is_refused_with_the_reason(tmp_path):
+    """Files in the output folder are its outputs, never sorted: ``sort IN --out IN`` said "no frame files in IN"
+    (they were all there), sorting ``OUT/UNSURE`` into ``OUT`` again the same, and ``watch IN --out IN`` waited
+    for ever in silence. A parent folder sorted with the output folder inside it still sorts the rest."""
+    from xicam.camsort.watch import watch
+
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "good.tif", _frame(2))
+    with pytest.raises(CamsortError) as same:
+        sort_frames([src], src, ByQuadrantSorter(), progress=False)
+    assert str(same.value) == (f"{src}: is the output folder, whose files are its outputs and never sorted; give "
+                               "--out a folder outside the input")
+    assert sort_frames([src], src / "sorted", ByQuadrantSorter(), progress=False, recursive=True).sorted == 1
+    with pytest.raises(CamsortError, match=r"GISAXS: lies in the output folder .*sorted, whose files are its outputs"):
+        sort_frames([src / "sorted" / "GISAXS"], src / "sorted", ByQuadrantSorter(), progress=False)
+    with pytest.raises(CamsortError, match=r"in: is the output folder"):
+        watch([src], src, ByQuadrantSorter(), stop=lambda: True)
+    assert sorted(p.name for p in src.iterdir()) == ["good.tif", "sorted"]
+
+
 def test_a_named_pipe_given_as_an_input_is_an_error_row_and_the_batch_goes_on(tmp_path):
     """A named pipe among the inputs hung the sort in the source's checksum (opening it waits for a writer)."""
     import threading

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -534,6 +535,7 @@ def _add_watch(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
+    from .sortjob import refuse_inputs_inside
     from .watch import watch
 
     def report(summary) -> None:
@@ -546,6 +548,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     def waiting(reason: str) -> None:
         print(f"camsort: waiting: {reason}", file=sys.stderr, flush=True)
 
+    refuse_inputs_inside(args.inputs, Path(args.out).resolve())  # before the model loads and the watch is told
     print(f"watching {', '.join(args.inputs)} -> {args.out} (Ctrl-C to stop)", flush=True)
     watch(args.inputs, args.out, _load_model(args), settle=args.settle, interval=args.interval,
           recursive=args.recursive, mode=args.mode, all_detectors=args.all_detectors, shape=args.shape,

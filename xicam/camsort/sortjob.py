@@ -159,6 +159,17 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def refuse_inputs_inside(inputs: Iterable[str | os.PathLike], out: Path) -> None:
+    """Raise a :class:`CamsortError` for an input that is the output folder ``out`` (resolved) or lies in it: files
+    in the output folder are its outputs, never sorted again, so such an input's frames would never be sorted."""
+    for item in inputs:
+        resolved = Path(item).resolve()
+        if resolved == out or out in resolved.parents:
+            where = "is the output folder" if resolved == out else f"lies in the output folder {out}"
+            raise CamsortError(f"{item}: {where}, whose files are its outputs and never sorted; give --out a "
+                               "folder outside the input")
+
+
 class SortJob:
     """The driver side of a sort: which files are pending, the manifest and the summary.
 
@@ -175,6 +186,7 @@ class SortJob:
             raise CamsortError(f"{self.out}: exists and is not a folder; --out names the folder to sort into")
         self.manifest = self.out / "manifest.csv"
         inputs = list(inputs)
+        refuse_inputs_inside(inputs, self.out)
         self._unlisted: list[str] = []  # sub-folders that cannot be listed: errors of the run
         self._sources = {p: str(r) for p, r in resolved_frame_paths(inputs, recursive, self._unlisted).items()
                          if self.out not in r.parents}

@@ -19,7 +19,7 @@ from pathlib import Path
 from .folder_lock import FolderBusy
 from .io import HDF5_EXTENSIONS, FolderUnlisted, linked_files, resolved_frame_paths
 from .manifest import ManifestUnwritable
-from .sortjob import SortSummary, sort_frames
+from .sortjob import SortSummary, refuse_inputs_inside, sort_frames
 
 
 def settled_files(inputs: list[str | os.PathLike], seen: dict[Path, tuple[tuple, float]], settle: float,
@@ -80,6 +80,7 @@ def watch(inputs: list[str | os.PathLike], out: str | os.PathLike, sorter, *, se
     no_room: set[Path] = set()  # files whose outputs found no room
     tried = 0.0  # when the last of them found no room
     out_resolved = Path(out).resolve()
+    refuse_inputs_inside(inputs, out_resolved)
     total = 0
     told = ""  # why the last poll waited, told once
     while not stop():
