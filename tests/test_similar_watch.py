@@ -29,6 +29,10 @@ def test_index_and_query_return_ranked_neighbours(cnn_sorter, tmp_path):
     assert [d for _, d in matches] == sorted(d for _, d in matches)
     png = save_strip(image, matches, tmp_path / "strip.png", cnn_sorter.size)
     assert png.read_bytes()[:4] == b"\x89PNG"
+    # an index named without its ending: numpy writes idx.npz, which is what is said, and --index idx finds it
+    named, _ = build_index(cnn_sorter, [tmp_path], tmp_path / "idx" / "plain")
+    assert named == tmp_path / "idx" / "plain.npz" and named.is_file()
+    assert query(cnn_sorter, tmp_path / "idx" / "plain", image, top=3) == matches
 
 
 def test_watch_waits_for_files_to_settle(cnn_sorter, tmp_path):

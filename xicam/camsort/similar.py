@@ -15,6 +15,12 @@ from .io import frame_paths, iter_patterns
 from .preprocess import preprocess_batch
 
 
+def index_file(name: str | os.PathLike) -> Path:
+    """The file of the index ``name``: numpy writes an index named ``idx`` as ``idx.npz``, and ``--index idx`` finds
+    it there."""
+    return Path(name) if str(name).endswith(".npz") else Path(f"{os.fspath(name)}.npz")
+
+
 def embed(sorter, images: np.ndarray) -> np.ndarray:
     """Standardised, PCA-reduced sorter features of preprocessed images (the space the classifier sees)."""
     return sorter.reducer.transform(sorter.featurizer.transform(images)).astype(np.float32)
@@ -22,7 +28,8 @@ def embed(sorter, images: np.ndarray) -> np.ndarray:
 
 def build_index(sorter, inputs: list[str | os.PathLike], out: str | os.PathLike, recursive: bool = False,
                 batch: int = 64) -> tuple[Path, list[str]]:
-    """Embed every readable frame under ``inputs``; write ``out`` (.npz). Returns it and the errors."""
+    """Embed every readable frame under ``inputs``; write the index ``out`` (:func:`index_file`). Returns the file
+    written and the errors."""
     rows, names, errors = [], [], []
     images: list[np.ndarray] = []
 
@@ -43,7 +50,7 @@ def build_index(sorter, inputs: list[str | os.PathLike], out: str | os.PathLike,
     flush()
     if not names:
         raise CamsortError(f"no readable frames under {', '.join(map(str, inputs))}")
-    out = Path(out)
+    out = index_file(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, features=np.concatenate(rows), paths=np.array(names))
     return out, errors
@@ -54,7 +61,7 @@ def query(sorter, index: str | os.PathLike, image: np.ndarray, top: int = 10) ->
     from sklearn.neighbors import NearestNeighbors
 
     try:
-        data = np.load(index, allow_pickle=False)
+        data = np.load(index_file(index), allow_pickle=False)
         features, paths = data["features"], data["paths"]
     except (OSError, ValueError, KeyError) as exc:
         raise CamsortError(f"{index}: not a camsort similarity index ({exc})") from None
