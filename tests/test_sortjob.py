@@ -150,6 +150,18 @@ def test_an_input_in_the_output_folder_is_refused_with_the_reason(tmp_path):
     assert sorted(p.name for p in src.iterdir()) == ["good.tif", "sorted"]
 
 
+def test_a_mistyped_input_leaves_nothing_behind_and_one_missing_file_of_a_list_is_its_error_row(tmp_path):
+    """``sort /data/rn42 --out OUT`` (a typo) made OUT with one error row; it now stops before OUT is made, as a
+    folder without frames does. A missing file among others is still an error of its own and the rest sorted."""
+    tifffile.imwrite(tmp_path / "good.tif", _frame(1))
+    with pytest.raises(CamsortError) as typo:
+        sort_frames([tmp_path / "rn42"], tmp_path / "out", ByQuadrantSorter(), progress=False)
+    assert str(typo.value) == f"{tmp_path / 'rn42'}: no such file or folder" and not (tmp_path / "out").exists()
+    summary = sort_frames([tmp_path / "gone.tif", tmp_path / "good.tif"], tmp_path / "out", ByQuadrantSorter(),
+                          progress=False)
+    assert summary.sorted == 1 and len(summary.errors) == 1 and "gone.tif" in summary.errors[0]
+
+
 def test_a_named_pipe_given_as_an_input_is_an_error_row_and_the_batch_goes_on(tmp_path):
     """A named pipe among the inputs hung the sort in the source's checksum (opening it waits for a writer)."""
     import threading
@@ -287,6 +299,7 @@ def test_the_summary_gives_the_best_guesses_of_the_unsure_frames(tmp_path):
     unsure = [dict.fromkeys(("p_SAXS", "p_WAXS", "p_GISAXS", "p_GIWAXS", "p_NOT_SCATTERING"), "0.1") for _ in range(3)]
     for row, top in zip(unsure, ("p_WAXS", "p_WAXS", "p_SAXS")):
         row.update({"source": str(tmp_path / f"{top}.tif"), "frame": "", "technique": "UNSURE", top: "0.55"})
+    (tmp_path / "a.tif").touch()  # listed; the rows are recorded by hand
     with SortJob([tmp_path / "a.tif"], tmp_path / "out", mode="manifest-only") as job:
         job.record(unsure + [{"source": str(tmp_path / "a.tif"), "frame": "", "technique": "SAXS", "p_SAXS": "0.9"}])
     assert "  UNSURE         3 (best guesses: WAXS 2, SAXS 1)" in job.summary.lines()
@@ -868,6 +881,7 @@ def test_dead_process_parts_are_cleared_live_ones_kept(tmp_path):
     live = folder / f".f01.tif.{os.getpid()}.part"
     stale.write_bytes(b"half")
     live.write_bytes(b"in flight")
+    (tmp_path / "a.tif").touch()
     SortJob([tmp_path / "a.tif"], tmp_path / "out")
     assert not stale.exists() and live.read_bytes() == b"in flight"
 

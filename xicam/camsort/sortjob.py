@@ -187,6 +187,9 @@ class SortJob:
         self.manifest = self.out / "manifest.csv"
         inputs = list(inputs)
         refuse_inputs_inside(inputs, self.out)
+        if not any(os.path.lexists(i) for i in inputs):  # a mistyped path leaves nothing behind; one missing file
+            # of a list is an error row of its own
+            raise CamsortError(f"{', '.join(map(str, inputs))}: no such file or folder")
         self._unlisted: list[str] = []  # sub-folders that cannot be listed: errors of the run
         self._sources = {p: str(r) for p, r in resolved_frame_paths(inputs, recursive, self._unlisted).items()
                          if self.out not in r.parents}
