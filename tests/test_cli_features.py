@@ -54,3 +54,21 @@ def test_featurize_keras_application_without_weights_names_the_file(data, tmp_pa
     err = capsys.readouterr().err
     assert str(tmp_path / "keras" / "models" / "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5") in err
     assert "--weights FILE" in err and not out.exists()
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["similar", "q.tif", "--index", "idx", "--top", "0"], "argument --top: a whole number of at least 1 is needed, "
+                                                           "not '0'"),
+    (["sort", "in", "--out", "out", "--workers", "-2"], "argument --workers: a whole number of at least 1"),
+    (["run", "sort", "-i", "in", "-o", "out", "--batch-size", "0"], "argument --batch-size: a whole number of at"),
+    (["info", "f.tif", "--frames", "two"], "argument --frames: a whole number of at least 0 is needed, not 'two'"),
+    (["watch", "in", "--out", "out", "--interval", "0"], "argument --interval: seconds above 0 are needed, not '0'"),
+    (["watch", "in", "--out", "out", "--settle", "-1"], "argument --settle: seconds of at least 0 are needed"),
+    (["adapt", "lab", "--out", "m", "--user-share", "2"], "argument --user-share: a probability in (0, 1]"),
+])
+def test_numbers_out_of_range_are_refused_by_the_option_that_takes_them(argv, said, capsys):
+    """``similar --top 0`` ended in scikit-learn's traceback, ``sort --workers 0`` and ``-2`` ran as if given 1,
+    ``watch --interval 0`` polled without pause: each is now the usage error of its option, before anything runs."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and said in capsys.readouterr().err

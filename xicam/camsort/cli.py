@@ -57,6 +57,35 @@ def _probability(text: str, low_inclusive: bool = False) -> float:
     return value
 
 
+def _whole(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum`` (frames, workers, components, epochs ...)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"a whole number of at least {minimum} is needed, not {text!r}")
+        return value
+
+    return parse
+
+
+def _seconds(minimum: float, above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a time in seconds of at least ``minimum`` (``above``: more than it)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (value > minimum if above else value >= minimum) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"seconds {'above' if above else 'of at least'} {minimum:g} are needed, "
+                                             f"not {text!r}")
+        return value
+
+    return parse
+
+
 def _share(text: str) -> float:
     """A share of training examples, 0 (none) to 1 (all)."""
     return _probability(text, low_inclusive=True)
@@ -75,7 +104,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print shape, dtype, value range and metadata keys of frames")
     p.add_argument("files", nargs="+", help="detector frames (TIFF, EDF, CBF, HDF5, npy, raw, ...)")
     _frame_options(p)
-    p.add_argument("--frames", type=int, default=3, metavar="N",
+    p.add_argument("--frames", type=_whole(0), default=3, metavar="N",
                    help="describe the first N frames of a multi-frame file (default 3; 0: every frame)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.set_defaults(func=_cmd_info)
@@ -145,17 +174,17 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="fit a sorter (featurizer -> PCA -> classifier) and save it as a model directory")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="labelled folder DIR/<TECHNIQUE>/* (e.g. written by `camsort simulate`)")
-    src.add_argument("--simulate", type=int, metavar="N", help="train on N simulated frames per technique")
+    src.add_argument("--simulate", type=_whole(1), metavar="N", help="train on N simulated frames per technique")
     src.add_argument("--default", action="store_true", help="rebuild the shipped default model by its recipe")
     p.add_argument("--out", help="model directory to write (default with --default: the package's default_model)")
-    p.add_argument("--member", type=int, metavar="K",
+    p.add_argument("--member", type=_whole(1), metavar="K",
                    help="with --default: train only member K (1, 2, ...), e.g. one per cluster job; a later "
                         "`camsort train --default` assembles the model from the members already trained")
     p.add_argument("--featurizer", default=DEFAULT_RECIPE["featurizer"])
     p.add_argument("--classifier", default=DEFAULT_RECIPE["classifier"])
-    p.add_argument("--components", type=int, default=DEFAULT_RECIPE["n_components"], help="PCA components")
-    p.add_argument("--size", type=int, default=DEFAULT_RECIPE["size"], help="preprocessed image side")
-    p.add_argument("--negatives", type=int, default=DEFAULT_RECIPE["negatives"],
+    p.add_argument("--components", type=_whole(1), default=DEFAULT_RECIPE["n_components"], help="PCA components")
+    p.add_argument("--size", type=_whole(1), default=DEFAULT_RECIPE["size"], help="preprocessed image side")
+    p.add_argument("--negatives", type=_whole(0), default=DEFAULT_RECIPE["negatives"],
                    help="NOT_SCATTERING examples (blank, noise, photos, micrographs) added to training")
     p.add_argument("--roi-share", type=_share, default=DEFAULT_RECIPE["roi_share"], metavar="P",
                    help="share of simulated frames cut to a region of interest (with --simulate), for users whose "
@@ -163,7 +192,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--negatives-on-detectors", type=_share, default=DEFAULT_RECIPE["negatives_on_detectors"],
                    metavar="P",
                    help="share of the NOT_SCATTERING examples laid out on detector layouts with module gaps")
-    p.add_argument("--threshold", type=float, default=DEFAULT_RECIPE["threshold"],
+    p.add_argument("--threshold", type=_probability, default=DEFAULT_RECIPE["threshold"],
                    help="calibrated probability below which a frame is UNSURE")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=DEFAULT_RECIPE["mirror"],
                    help="predict by the mean over each frame and its left-right mirror image (twice the network time)")
@@ -214,9 +243,9 @@ def _add_adapt(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="labelled folder DIR/<TECHNIQUE or NOT_SCATTERING>/* of your frames")
     p.add_argument("--out", required=True, help="model directory to write")
     _model_option(p)
-    p.add_argument("--simulated", type=int, default=500, metavar="N",
+    p.add_argument("--simulated", type=_whole(0), default=500, metavar="N",
                    help="simulated frames per technique mixed in, so that the other instruments and classes stay known")
-    p.add_argument("--user-share", type=float, default=USER_SHARE, metavar="P",
+    p.add_argument("--user-share", type=_probability, default=USER_SHARE, metavar="P",
                    help="share of the heads' fitting rows that are your frames (they are repeated as needed)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_adapt)
@@ -252,7 +281,7 @@ def _add_sort(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     _all_detectors_option(p)
     _shape_option(p)
-    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="reader threads")
+    p.add_argument("--workers", type=_whole(1), default=min(4, os.cpu_count() or 1), help="reader threads")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_sort)
 
@@ -418,7 +447,7 @@ def _percent(value: float | None) -> str:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="simulate a mixed folder, sort it with the default model, report")
     p.add_argument("--out", default="demo-output", help="folder for the demo's inputs and results")
-    p.add_argument("--per-class", type=int, default=25, help="simulated frames per technique")
+    p.add_argument("--per-class", type=_whole(1), default=25, help="simulated frames per technique")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=_cmd_demo)
 
@@ -436,7 +465,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate",
                        help="write a labelled dataset of simulated frames (OUT/<TECHNIQUE>/*.tif + labels.csv)")
     p.add_argument("--out", required=True)
-    p.add_argument("--per-class", type=int, default=100, help="frames per technique (BL); total for UB")
+    p.add_argument("--per-class", type=_whole(1), default=100, help="frames per technique (BL); total for UB")
     p.add_argument("--dataset", choices=("BL", "UB"), default="BL",
                    help="BL: equal counts; UB: --per-class x 4 frames in the paper's Table I proportions")
     p.add_argument("--seed", type=int, default=0)
@@ -463,7 +492,7 @@ def _add_contact_sheet(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("contact-sheet", help="render a labelled folder as a PNG grid, a row per technique")
     p.add_argument("data", help="labelled folder")
     p.add_argument("--out", required=True, help="PNG to write")
-    p.add_argument("--per-class", type=int, default=8)
+    p.add_argument("--per-class", type=_whole(1), default=8)
     p.add_argument("--real", help="folder of real frames REAL/<TECHNIQUE>/* shown beside each row")
     p.set_defaults(func=_cmd_contact_sheet)
 
@@ -498,7 +527,7 @@ def _add_similar(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("similar", help="the indexed frames most similar to a query frame (Fig. 2 retrieval)")
     p.add_argument("query")
     p.add_argument("--index", required=True, help="index written by `camsort index`")
-    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--top", type=_whole(1), default=10)
     p.add_argument("--model", help="the model the index was built with (default: the shipped model)")
     p.add_argument("--png", help="write a strip of the query and its matches")
     p.set_defaults(func=_cmd_similar)
@@ -526,8 +555,9 @@ def _add_watch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (created; existing files are never overwritten)")
     _model_option(p, threshold=True)
     _mode_option(p)
-    p.add_argument("--settle", type=float, default=2.0, help="seconds a file must stop changing before it is read")
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    p.add_argument("--settle", type=_seconds(0), default=2.0,
+                   help="seconds a file must stop changing before it is read")
+    p.add_argument("--interval", type=_seconds(0, above=True), default=1.0, help="seconds between polls")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     _all_detectors_option(p)
     _shape_option(p)
@@ -575,8 +605,8 @@ def _add_executor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", default="process",
                    help="process (this process), local (dask LocalCluster), slurm (dask-jobqueue; needs --config) "
                         "or a running scheduler: its address tcp://HOST:PORT or its scheduler file (.json)")
-    p.add_argument("--workers", type=int, default=2, help="dask workers (local) or worker jobs (slurm)")
-    p.add_argument("--threads", type=int, default=1, help="threads per local worker")
+    p.add_argument("--workers", type=_whole(1), default=2, help="dask workers (local) or worker jobs (slurm)")
+    p.add_argument("--threads", type=_whole(1), default=1, help="threads per local worker")
     p.add_argument("--config", help="executor profile for slurm, e.g. hpc/perlmutter.yaml or hpc/local.yaml")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (and, for slurm, the generated batch script) without running")
@@ -607,7 +637,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model directory (default: the shipped model)")
     _mode_option(p)
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
-    p.add_argument("--batch-size", type=int, default=32, help="files per task")
+    p.add_argument("--batch-size", type=_whole(1), default=32, help="files per task")
     _all_detectors_option(p)
     _shape_option(p)
     _ignore_metadata_option(p)
@@ -653,11 +683,12 @@ def _add_study_args(p: argparse.ArgumentParser) -> None:
                         "shipped ensemble's networks fine-tuned there, side by side")
     p.add_argument("--classifiers", nargs="+", default=list(CLASSIFIERS), choices=CLASSIFIERS)
     p.add_argument("--variants", nargs="+", default=["UB", "BL", "BLA"], choices=["UB", "BL", "BLA"])
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--tune-iter", type=int, default=0,
+    p.add_argument("--folds", type=_whole(2), default=5)
+    p.add_argument("--tune-iter", type=_whole(0), default=0,
                    help="randomized-search candidates per training fold (0: library defaults)")
-    p.add_argument("--components", type=int, default=5, help="PCA components before each classifier (the paper's 5)")
-    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--components", type=_whole(1), default=5,
+                   help="PCA components before each classifier (the paper's 5)")
+    p.add_argument("--size", type=_whole(1), default=128)
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -712,8 +743,8 @@ def _add_train_cnn(sub: argparse._SubParsersAction) -> None:
                                      "(default: Keras' cache, ~/.keras/models)")
     p.add_argument("--data", required=True, help="labelled folder DIR/<TECHNIQUE>/*")
     p.add_argument("--out", required=True, help="MODEL.keras to write")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--size", type=int, default=128,
+    p.add_argument("--epochs", type=_whole(1), default=30)
+    p.add_argument("--size", type=_whole(1), default=128,
                    help="image side read from the folder (the paper's LeNet used 256; the keras.applications "
                         "networks resize it to their 224/299 inside the model)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
@@ -756,7 +787,7 @@ def _add_featurize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="a .keras file from `camsort train-cnn` (needed for the LeNets; without it a "
                                    "keras.applications network gives its frozen ImageNet features)")
     p.add_argument("--weights", help="ImageNet weights .h5 for a keras.applications network without --model")
-    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--size", type=_whole(1), default=128)
     p.set_defaults(func=_cmd_featurize)
 
 
@@ -817,10 +848,11 @@ def _add_gui(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="*", help="frames and/or folders to load at start")
     _model_option(p)
     p.add_argument("--screenshot", metavar="PNG", help="render offscreen, wait for the predictions, save PNG, exit")
-    p.add_argument("--select", type=int, default=0, metavar="N", help="table row shown in the screenshot (default 0)")
+    p.add_argument("--select", type=_whole(0), default=0, metavar="N",
+                   help="table row shown in the screenshot (default 0)")
     p.add_argument("--executor", default="process",
                    help="where predictions run: process (a thread), local (dask LocalCluster) or a scheduler address")
-    p.add_argument("--workers", type=int, default=2, help="dask workers for --executor local")
+    p.add_argument("--workers", type=_whole(1), default=2, help="dask workers for --executor local")
     p.set_defaults(func=_cmd_gui)
 
 
