@@ -64,7 +64,7 @@ def test_featurize_keras_application_without_weights_names_the_file(data, tmp_pa
     (["info", "f.tif", "--frames", "two"], "argument --frames: a whole number of at least 0 is needed, not 'two'"),
     (["watch", "in", "--out", "out", "--interval", "0"], "argument --interval: seconds above 0 are needed, not '0'"),
     (["watch", "in", "--out", "out", "--settle", "-1"], "argument --settle: seconds of at least 0 are needed"),
-    (["adapt", "lab", "--out", "m", "--user-share", "2"], "argument --user-share: a probability in (0, 1]"),
+    (["adapt", "--data", "lab", "--out", "m", "--user-share", "2"], "argument --user-share: a probability in (0, 1]"),
 ])
 def test_numbers_out_of_range_are_refused_by_the_option_that_takes_them(argv, said, capsys):
     """``similar --top 0`` ended in scikit-learn's traceback, ``sort --workers 0`` and ``-2`` ran as if given 1,

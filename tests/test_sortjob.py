@@ -991,7 +991,7 @@ def test_camsort_watch_sorts_in_the_mode_it_is_given(tmp_path, monkeypatch, caps
 
     monkeypatch.setattr(cli, "_load_model", lambda args: ByQuadrantSorter())
     monkeypatch.setattr(watch.time, "sleep", poll)
-    argv = ["watch", str(src), "--out", str(out), "--mode", "manifest-only", "--settle", "0", "--interval", "0"]
+    argv = ["watch", str(src), "--out", str(out), "--mode", "manifest-only", "--settle", "0", "--interval", "0.01"]
     assert cli.main(argv) == 130
     assert _outcomes(out)["a.tif"]["technique"] == "WAXS" and _outcomes(out)["a.tif"]["output"] == ""
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["manifest.csv", "sort_settings.json"]
