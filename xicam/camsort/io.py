@@ -909,11 +909,11 @@ read); with no handler of its own, Python would print its records on stderr besi
 file. A program that configures logging still receives them."""
 
 
-def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", lazy: bool = False,
+def _read_fabio(path: str, *, frame: int | None = None, head: bytes = b"", lazy: bool = False, size: int = 0,
                 **_: Any) -> _Frames:
     import fabio
 
-    size, checked_cbf = _refuse_cut_short(path, head)
+    size, checked_cbf = _refuse_cut_short(path, head, size)
     with _quiet_if_compressed(head):
         try:  # a CBF whose checksum camsort checked is read without fabio's second one (1.4 ms of 3.7 for 1M)
             img = fabio.cbfimage.CbfImage().read(path, check_MD5=False) if checked_cbf else fabio.open(path)
@@ -994,13 +994,13 @@ CBF_SECTION_SEARCH = (b"--CIF-BINARY-FORMAT-SECTION--", 16 * 512)
 (beyond, it parses the whole file as CIF text and takes the value of ``_array_data.data``)."""
 
 
-def _refuse_cut_short(path: str, head: bytes) -> tuple[int, bool]:
+def _refuse_cut_short(path: str, head: bytes, size: int) -> tuple[int, bool]:
     """Refuse, before fabio reads it, a file cut short or damaged in a way fabio (2026.6) does not stop at: a gzip
     or bzip2 stream that ends early (fabio returns a frame of zeros), a CBF file, plain or compressed, cut (or
     damaged) before or in its binary data (fabio would read on for the data's first bytes for ever, or pad), or
     whose data does not match its MD5 checksum (fabio logs it and decodes the damaged data). Returns the length
-    of what fabio reads (a compressed file's decompressed), for :func:`_edf_frames_cut`, and whether the file is
-    a CBF whose binary section was checked here."""
+    of what fabio reads (the file's ``size``, a compressed file's decompressed length), for
+    :func:`_edf_frames_cut`, and whether the file is a CBF whose binary section was checked here."""
     if head.startswith(COMPRESSED_MAGIC):
         try:
             with (gzip.open if head.startswith(b"\x1f\x8b") else bz2.open)(path) as fh:
@@ -1011,7 +1011,7 @@ def _refuse_cut_short(path: str, head: bytes) -> tuple[int, bool]:
         with open(path, "rb") as fh:
             data = fh.read()
     else:
-        return os.path.getsize(path), False
+        return size, False
     cbf = data.startswith(CBF_MAGIC) or uncompressed_name(path.lower()).endswith(".cbf")  # fabio goes by either
     binary = _cbf_binary_section(data) if cbf else None
     if binary is None:
